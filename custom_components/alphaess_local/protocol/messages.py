@@ -1,0 +1,387 @@
+"""From a frame to a typed message, whatever the payload holds.
+
+:func:`decode_message` never raises: a payload it cannot read becomes
+:class:`Undecodable` with the raw bytes and the reason, a command it does not know
+becomes :class:`UnknownMessage`. The caller acknowledges either and dumps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+import json
+from typing import Final
+
+from .frame import Command, Frame, Kind
+from .records import (
+    DetailedRecord,
+    PowerRecord,
+    RealtimeRecord,
+    SystemReport,
+    build_record,
+)
+from .values import Value, parse_any, parse_event_time, parse_str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Command 0: an empty push before bigger exchanges."""
+
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Command 2: the serial doubles as user name; the password is never shown."""
+
+    serial: str | None
+    password: str | None = field(repr=False)
+    company: str | None = None
+    extra: Mapping[str, Value] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EventLogEntry:
+    """One ``YY/MM/DD HH:MM:SS code`` entry, time on the battery's clock."""
+
+    timestamp: datetime
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventLog:
+    """Command 9 with ``MsgType`` ``EventLog``; entries newest first, as sent."""
+
+    entries: tuple[EventLogEntry, ...]
+    description: str | None = None
+    unparsed: tuple[str, ...] = ()
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SystemMessage:
+    """Command 9 with any other ``MsgType`` (``System``: restarts, with a reason)."""
+
+    msg_type: str | None
+    content: str | None
+    description: str | None = None
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRequest:
+    """Command 3 from the battery: it asks for its configuration."""
+
+    serial: str | None
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigAnswer:
+    """Command 3 reply from a server: a status, and settings only if it sends any."""
+
+    status: str | None
+    settings: SystemReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryUpload:
+    """Command 12: one-minute records as CSV, header first, each row typed."""
+
+    header: tuple[str, ...]
+    rows: tuple[DetailedRecord, ...]
+    malformed_rows: tuple[str, ...] = ()
+
+    @property
+    def serial(self) -> str | None:
+        """Serial of the first row that carries one."""
+        return next((r.serial for r in self.rows if r.serial), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCommand:
+    """Command 8 from the server (``Resume``, ``SetConfig``, ``SyncTime``)."""
+
+    command: str | None
+    index: str | None
+    parameters: tuple[str, ...] = ()
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    """Command 8 reply from the battery, echoing ``CmdIndex``."""
+
+    command: str | None
+    index: str | None
+    status: str | None
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """Any other reply frame, normally ``{"Status":"Success"}``."""
+
+    command: int
+    status: str | None
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownMessage:
+    """A command nobody has documented; payload kept as parsed JSON if it was JSON."""
+
+    frame: Frame
+    data: Mapping[str, Value] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A known command whose payload could not be read."""
+
+    frame: Frame
+    reason: str
+
+    @property
+    def raw(self) -> bytes:
+        """The payload exactly as received."""
+        return self.frame.payload
+
+
+type Message = (
+    Heartbeat
+    | Login
+    | EventLog
+    | SystemMessage
+    | ConfigRequest
+    | ConfigAnswer
+    | SystemReport
+    | DetailedRecord
+    | HistoryUpload
+    | RealtimeRecord
+    | ServerCommand
+    | CommandReply
+    | Acknowledgement
+    | UnknownMessage
+    | Undecodable
+)
+
+_MAX_PARAMETERS: Final = 9
+_KNOWN_COMMANDS: Final = frozenset(Command)
+
+
+class PayloadError(ValueError):
+    """The payload is not what its command promises."""
+
+
+def _reject_constant(name: str) -> float:
+    raise PayloadError(f"non-standard JSON constant {name}")
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """Build an object; tolerate a repeated key only if it repeats the same value.
+
+    The system report always names ``Generator`` twice with one value (a firmware
+    quirk); a key given two different values is ambiguous, so the payload is refused.
+    """
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result and result[key] != value:
+            raise PayloadError(f"duplicate key {key!r} with conflicting values")
+        result[key] = value
+    return result
+
+
+def parse_json_object(payload: bytes) -> dict[str, object]:
+    """Strictly parse a JSON object payload; raise :class:`PayloadError` otherwise."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PayloadError(f"not UTF-8 at byte {err.start}") from None
+    try:
+        data = json.loads(
+            text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as err:
+        raise PayloadError(f"invalid JSON: {err.msg} at char {err.pos}") from None
+    except RecursionError:
+        raise PayloadError("JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _extra(data: Mapping[str, object], *known: str) -> dict[str, Value]:
+    return {k: parse_any(v) for k, v in data.items() if k not in known}
+
+
+def _event_log(data: Mapping[str, object]) -> EventLog | SystemMessage:
+    msg_type = parse_str(data.get("MsgType"))
+    content = parse_str(data.get("MsgContent"))
+    description = parse_str(data.get("Description"))
+    extra = _extra(data, "MsgType", "MsgContent", "Description")
+    if msg_type != "EventLog":
+        return SystemMessage(msg_type, content, description, extra)
+    entries: list[EventLogEntry] = []
+    unparsed: list[str] = []
+    for item in (content or "").split(";"):
+        text = item.strip()
+        if not text:
+            continue
+        stamp, _, code = text.rpartition(" ")
+        timestamp = parse_event_time(stamp)
+        if timestamp is None or not code.isdigit():
+            unparsed.append(text)
+            continue
+        entries.append(EventLogEntry(timestamp, int(code)))
+    return EventLog(tuple(entries), description, tuple(unparsed), extra)
+
+
+def parse_history_csv(text: str) -> HistoryUpload:
+    """Parse a command-12 payload; rows whose column count is wrong are set aside."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise PayloadError("empty history upload")
+    header = tuple(name.strip() for name in lines[0].split(","))
+    if "Date" not in header or "Time" not in header:
+        raise PayloadError("history header lacks Date and Time")
+    rows: list[DetailedRecord] = []
+    malformed: list[str] = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) != len(header):
+            malformed.append(line)
+            continue
+        values: dict[str, object] = dict(zip(header, cells, strict=True))
+        values["Time"] = f"{values.pop('Date')} {values['Time']}"
+        row = build_record(DetailedRecord, values)
+        if row.time is None:
+            malformed.append(line)
+            continue
+        rows.append(row)
+    return HistoryUpload(header, tuple(rows), tuple(malformed))
+
+
+def _command(data: Mapping[str, object]) -> ServerCommand:
+    parameters: list[str] = []
+    for n in range(1, _MAX_PARAMETERS + 1):
+        value = parse_str(data.get(f"Parameter{n}"))
+        if value is None:
+            break
+        parameters.append(value)
+    known = [
+        "Command",
+        "CmdIndex",
+        *(f"Parameter{n + 1}" for n in range(len(parameters))),
+    ]
+    return ServerCommand(
+        parse_str(data.get("Command")),
+        parse_str(data.get("CmdIndex")),
+        tuple(parameters),
+        _extra(data, *known),
+    )
+
+
+def _reply(frame: Frame, data: Mapping[str, object]) -> Message:
+    status = parse_str(data.get("Status"))
+    if frame.command == Command.SERVER_COMMAND:
+        return CommandReply(
+            parse_str(data.get("Command")),
+            parse_str(data.get("CmdIndex")),
+            status,
+            _extra(data, "Command", "CmdIndex", "Status"),
+        )
+    if frame.command == Command.CONFIG:
+        settings = {k: v for k, v in data.items() if k != "Status"}
+        report = build_record(SystemReport, settings) if settings else None
+        return ConfigAnswer(status, report)
+    return Acknowledgement(frame.command, status, _extra(data, "Status"))
+
+
+def _request(frame: Frame, data: Mapping[str, object]) -> Message:
+    match frame.command:
+        case Command.HEARTBEAT:
+            return Heartbeat(_extra(data))
+        case Command.LOGIN:
+            return Login(
+                parse_str(data.get("UserName")),
+                parse_str(data.get("Password")),
+                parse_str(data.get("CompanyName")),
+                _extra(data, "UserName", "Password", "CompanyName"),
+            )
+        case Command.CONFIG:
+            return ConfigRequest(parse_str(data.get("SN")), _extra(data, "SN"))
+        case Command.SYSTEM_REPORT:
+            return build_record(SystemReport, data)
+        case Command.DETAILED_RECORD:
+            return _timed(build_record(DetailedRecord, data))
+        case Command.SERVER_COMMAND:
+            return _command(data)
+        case Command.EVENT_LOG:
+            return _event_log(data)
+        case Command.REALTIME:
+            return _timed(build_record(RealtimeRecord, data))
+    return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
+
+
+def _timed[T: PowerRecord](record: T) -> T:
+    if record.time is None:
+        raise PayloadError("record without a readable Time")
+    return record
+
+
+def decode_message(frame: Frame) -> Message:
+    """Type the payload of ``frame``; never raises."""
+    try:
+        if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
+            try:
+                text = frame.payload.decode("ascii")
+            except UnicodeDecodeError as err:
+                raise PayloadError(f"not ASCII at byte {err.start}") from None
+            return parse_history_csv(text)
+        if not frame.payload.strip():
+            data: dict[str, object] = {}
+        else:
+            data = parse_json_object(frame.payload)
+        if frame.kind == Kind.REPLY:
+            return _reply(frame, data)
+        if frame.kind == Kind.REQUEST:
+            return _request(frame, data)
+        return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
+    except PayloadError as err:
+        if frame.command not in _KNOWN_COMMANDS:
+            return UnknownMessage(frame, None)
+        return Undecodable(frame, str(err))
+
+
+def record_time(message: Message) -> datetime | None:
+    """Battery timestamp of a timed message (used to order and deduplicate)."""
+    if isinstance(message, PowerRecord):
+        return message.time
+    if isinstance(message, HistoryUpload) and message.rows:
+        return max(r.time for r in message.rows if r.time is not None)
+    return None
+
+
+__all__ = [
+    "Acknowledgement",
+    "CommandReply",
+    "ConfigAnswer",
+    "ConfigRequest",
+    "EventLog",
+    "EventLogEntry",
+    "Heartbeat",
+    "HistoryUpload",
+    "Login",
+    "Message",
+    "PayloadError",
+    "ServerCommand",
+    "SystemMessage",
+    "Undecodable",
+    "UnknownMessage",
+    "decode_message",
+    "parse_json_object",
+    "record_time",
+]

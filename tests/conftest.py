@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+The plugin mounts its own test ``custom_components`` package first; importing ours at
+module level makes Home Assistant find this integration instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import custom_components.alphaess_local  # noqa: F401
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
+    """Let Home Assistant load custom integrations in every test that runs it.
+
+    Protocol tests never touch Home Assistant, so they do not pay for a ``hass``.
+    """
+    if "hass" in request.fixturenames:
+        request.getfixturevalue("enable_custom_integrations")
+
+
+def load_fixture_bytes(name: str) -> bytes:
+    """Raw bytes of a fixture file."""
+    return (FIXTURES / name).read_bytes()
+
+
+def load_session() -> dict[str, Any]:
+    """The recorded 2021-03-24 session (payloads in order of kind)."""
+    data: dict[str, Any] = json.loads(
+        (FIXTURES / "session-2021-03-24.json").read_text()
+    )
+    return data

@@ -1,0 +1,283 @@
+"""Every recorded sample decodes into the typed values it holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+import json
+
+import pytest
+
+from custom_components.alphaess_local.protocol import (
+    Acknowledgement,
+    CommandReply,
+    ConfigAnswer,
+    ConfigRequest,
+    DetailedRecord,
+    EventLog,
+    Frame,
+    FrameDecoder,
+    Heartbeat,
+    HistoryUpload,
+    Login,
+    PackedCell,
+    RealtimeRecord,
+    ServerCommand,
+    SystemMessage,
+    SystemReport,
+    Undecodable,
+    UnknownMessage,
+    decode_message,
+)
+from custom_components.alphaess_local.protocol.messages import Message
+
+from ..conftest import load_fixture_bytes, load_session
+
+
+def roundtrip(kind: int, command: int, payload: bytes) -> Message:
+    """Encode, decode through the stream decoder, then type the payload."""
+    (frame,) = FrameDecoder().feed(Frame(kind, command, payload).encode())
+    assert isinstance(frame, Frame)
+    assert frame.payload == payload
+    return decode_message(frame)
+
+
+def sample(name: str) -> Message:
+    version, kind, command = (int(p) for p in name.split(".")[0].split("-"))
+    assert version == 1
+    return roundtrip(kind, command, load_fixture_bytes(name))
+
+
+def test_realtime_sample() -> None:
+    record = sample("1-1-16.json")
+    assert isinstance(record, RealtimeRecord)
+    assert record.soc == 93.6
+    assert record.pbat == 333.66
+    assert record.time == datetime(2021, 3, 24, 20, 59, 22)
+    assert record.preal_l1 == 220
+    assert record.reactive_power_ac == -622
+    assert record.extra == {}
+    assert record.house_load == 220 + 31 + 0
+
+
+def test_detailed_sample() -> None:
+    record = sample("1-1-5.json")
+    assert isinstance(record, DetailedRecord)
+    assert record.epv_total == 436.1
+    assert record.e_input == 60.0
+    assert record.e_output == 128.4
+    assert record.e_charge == 146.8
+    assert record.e_discharge == 138.6
+    assert record.e_grid_charge == 3.0
+    assert record.upv1 == 256.2
+    assert record.vcell_low == PackedCell(1, 4, 3364, 17042724)
+    assert record.vcell_high == PackedCell(1, 11, 3369, 17501481)
+    assert record.tcell_low is not None
+    assert record.tcell_low.value == 26
+    assert record.tcell_high is not None
+    assert record.tcell_high.value == 27
+    assert record.ems_status == "Normal"
+    assert record.module_socs == (62.4,)
+    assert record.error_codes == {}
+    # Keys without a field are kept, typed as well as they can be.
+    assert record.extra["Eirp"] == -63
+    assert record.extra["CSQ"] == "99,99"
+    assert record.extra["MeterDCUa"] == 249.4
+
+
+def test_history_sample() -> None:
+    upload = sample("1-1-12.csv")
+    assert isinstance(upload, HistoryUpload)
+    assert len(upload.rows) == 3
+    first = upload.rows[0]
+    assert first.time == datetime(2021, 3, 24, 11, 0, 35)
+    assert first.upv1 == 256.2  # spelled Vpv1 in the CSV header
+    assert first.vcell_low == PackedCell(module=1, index=4, value=3364, raw=17042724)
+    assert upload.rows[1].vcell_low == PackedCell(1, 6, 3355, 17173787)
+    assert upload.malformed_rows == ()
+    # The detailed-record sample was rebuilt from this first row.
+    detailed = sample("1-1-5.json")
+    assert isinstance(detailed, DetailedRecord)
+    for name in ("epv_total", "e_input", "pbat", "soc", "vcell_low", "tcell_high"):
+        assert getattr(first, name) == getattr(detailed, name), name
+
+
+def test_system_report_sample_with_duplicate_key() -> None:
+    report = sample("1-1-4.json")
+    assert isinstance(report, SystemReport)
+    assert report.inverter_model == "Storion-GINLANG-S5"
+    assert report.battery_model == "Smile-BAT-10.1P"
+    assert report.battery_capacity == 10.1
+    assert report.usable_capacity == 90
+    assert report.grid_charge is False
+    assert report.charge_stop_soc == 100
+    assert report.discharge_cutoff_soc == 13
+    assert report.ems_version == "V1.01.05"
+    assert report.extra["Generator"] == 0
+    assert report.extra["BackUpBox"] is False
+
+
+def test_system_report_repr_hides_personal_data() -> None:
+    session = load_session()
+    report = roundtrip(1, 4, session["system_report_raw"].encode())
+    assert isinstance(report, SystemReport)
+    assert report.address == "1 Example Street"
+    assert report.battery_serials == ("X123",)
+    text = repr(report)
+    assert "Example Street" not in text
+    assert "X123" not in text
+    assert "123456" not in text
+
+
+def test_login_sample_hides_password() -> None:
+    login = sample("1-1-2.json")
+    assert isinstance(login, Login)
+    assert login.serial == "serialnumber"
+    assert login.password == "password"
+    assert login.company == "AlphaESS"
+    assert "password" not in repr(login).replace("Login(", "")
+
+
+def test_event_log_sample() -> None:
+    log = sample("1-1-9.json")
+    assert isinstance(log, EventLog)
+    assert len(log.entries) == 16
+    assert log.entries[0].timestamp == datetime(2021, 3, 24, 20, 59, 10)
+    assert log.entries[0].code == 41
+    assert log.description == "OK"
+
+
+def test_system_message() -> None:
+    payload = b'{"MsgType":"System","MsgContent":"Restart: watchdog","MAC":"AA"}'
+    message = roundtrip(1, 9, payload)
+    assert isinstance(message, SystemMessage)
+    assert message.msg_type == "System"
+    assert message.content == "Restart: watchdog"
+    assert message.extra == {"MAC": "AA"}
+
+
+def test_event_log_keeps_unreadable_entries() -> None:
+    payload = b'{"MsgType":"EventLog","MsgContent":"21/03/24 10:01:40 41;garbage;","Description":"OK"}'
+    log = roundtrip(1, 9, payload)
+    assert isinstance(log, EventLog)
+    assert len(log.entries) == 1
+    assert log.unparsed == ("garbage",)
+
+
+def test_config_answer_sample() -> None:
+    answer = sample("1-2-3.json")
+    assert isinstance(answer, ConfigAnswer)
+    assert answer.status == "Success"
+    assert answer.settings is not None
+    assert answer.settings.grid_charge is False
+    assert answer.settings.charge_stop_soc == 100
+
+
+def test_command_and_reply_samples() -> None:
+    command = sample("1-1-8.json")
+    assert command == ServerCommand(
+        "Resume", "35967905", ("2021/03/24 10:17:43", "641"), {}
+    )
+    reply = sample("1-2-8.json")
+    assert reply == CommandReply("Resume", "35967905", "Success", {})
+
+
+def test_session_payloads() -> None:
+    session = load_session()
+    header = session["csv_header"]
+    rows = session["history_rows"]
+    csv = "\n".join([header, *rows]) + "\n"
+    upload = roundtrip(1, 12, csv.encode())
+    assert isinstance(upload, HistoryUpload)
+    assert len(upload.rows) == 20
+    assert upload.serial == session["serial"]
+    for raw in session["realtime"]:
+        record = roundtrip(1, 16, json.dumps(raw).encode())
+        assert isinstance(record, RealtimeRecord)
+        assert record.serial == session["serial"]
+    detail = roundtrip(1, 5, json.dumps(session["detail"]).encode())
+    assert isinstance(detail, DetailedRecord)
+    assert detail.soc == 33.6
+    answer = roundtrip(2, 3, session["cloud_config_raw"].encode())
+    assert isinstance(answer, ConfigAnswer)
+    assert answer.settings is not None
+    assert answer.settings.serial == session["serial"]
+
+
+def test_small_messages() -> None:
+    assert roundtrip(1, 0, b"") == Heartbeat()
+    assert roundtrip(1, 3, b'{"SN":"AL1"}') == ConfigRequest("AL1", {})
+    assert roundtrip(2, 16, b'{"Status":"Success"}') == Acknowledgement(
+        16, "Success", {}
+    )
+    assert roundtrip(2, 3, b'{"Status":"Success"}') == ConfigAnswer("Success", None)
+
+
+def test_unknown_command_is_kept() -> None:
+    message = roundtrip(1, 77, b'{"Foo":"1"}')
+    assert isinstance(message, UnknownMessage)
+    assert message.data == {"Foo": 1}
+    assert message.frame.command == 77
+    binary = roundtrip(1, 78, b"\x00\xff")
+    assert isinstance(binary, UnknownMessage)
+    assert binary.data is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"SOC":"1","SOC":"2","Time":"2021/03/24 10:00:00"}', "duplicate key"),
+        (b'{"SOC":"1"", "Time":"x"}', "invalid JSON"),
+        (b'{"SOC":"1","Time":"2021/03/24 10:', "invalid JSON"),
+        (b'{"SOC":"\xff\xfe"}', "not UTF-8"),
+        (b'["SOC"]', "expected a JSON object"),
+        (b'{"SOC":NaN}', "non-standard JSON constant"),
+        (b'{"SOC":"1"}', "without a readable Time"),
+        (b"[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_malformed_payloads_are_undecodable(payload: bytes, reason: str) -> None:
+    message = roundtrip(1, 16, payload)
+    assert isinstance(message, Undecodable)
+    assert reason in message.reason
+    assert message.raw == payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"", "empty history"),
+        (b"a,b\n1,2\n", "lacks Date and Time"),
+        (b"Date,Time\n\xff", "not ASCII"),
+    ],
+)
+def test_malformed_history(payload: bytes, reason: str) -> None:
+    message = roundtrip(1, 12, payload)
+    assert isinstance(message, Undecodable)
+    assert reason in message.reason
+
+
+def test_history_sets_aside_bad_rows() -> None:
+    payload = b"Date,Time,SOC\n2021/03/24,10:00:00,5\n1,2\nbad,date,3\n"
+    upload = roundtrip(1, 12, payload)
+    assert isinstance(upload, HistoryUpload)
+    assert [r.soc for r in upload.rows] == [5]
+    assert upload.malformed_rows == ("1,2", "bad,date,3")
+
+
+def test_numbers_booleans_and_odd_values() -> None:
+    payload = (
+        b'{"Time":"2021/03/24 10:00:00","SOC":55.5,"Ppv1":"abc","Pbat":true,'
+        b'"Flag":"False","Serialish":"0012","Neg":"-3","Empty":""}'
+    )
+    record = roundtrip(1, 16, payload)
+    assert isinstance(record, RealtimeRecord)
+    assert record.soc == 55.5
+    assert record.ppv1 is None
+    assert record.pbat is None
+    # Unparsable values of known keys stay visible in extra, as sent.
+    assert record.extra["Ppv1"] == "abc"
+    assert record.extra["Pbat"] is True
+    assert record.extra["Flag"] is False
+    assert record.extra["Serialish"] == "0012"
+    assert record.extra["Neg"] == -3
+    assert record.extra["Empty"] == ""

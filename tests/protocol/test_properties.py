@@ -1,0 +1,109 @@
+"""Property-based tests: the codec holds for any payload and any chunking."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from custom_components.alphaess_local.protocol import (
+    CorruptBytes,
+    Frame,
+    FrameDecoder,
+    decode_message,
+)
+from custom_components.alphaess_local.protocol.frame import CRC_SIZE, HEADER_SIZE
+
+CAP = 2048
+
+frames = st.builds(
+    Frame,
+    kind=st.sampled_from([1, 2]),
+    command=st.integers(0, 255),
+    payload=st.binary(max_size=300),
+)
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in pairwise(edges)]
+
+
+@given(st.lists(frames, max_size=8), st.lists(st.integers(0, 10_000), max_size=20))
+def test_encode_decode_identity_under_any_chunking(
+    sent: list[Frame], cuts: list[int]
+) -> None:
+    stream = b"".join(f.encode() for f in sent)
+    decoder = FrameDecoder(max_payload=CAP)
+    received: list[Frame | CorruptBytes] = []
+    for chunk in chunked(stream, cuts):
+        received += decoder.feed(chunk)
+    assert received == sent
+    assert decoder.buffered == 0
+
+
+@given(st.lists(st.binary(max_size=600), max_size=12))
+def test_random_bytes_never_raise_nor_grow_past_cap(chunks: list[bytes]) -> None:
+    decoder = FrameDecoder(max_payload=CAP)
+    for chunk in chunks:
+        for item in decoder.feed(chunk):
+            if isinstance(item, Frame):
+                decode_message(item)
+        assert decoder.buffered <= HEADER_SIZE + CAP + CRC_SIZE + len(chunk)
+    assert decoder.buffered <= HEADER_SIZE + CAP + CRC_SIZE
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(frames, min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=6),
+)
+def test_mutated_streams_resynchronise(
+    sent: list[Frame], flips: list[tuple[int, int]]
+) -> None:
+    stream = bytearray(b"".join(f.encode() for f in sent))
+    for where, value in flips:
+        stream[where % len(stream)] = value
+    decoder = FrameDecoder(max_payload=CAP)
+    out = decoder.feed(bytes(stream))
+    # A mutated length may hold the decoder waiting for up to CAP bytes, but good
+    # frames sent after that are always found again, whatever came before them.
+    tail = Frame(1, 16, b'{"end":true}').encode()
+    repeats = 2 * CAP // len(tail) + 2
+    out += decoder.feed(tail * repeats)
+    assert out[-1] == Frame(1, 16, b'{"end":true}')
+    total = sum(len(i.data) for i in out if isinstance(i, CorruptBytes))
+    assert total <= len(stream) + repeats * len(tail)
+
+
+@given(st.binary(max_size=400), st.integers(0, 255), st.sampled_from([1, 2]))
+def test_decode_message_never_raises(payload: bytes, command: int, kind: int) -> None:
+    decode_message(Frame(kind, command, payload))
+
+
+json_values = st.one_of(
+    st.sampled_from(
+        ["", "0", "33.2", "-1", "false", "2021/03/24 10:00:00", "EventLog"]
+    ),
+    st.text(st.characters(codec="utf-8"), max_size=12),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(
+    st.sampled_from([0, 2, 3, 4, 5, 8, 9, 16]),
+    st.dictionaries(
+        st.sampled_from(["SN", "Time", "SOC", "Pbat", "X", "MsgType", "MsgContent"]),
+        json_values,
+        max_size=7,
+    ),
+)
+def test_json_payloads_of_known_commands_never_raise(
+    command: int, data: dict[str, object]
+) -> None:
+    decode_message(Frame(1, command, json.dumps(data).encode()))
