@@ -10,11 +10,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 import pytest
 
 import custom_components.alphaess_local  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# CI machines are shared: judge properties by their examples, never by wall-clock time.
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("default")
 
 
 @pytest.fixture(autouse=True)
