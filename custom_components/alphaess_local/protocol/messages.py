@@ -365,6 +365,18 @@ def record_time(message: Message) -> datetime | None:
     return None
 
 
+def message_serial(message: Message) -> str | None:
+    """The system serial a message names, if it names one."""
+    match message:
+        case Login() | ConfigRequest() | PowerRecord() | SystemReport():
+            serial = message.serial
+        case HistoryUpload():
+            serial = message.serial
+        case _:
+            return None
+    return serial.strip() or None if serial else None
+
+
 __all__ = [
     "Acknowledgement",
     "CommandReply",
@@ -382,6 +394,7 @@ __all__ = [
     "Undecodable",
     "UnknownMessage",
     "decode_message",
+    "message_serial",
     "parse_json_object",
     "record_time",
 ]

@@ -1,0 +1,145 @@
+"""Server throughput, ack latency, CPU per frame, and memory under junk connections.
+
+Run: ``.venv/bin/python -m benchmarks.server [--seconds 10]``. The server runs in a
+child process so its CPU time and RSS are read from /proc on their own; 50 simulated
+batteries push realtime records as fast as the acks come back, then 200 junk
+connections (each a plausible header claiming 1 MiB, 64 KiB of it sent) are held open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+import statistics
+import sys
+import time
+
+from custom_components.alphaess_local.protocol import Frame, FrameDecoder
+from custom_components.alphaess_local.protocol.server import AlphaServer
+
+HOST = "127.0.0.1"
+BATTERIES = 50
+JUNK = 200
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def child_server() -> None:
+    server = AlphaServer(lambda event: None, host=HOST, port=0, max_connections=400)
+    await server.start()
+    print(server.port, flush=True)
+    await asyncio.Event().wait()
+
+
+async def battery(
+    port: int, serial: str, stop_at: float, latencies: list[float]
+) -> int:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    decoder = FrameDecoder()
+    loop = asyncio.get_running_loop()
+    body = {
+        "Time": "2021/03/24 10:01:52",
+        "SN": serial,
+        "Ppv1": "1250",
+        "Pbat": "-688.8960",
+        "SOC": "33.2",
+    }
+    wire = Frame(1, 16, json.dumps(body).encode()).encode()
+    sent = 0
+    while loop.time() < stop_at:
+        writer.write(wire)
+        await writer.drain()
+        start = time.perf_counter()
+        got = False
+        while not got:
+            got = any(
+                isinstance(f, Frame) for f in decoder.feed(await reader.read(4096))
+            )
+        latencies.append(time.perf_counter() - start)
+        sent += 1
+    writer.close()
+    await writer.wait_closed()
+    return sent
+
+
+async def main(seconds: float) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.server",
+        "--child",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    port = int(await process.stdout.readline())
+    pid = process.pid
+    try:
+        await asyncio.sleep(0.5)
+        rss_idle = proc_rss_mib(pid)
+        latencies: list[float] = []
+        cpu_before = proc_cpu_seconds(pid)
+        begin = time.perf_counter()
+        stop_at = asyncio.get_running_loop().time() + seconds
+        counts = await asyncio.gather(
+            *(
+                battery(port, f"AL{n:013d}", stop_at, latencies)
+                for n in range(BATTERIES)
+            )
+        )
+        elapsed = time.perf_counter() - begin
+        cpu = proc_cpu_seconds(pid) - cpu_before
+        frames = sum(counts)
+        latencies.sort()
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        print(
+            f"{BATTERIES} batteries, {seconds:.0f} s, client and server sharing {os.cpu_count()} cores"
+        )
+        print(f"  frames acknowledged   {frames:,} ({frames / elapsed:,.0f} frames/s)")
+        print(f"  ack latency           p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        print(f"  server CPU per frame  {cpu / frames * 1e6:.1f} µs")
+
+        await asyncio.sleep(0.5)
+        rss_before = proc_rss_mib(pid)
+        held = []
+        claim = bytes([1, 1, 16]) + (1024 * 1024).to_bytes(4, "big")
+        for _ in range(JUNK):
+            _, writer = await asyncio.open_connection(HOST, port)
+            writer.write(claim + os.urandom(64 * 1024))
+            await writer.drain()
+            held.append(writer)
+        await asyncio.sleep(1.0)
+        rss_after = proc_rss_mib(pid)
+        print(f"{JUNK} junk connections held (each a 1 MiB claim, 64 KiB sent)")
+        print(
+            f"  server RSS            idle {rss_idle:.1f} MiB, before junk {rss_before:.1f} MiB, with junk {rss_after:.1f} MiB"
+        )
+        print(
+            f"  growth per junk conn  {(rss_after - rss_before) * 1024 / JUNK:.0f} KiB"
+        )
+        for writer in held:
+            writer.transport.abort()
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--child", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(child_server() if args.child else main(args.seconds))

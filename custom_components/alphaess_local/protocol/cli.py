@@ -1,0 +1,96 @@
+"""Terminal entry points: run the fake cloud alone, or a simulated battery.
+
+``serve`` prints one JSON object per decoded message on stdout (personal data redacted)
+and a readable line per event on stderr, as the original home fake server did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+
+from .dump import TrafficDump
+from .events import Corrupted, Disconnected, Received, ServerEvent
+from .redact import mask_serial, to_jsonable
+from .server import DEFAULT_PORT, AlphaServer
+from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
+
+
+def _print_event(event: ServerEvent) -> None:
+    stamp = event.received_at.isoformat(timespec="seconds")
+    serial = mask_serial(event.serial)
+    match event:
+        case Received(message=message):
+            kind = type(message).__name__
+            line = {
+                "received_at": stamp,
+                "serial": serial,
+                "peer": event.peer,
+                "type": kind,
+            }
+            line["message"] = to_jsonable(message)
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+            summary = f"{kind}"
+        case Corrupted(corrupt=corrupt):
+            summary = f"{len(corrupt.data)} corrupt bytes ({corrupt.reason})"
+        case Disconnected():
+            summary = "disconnected"
+    print(f"{stamp} {serial} {event.peer}: {summary}", file=sys.stderr, flush=True)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    dump = TrafficDump(args.dump) if args.dump else None
+    server = AlphaServer(
+        _print_event,
+        host=args.host,
+        port=args.port,
+        allowlist=args.allow or None,
+        dump=dump,
+    )
+    await server.start()
+    print(f"listening on {args.host or '*'}:{server.port}", file=sys.stderr, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
+
+
+async def _simulate(args: argparse.Namespace) -> None:
+    battery = SimulatedBattery(
+        args.host, args.port, identity=Identity(serial=args.serial), speed=args.speed
+    )
+    await battery.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.alphaess_local.protocol",
+        description="AlphaESS cloud protocol: fake-cloud server and simulated battery.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="answer batteries in the cloud's place")
+    serve.add_argument("--host", default="", help="listen address (default: all)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--dump", help="append undecodable traffic to this file")
+    serve.add_argument("--allow", action="append", help="accept only this serial")
+    simulate = commands.add_parser("simulate", help="behave like a battery")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=DEFAULT_PORT)
+    simulate.add_argument("--serial", default=DEFAULT_SERIAL)
+    simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    runner = _serve if args.command == "serve" else _simulate
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner(args))
+    return 0

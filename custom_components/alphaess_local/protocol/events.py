@@ -1,0 +1,58 @@
+"""What the server tells its owner, and the errors its command API raises.
+
+Every event carries the battery serial (``None`` until the connection has revealed it)
+and the host's clock at receipt: the battery's own clock drifts and cannot be trusted
+for ordering across batteries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .frame import CorruptBytes
+from .messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A decoded message from a battery."""
+
+    serial: str | None
+    received_at: datetime
+    peer: str
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Corrupted:
+    """Bytes that were not a valid frame (bad header, CRC mismatch, oversized)."""
+
+    serial: str | None
+    received_at: datetime
+    peer: str
+    corrupt: CorruptBytes
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """A battery's connection ended (closed by it, idle timeout, or server close)."""
+
+    serial: str
+    received_at: datetime
+    peer: str
+
+
+type ServerEvent = Received | Corrupted | Disconnected
+
+
+class ServerError(Exception):
+    """Base class of the server's errors."""
+
+
+class BatteryNotConnectedError(ServerError):
+    """A command was addressed to a battery with no open connection."""
+
+
+class CommandTimeoutError(ServerError, TimeoutError):
+    """The battery did not answer a command in time."""

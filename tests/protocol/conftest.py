@@ -1,0 +1,132 @@
+"""Loopback fixtures for the server tests: a running server and a raw client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from custom_components.alphaess_local.protocol import Frame, FrameDecoder
+from custom_components.alphaess_local.protocol.events import Received, ServerEvent
+from custom_components.alphaess_local.protocol.server import AlphaServer
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class EventLog:
+    """Everything a server reported, with helpers to wait for a condition."""
+
+    events: list[ServerEvent] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __call__(self, event: ServerEvent) -> None:
+        self.events.append(event)
+        self.changed.set()
+
+    def messages(self, kind: type[Any] | None = None) -> list[Any]:
+        return [
+            e.message
+            for e in self.events
+            if isinstance(e, Received) and (kind is None or isinstance(e.message, kind))
+        ]
+
+    async def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 10
+    ) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture
+def events() -> EventLog:
+    return EventLog()
+
+
+@pytest.fixture
+async def make_server(
+    socket_enabled: None, events: EventLog
+) -> AsyncGenerator[Callable[..., Any]]:
+    servers: list[AlphaServer] = []
+
+    async def _make(**kwargs: Any) -> AlphaServer:
+        server = AlphaServer(
+            kwargs.pop("on_event", events), host=HOST, port=0, **kwargs
+        )
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield _make
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def server(make_server: Callable[..., Any]) -> AlphaServer:
+    result: AlphaServer = await make_server()
+    return result
+
+
+class RawClient:
+    """A hand-driven peer: write any bytes, read whatever the server answers."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.decoder = FrameDecoder()
+        self.received: list[Frame] = []
+
+    @classmethod
+    async def connect(cls, port: int) -> RawClient:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes | Frame) -> None:
+        self.writer.write(data.encode() if isinstance(data, Frame) else data)
+        await self.writer.drain()
+
+    async def frames(self, count: int, timeout: float = 5) -> list[Frame]:
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                data = await self.reader.read(65536)
+                if not data:
+                    raise ConnectionResetError("closed by server")
+                self.received += [
+                    f for f in self.decoder.feed(data) if isinstance(f, Frame)
+                ]
+        return self.received[:count]
+
+    async def closed_by_server(self, timeout: float = 5) -> bool:
+        with contextlib.suppress(ConnectionError):
+            async with asyncio.timeout(timeout):
+                while await self.reader.read(65536):
+                    pass
+        return True
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+@pytest.fixture
+async def connect(socket_enabled: None) -> AsyncGenerator[Callable[[int], Any]]:
+    clients: list[RawClient] = []
+
+    async def _connect(port: int) -> RawClient:
+        client = await RawClient.connect(port)
+        clients.append(client)
+        return client
+
+    yield _connect
+    for client in clients:
+        await client.close()
