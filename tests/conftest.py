@@ -31,6 +31,9 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     Protocol tests never touch Home Assistant, so they do not pay for a ``hass``.
     """
     if "hass" in request.fixturenames:
+        # The recorder must be prepared before hass exists.
+        if "recorder_mock" in request.fixturenames:
+            request.getfixturevalue("recorder_mock")
         request.getfixturevalue("enable_custom_integrations")
 
 

@@ -1,15 +1,56 @@
-"""AlphaESS Local: answer an AlphaESS battery in the cloud's place, inside Home Assistant."""
+"""AlphaESS Local: answer an AlphaESS battery in the cloud's place, inside Home Assistant.
+
+The battery connects to ``www.alphaess.com:7777``; the user points that name at Home
+Assistant and this integration listens on the port, decodes what the battery pushes and
+turns it into devices and entities. Nothing leaves the house.
+"""
 
 from __future__ import annotations
 
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.typing import ConfigType
+from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
+from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 
 __all__ = ["DOMAIN"]
 
 
-async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Nothing to set up from YAML; everything comes through the config flow."""
+async def async_setup_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> bool:
+    """Start listening for batteries on the entry's port."""
+    coordinator = AlphaEssCoordinator(hass, entry)
+    await coordinator.async_start()
+    entry.runtime_data = coordinator
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> bool:
+    """Stop listening and release the port."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_shutdown()
+    return unloaded
+
+
+async def _async_options_updated(
+    hass: HomeAssistant, entry: AlphaEssConfigEntry
+) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: AlphaEssConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a battery that is gone; a connected one would come back."""
+    connected = entry.runtime_data.server.connected_serials
+    serials = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+    if serials & connected:
+        return False
+    for serial in serials:
+        entry.runtime_data.forget(serial)
     return True

@@ -1,5 +1,25 @@
 """Constants shared by the Home Assistant side of the integration."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
 from typing import Final
 
 DOMAIN: Final = "alphaess_local"
+LOGGER = logging.getLogger(__package__)
+
+DEFAULT_HOST: Final = "0.0.0.0"  # noqa: S104 - the battery must reach us from the LAN
+DEFAULT_PORT: Final = 7777
+
+CONF_ALLOWLIST: Final = "allowlist"
+CONF_DUMP: Final = "dump_unknown_traffic"
+CONF_UNAVAILABLE_AFTER: Final = "unavailable_after"
+DEFAULT_UNAVAILABLE_AFTER: Final = 5  # minutes; the battery pushes every 10 s
+
+DUMP_FILE: Final = "alphaess_local_unknown_traffic.jsonl"
+STORAGE_VERSION: Final = 1
+
+# A freshly added integration waits this long for a battery before it suggests
+# checking the DNS override.
+NO_BATTERY_ISSUE_DELAY: Final = timedelta(minutes=10)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from custom_components.alphaess_local.protocol import (
     Frame,
     UnknownMessage,
@@ -74,3 +76,34 @@ def test_raw_text_redaction() -> None:
         "UserName": "AL90*********42",
         "a": 1,
     }
+
+
+def test_cli_prints_redacted_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from custom_components.alphaess_local.protocol.cli import _print_event
+    from custom_components.alphaess_local.protocol.events import (
+        Corrupted,
+        Disconnected,
+        Received,
+    )
+    from custom_components.alphaess_local.protocol.frame import (
+        CorruptBytes,
+        CorruptReason,
+    )
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    login = decode_message(
+        Frame(1, 2, b'{"UserName":"AL9002021030042","Password":"pw-1"}')
+    )
+    _print_event(Received("AL9002021030042", now, "1.2.3.4:5", login))
+    _print_event(
+        Corrupted(None, now, "1.2.3.4:5", CorruptBytes(b"xx", CorruptReason.BAD_HEADER))
+    )
+    _print_event(Disconnected("AL9002021030042", now, "1.2.3.4:5"))
+    out, err = capsys.readouterr()
+    assert json.loads(out)["message"]["password"] == REDACTED
+    assert "AL9002021030042" not in out + err
+    assert "pw-1" not in out + err
+    assert "2 corrupt bytes (bad_header)" in err
+    assert "disconnected" in err

@@ -1,0 +1,104 @@
+"""Binary sensors: is the battery connected, is it reporting a fault, grid charging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .battery import BatteryState
+from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .entity import AlphaEssEntity, async_add_battery_entities
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaEssBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """A yes/no fact about a battery."""
+
+    is_on_fn: Callable[[BatteryState], bool | None]
+    exists_fn: Callable[[BatteryState], bool]
+    always_available: bool = False
+
+
+BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
+    AlphaEssBinarySensorEntityDescription(
+        key="connected",
+        translation_key="connected",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda state: state.connected and state.available,
+        exists_fn=lambda state: state.last_seen is not None,
+        # Saying "disconnected" is the point of this sensor: it never goes unavailable.
+        always_available=True,
+    ),
+    AlphaEssBinarySensorEntityDescription(
+        key="fault",
+        translation_key="fault",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda state: bool(state.errors),
+        exists_fn=lambda state: state.detail is not None,
+    ),
+    AlphaEssBinarySensorEntityDescription(
+        key="grid_charge",
+        translation_key="grid_charge",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda state: state.report.grid_charge if state.report else None,
+        exists_fn=lambda state: state.report is not None,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: AlphaEssConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add binary sensors for every battery as its data appears."""
+    async_add_battery_entities(
+        entry,
+        async_add_entities,
+        BINARY_SENSORS,
+        AlphaEssBinarySensor,
+    )
+
+
+class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
+    """A battery fact."""
+
+    entity_description: AlphaEssBinarySensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: AlphaEssCoordinator,
+        serial: str,
+        description: AlphaEssBinarySensorEntityDescription,
+    ) -> None:
+        """Create the binary sensor for ``serial``."""
+        super().__init__(coordinator, serial, description)
+
+    @property
+    def available(self) -> bool:
+        """Connectivity stays available; the rest follow the battery."""
+        return self.entity_description.always_available or super().available
+
+    @property
+    def is_on(self) -> bool | None:
+        """Current value."""
+        return self.entity_description.is_on_fn(self.battery)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, int] | None:
+        """The codes behind a fault, so the user can look them up."""
+        if self.entity_description.key == "fault":
+            return self.battery.errors
+        return None

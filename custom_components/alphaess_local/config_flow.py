@@ -1,0 +1,161 @@
+"""Config flow: pick the address and port to listen on; options for the rest.
+
+There is no device to discover or log in to: the battery comes to us. What can go wrong
+at setup is the port, so the flow binds it once before creating the entry.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+import voluptuous as vol
+
+from .const import (
+    CONF_ALLOWLIST,
+    CONF_DUMP,
+    CONF_UNAVAILABLE_AFTER,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_UNAVAILABLE_AFTER,
+    DOMAIN,
+)
+from .coordinator import AlphaEssConfigEntry
+from .protocol.server import AlphaServer
+
+
+async def _listen_error(host: str, port: int) -> str | None:
+    """Bind the address once; return the form error key, or None when it is free."""
+    probe = AlphaServer(lambda _event: None, host=host, port=port)
+    try:
+        await probe.start()
+    except OSError as err:
+        return "port_in_use" if err.errno == errno.EADDRINUSE else "cannot_listen"
+    finally:
+        await probe.close()
+    return None
+
+
+def _listen_schema(host: str, port: int) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_HOST, default=host): selector.TextSelector(),
+            vol.Required(CONF_PORT, default=port): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1, max=65535, mode=selector.NumberSelectorMode.BOX
+                )
+            ),
+        }
+    )
+
+
+def _title(port: int) -> str:
+    return f"AlphaESS Local (port {port})"
+
+
+class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a listener for AlphaESS batteries."""
+
+    VERSION = 1
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask where to listen; refuse a port that is taken."""
+        errors: dict[str, str] = {}
+        host, port = DEFAULT_HOST, DEFAULT_PORT
+        if user_input is not None:
+            host, port = user_input[CONF_HOST].strip(), int(user_input[CONF_PORT])
+            await self.async_set_unique_id(str(port))
+            self._abort_if_unique_id_configured()
+            if not (error := await _listen_error(host, port)):
+                return self.async_create_entry(
+                    title=_title(port), data={CONF_HOST: host, CONF_PORT: port}
+                )
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="user",
+            data_schema=_listen_schema(host, port),
+            errors=errors,
+            description_placeholders={"default_port": str(DEFAULT_PORT)},
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Move the listener to another address or port."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        host, port = entry.data[CONF_HOST], entry.data[CONF_PORT]
+        if user_input is not None:
+            host, port = user_input[CONF_HOST].strip(), int(user_input[CONF_PORT])
+            if port != entry.data[CONF_PORT]:
+                self._async_abort_entries_match({CONF_PORT: port})
+            # Our own listener holds the current address; only a new one is probed.
+            moved = (host, port) != (entry.data[CONF_HOST], entry.data[CONF_PORT])
+            if not moved or not (error := await _listen_error(host, port)):
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=str(port),
+                    title=_title(port),
+                    data_updates={CONF_HOST: host, CONF_PORT: port},
+                )
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="reconfigure", data_schema=_listen_schema(host, port), errors=errors
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: AlphaEssConfigEntry) -> OptionsFlow:
+        """Options: allowlist, traffic dump, silence timeout."""
+        return AlphaEssOptionsFlow()
+
+
+class AlphaEssOptionsFlow(OptionsFlow):
+    """Change how the listener treats batteries; the entry reloads on save."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and store the options."""
+        if user_input is not None:
+            serials = [
+                s.strip() for s in user_input.get(CONF_ALLOWLIST, []) if s.strip()
+            ]
+            return self.async_create_entry(
+                data={
+                    CONF_ALLOWLIST: serials,
+                    CONF_DUMP: user_input[CONF_DUMP],
+                    CONF_UNAVAILABLE_AFTER: int(user_input[CONF_UNAVAILABLE_AFTER]),
+                }
+            )
+        options = self.config_entry.options
+        schema = vol.Schema(
+            {
+                vol.Optional(
+                    CONF_ALLOWLIST, default=options.get(CONF_ALLOWLIST, [])
+                ): selector.TextSelector(selector.TextSelectorConfig(multiple=True)),
+                vol.Required(
+                    CONF_DUMP, default=options.get(CONF_DUMP, False)
+                ): selector.BooleanSelector(),
+                vol.Required(
+                    CONF_UNAVAILABLE_AFTER,
+                    default=options.get(
+                        CONF_UNAVAILABLE_AFTER, DEFAULT_UNAVAILABLE_AFTER
+                    ),
+                ): selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=1,
+                        max=1440,
+                        unit_of_measurement="min",
+                        mode=selector.NumberSelectorMode.BOX,
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema)

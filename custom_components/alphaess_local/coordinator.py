@@ -1,0 +1,277 @@
+"""Push coordinator: hosts the fake-cloud server and turns its events into state.
+
+There is nothing to poll. The server calls :meth:`AlphaEssCoordinator.handle_event` in
+Home Assistant's event loop for every message; the coordinator updates the battery's
+:class:`BatteryState`, keeps the device registry in step, and notifies entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+import errno
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .battery import BatteryState
+from .const import (
+    CONF_ALLOWLIST,
+    CONF_DUMP,
+    CONF_UNAVAILABLE_AFTER,
+    DEFAULT_UNAVAILABLE_AFTER,
+    DOMAIN,
+    DUMP_FILE,
+    LOGGER,
+    NO_BATTERY_ISSUE_DELAY,
+    STORAGE_VERSION,
+)
+from .protocol import (
+    DetailedRecord,
+    EventLog,
+    RealtimeRecord,
+    SystemReport,
+    Undecodable,
+    UnknownMessage,
+)
+from .protocol.dump import TrafficDump
+from .protocol.events import Corrupted, Disconnected, Received, ServerEvent
+from .protocol.redact import mask_serial
+from .protocol.server import AlphaServer
+
+type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
+
+
+class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
+    """One per config entry (one listening port), any number of batteries."""
+
+    config_entry: AlphaEssConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: AlphaEssConfigEntry) -> None:
+        """Prepare the server from the entry's data and options; nothing listens yet."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
+        self.data = {}
+        options = entry.options
+        self.unavailable_after = 60.0 * options.get(
+            CONF_UNAVAILABLE_AFTER, DEFAULT_UNAVAILABLE_AFTER
+        )
+        dump = (
+            TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
+        )
+        self.server = AlphaServer(
+            self.handle_event,
+            host=entry.data[CONF_HOST],
+            port=entry.data[CONF_PORT],
+            allowlist=options.get(CONF_ALLOWLIST) or None,
+            dump=dump,
+        )
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+        self._silence_timers: dict[str, CALLBACK_TYPE] = {}
+        self._issue_timer: CALLBACK_TYPE | None = None
+
+    @property
+    def no_battery_issue_id(self) -> str:
+        """Repair issue raised while no battery has connected."""
+        return f"no_battery_{self.config_entry.entry_id}"
+
+    async def async_start(self) -> None:
+        """Restore stored state and start listening; a busy port means not ready."""
+        stored = await self._store.async_load() or {}
+        for serial, saved in stored.get("batteries", {}).items():
+            state = self.data.setdefault(serial, BatteryState(serial))
+            if newest := saved.get("newest_event"):
+                state.newest_event = datetime.fromisoformat(newest)
+            state.energy.update(saved.get("energy", {}))
+        try:
+            await self.server.start()
+        except OSError as err:
+            await self.server.close()
+            port = str(self.config_entry.data[CONF_PORT])
+            key = "port_in_use" if err.errno == errno.EADDRINUSE else "cannot_listen"
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders={"port": port, "error": str(err)},
+            ) from err
+        if not any(state.last_seen for state in self.data.values()):
+            self._issue_timer = async_call_later(
+                self.hass, NO_BATTERY_ISSUE_DELAY, self._raise_no_battery_issue
+            )
+
+    async def async_shutdown(self) -> None:
+        """Stop the server, cancel timers, save what must survive a restart."""
+        await super().async_shutdown()
+        await self.server.close()
+        for cancel in self._silence_timers.values():
+            cancel()
+        self._silence_timers.clear()
+        if self._issue_timer:
+            self._issue_timer()
+            self._issue_timer = None
+        ir.async_delete_issue(self.hass, DOMAIN, self.no_battery_issue_id)
+        await self._store.async_save(self._stored())
+
+    @callback
+    def forget(self, serial: str) -> None:
+        """Drop a removed battery's state; it is re-created if the battery returns."""
+        self.data.pop(serial, None)
+        if cancel := self._silence_timers.pop(serial, None):
+            cancel()
+        self._store.async_delay_save(self._stored, 10)
+
+    # --- events from the server ---------------------------------------------------
+
+    @callback
+    def handle_event(self, event: ServerEvent) -> None:
+        """Apply one server event (called in the event loop)."""
+        if event.serial is None:
+            return
+        state = self.data.get(event.serial)
+        new_battery = state is None or state.last_seen is None
+        if state is None:
+            state = self.data[event.serial] = BatteryState(event.serial)
+        match event:
+            case Received(message=message):
+                self._seen(state, event.received_at)
+                self._apply(state, message, event.received_at)
+            case Corrupted():
+                state.counters["corrupt"] += 1
+            case Disconnected():
+                state.connected = False
+        if new_battery and isinstance(event, Received):
+            self._battery_found(state)
+        self.async_set_updated_data(self.data)
+
+    def _apply(
+        self, state: BatteryState, message: object, received_at: datetime
+    ) -> None:
+        state.counters["frames"] += 1
+        match message:
+            case RealtimeRecord() if state.apply_realtime(message):
+                self._measure_clock(state, message.time, received_at)
+            case DetailedRecord() if state.apply_detail(message):
+                self._measure_clock(state, message.time, received_at)
+                self._store.async_delay_save(self._stored, 60)
+            case SystemReport():
+                state.report = message
+                self._update_device(state)
+            case EventLog() if state.apply_events(message.entries):
+                self._store.async_delay_save(self._stored, 10)
+            case Undecodable():
+                state.counters["undecodable"] += 1
+            case UnknownMessage():
+                state.counters["unknown"] += 1
+
+    def _seen(self, state: BatteryState, when: datetime) -> None:
+        state.last_seen = when
+        state.connected = True
+        if not state.available:
+            LOGGER.info("Battery %s is sending again", mask_serial(state.serial))
+            state.available = True
+        if cancel := self._silence_timers.pop(state.serial, None):
+            cancel()
+        self._silence_timers[state.serial] = async_call_later(
+            self.hass, self.unavailable_after, self._silence_callback(state.serial)
+        )
+
+    def _silence_callback(self, serial: str) -> Callable[[datetime], None]:
+        @callback
+        def _went_silent(_now: datetime) -> None:
+            self._silence_timers.pop(serial, None)
+            state = self.data[serial]
+            state.available = False
+            LOGGER.info(
+                "Battery %s has not been heard for %.0f minutes; its entities are "
+                "unavailable until it sends again",
+                mask_serial(serial),
+                self.unavailable_after / 60,
+            )
+            self.async_set_updated_data(self.data)
+
+        return _went_silent
+
+    @staticmethod
+    def _measure_clock(
+        state: BatteryState, battery_time: datetime | None, received_at: datetime
+    ) -> None:
+        if battery_time is not None:
+            host_local = dt_util.as_local(received_at).replace(tzinfo=None)
+            state.clock_offset = battery_time - host_local
+
+    def _battery_found(self, state: BatteryState) -> None:
+        LOGGER.info("Battery %s connected", mask_serial(state.serial))
+        if self._issue_timer:
+            self._issue_timer()
+            self._issue_timer = None
+        ir.async_delete_issue(self.hass, DOMAIN, self.no_battery_issue_id)
+        self._update_device(state)
+
+    def _update_device(self, state: BatteryState) -> None:
+        """Create the battery's device when first heard; refresh it from reports."""
+        report = state.report
+        details: dict[str, Any] = {}
+        if report is not None:
+            # Only what the report knows: a missing field must not wipe a stored one.
+            details = {
+                key: value
+                for key, value in (
+                    ("model", report.battery_model),
+                    ("sw_version", report.ems_version),
+                    ("hw_version", report.inverter_hw_version),
+                )
+                if value
+            }
+        registry = dr.async_get(self.hass)
+        identifiers = {(DOMAIN, state.serial)}
+        if registry.async_get_device(identifiers=identifiers) is None:
+            # Not the serial: entity ids derive from this name and end up in logs.
+            count = len(
+                dr.async_entries_for_config_entry(registry, self.config_entry.entry_id)
+            )
+            details["name"] = "AlphaESS battery" + (f" {count + 1}" if count else "")
+        registry.async_get_or_create(
+            config_entry_id=self.config_entry.entry_id,
+            identifiers=identifiers,
+            manufacturer="AlphaESS",
+            serial_number=state.serial,
+            **details,
+        )
+
+    @callback
+    def _raise_no_battery_issue(self, _now: datetime) -> None:
+        self._issue_timer = None
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.no_battery_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="no_battery",
+            translation_placeholders={
+                "port": str(self.config_entry.data[CONF_PORT]),
+                "minutes": str(int(NO_BATTERY_ISSUE_DELAY.total_seconds() // 60)),
+            },
+        )
+
+    def _stored(self) -> dict[str, Any]:
+        return {
+            "batteries": {
+                serial: {
+                    "newest_event": state.newest_event.isoformat()
+                    if state.newest_event
+                    else None,
+                    "energy": state.energy,
+                }
+                for serial, state in self.data.items()
+            }
+        }

@@ -1,0 +1,49 @@
+"""Diagnostics: what the integration knows, with the owner's personal data removed.
+
+Serials are masked (keys included), and the records go through the protocol package's
+redaction, which drops passwords, addresses, zip codes, phone numbers, licences and
+component serials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_ALLOWLIST
+from .coordinator import AlphaEssConfigEntry
+from .protocol.redact import mask_serial, to_jsonable
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: AlphaEssConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    coordinator = entry.runtime_data
+    options = dict(entry.options)
+    options[CONF_ALLOWLIST] = [mask_serial(s) for s in options.get(CONF_ALLOWLIST, [])]
+    return {
+        "entry": {"data": dict(entry.data), "options": options},
+        "server": {
+            "port": coordinator.server.port,
+            "open_connections": coordinator.server.connection_count,
+        },
+        "batteries": {
+            mask_serial(serial): {
+                "connected": state.connected,
+                "available": state.available,
+                "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+                "clock_offset_seconds": state.clock_offset.total_seconds()
+                if state.clock_offset is not None
+                else None,
+                "three_phase": state.three_phase,
+                "counters": dict(state.counters),
+                "energy_totals": state.energy,
+                "realtime": to_jsonable(state.realtime),
+                "detail": to_jsonable(state.detail),
+                "report": to_jsonable(state.report),
+            }
+            for serial, state in coordinator.data.items()
+        },
+    }

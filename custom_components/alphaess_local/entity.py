@@ -1,0 +1,92 @@
+"""Common base of every entity: one battery, one description, push updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .battery import BatteryState
+from .const import DOMAIN
+from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+
+
+class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
+    """An entity of one battery, identified by its serial."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: AlphaEssCoordinator,
+        serial: str,
+        description: EntityDescription,
+        placeholders: dict[str, str] | None = None,
+    ) -> None:
+        """Bind the entity to battery ``serial``; the coordinator made its device."""
+        super().__init__(coordinator)
+        self.serial = serial
+        self.entity_description = description
+        self._attr_unique_id = f"{serial}_{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, serial)})
+        if placeholders:
+            self._attr_translation_placeholders = placeholders
+
+    @property
+    def battery(self) -> BatteryState:
+        """The battery's current state."""
+        return self.coordinator.data[self.serial]
+
+    @property
+    def available(self) -> bool:
+        """Unavailable once the battery has been silent for the configured time."""
+        return self.battery.available and self.battery.last_seen is not None
+
+
+class BatteryEntityDescription(Protocol):
+    """What every description table of this integration provides."""
+
+    @property
+    def key(self) -> str:
+        """Unique per battery."""
+
+    @property
+    def exists_fn(self) -> Callable[[BatteryState], bool]:
+        """Whether the battery has sent the data behind the entity yet."""
+
+
+def async_add_battery_entities[D: BatteryEntityDescription](
+    entry: AlphaEssConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    descriptions: Sequence[D],
+    factory: Callable[[AlphaEssCoordinator, str, D], AlphaEssEntity],
+) -> None:
+    """Add each battery's entities as soon as the data behind them exists.
+
+    A battery heard for the first time, a second battery joining, or a record type
+    arriving later (the first detailed record comes minutes after the first realtime
+    one) all add entities without a restart.
+    """
+    coordinator = entry.runtime_data
+    added: set[tuple[str, str]] = set()
+
+    @callback
+    def _add_new() -> None:
+        new: list[AlphaEssEntity] = []
+        for serial, state in coordinator.data.items():
+            for description in descriptions:
+                key = description.key
+                if (serial, key) in added or not description.exists_fn(state):
+                    continue
+                added.add((serial, key))
+                new.append(factory(coordinator, serial, description))
+        if new:
+            async_add_entities(new)
+
+    _add_new()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new))

@@ -1,0 +1,83 @@
+"""The battery's event log as an event entity: each entry fires once, ever.
+
+The battery resends its whole log on every connection; :class:`BatteryState` keeps the
+newest entry seen (persisted across restarts) and queues only what is newer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .battery import BatteryState
+from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .entity import AlphaEssEntity, async_add_battery_entities
+
+PARALLEL_UPDATES = 0
+EVENT_TYPE = "logged"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaEssEventEntityDescription(EventEntityDescription):
+    """The event log entity, present once the battery has been heard."""
+
+    exists_fn: Callable[[BatteryState], bool]
+
+
+EVENT_LOG = AlphaEssEventEntityDescription(
+    key="event_log",
+    translation_key="event_log",
+    event_types=[EVENT_TYPE],
+    exists_fn=lambda state: state.last_seen is not None,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: AlphaEssConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the event log entity of every battery once it is heard."""
+    async_add_battery_entities(
+        entry,
+        async_add_entities,
+        (EVENT_LOG,),
+        AlphaEssEventLog,
+    )
+
+
+class AlphaEssEventLog(AlphaEssEntity, EventEntity):
+    """Fires ``logged`` with the code and the battery's timestamp of each new entry."""
+
+    def __init__(
+        self,
+        coordinator: AlphaEssCoordinator,
+        serial: str,
+        description: AlphaEssEventEntityDescription,
+    ) -> None:
+        """Create the event entity for ``serial``."""
+        super().__init__(coordinator, serial, description)
+
+    async def async_added_to_hass(self) -> None:
+        """Fire what was queued before the entity existed."""
+        await super().async_added_to_hass()
+        self._fire_queued(self.battery)
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._fire_queued(self.battery)
+        super()._handle_coordinator_update()
+
+    def _fire_queued(self, state: BatteryState) -> None:
+        # One state write per entry: an event entity's history is its state changes.
+        while state.events:
+            entry = state.events.popleft()
+            self._trigger_event(
+                EVENT_TYPE,
+                {"code": entry.code, "battery_time": entry.timestamp.isoformat()},
+            )
+            self.async_write_ha_state()

@@ -1,0 +1,474 @@
+"""Sensors: realtime power flows, lifetime energy, battery and grid detail, diagnostics.
+
+Every value comes from a typed record of the protocol package; the lambdas here only
+pick fields (and clip signed powers into the non-negative halves the Energy dashboard
+and power cards want). Lifetime energy comes from :attr:`BatteryState.energy`, which
+never steps backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .battery import BatteryState
+from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .entity import AlphaEssEntity, async_add_battery_entities
+from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
+
+PARALLEL_UPDATES = 0
+
+type Value = StateType | datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaEssSensorEntityDescription(SensorEntityDescription):
+    """A sensor: how to read its value and when the battery has it at all."""
+
+    value_fn: Callable[[BatteryState], Value]
+    exists_fn: Callable[[BatteryState], bool]
+    placeholders: dict[str, str] | None = None
+
+
+def _realtime(
+    read: Callable[[RealtimeRecord], float | None],
+) -> Callable[[BatteryState], Value]:
+    return lambda state: read(state.realtime) if state.realtime else None
+
+
+def _detail(read: Callable[[DetailedRecord], Value]) -> Callable[[BatteryState], Value]:
+    return lambda state: read(state.detail) if state.detail else None
+
+
+def _report(read: Callable[[SystemReport], Value]) -> Callable[[BatteryState], Value]:
+    return lambda state: read(state.report) if state.report else None
+
+
+def _positive(value: float | None) -> float | None:
+    return None if value is None else max(value, 0.0)
+
+
+def _negative(value: float | None) -> float | None:
+    return None if value is None else max(-value, 0.0)
+
+
+def _has_realtime(state: BatteryState) -> bool:
+    return state.realtime is not None
+
+
+def _has_detail(state: BatteryState) -> bool:
+    return state.detail is not None
+
+
+def _has_report(state: BatteryState) -> bool:
+    return state.report is not None
+
+
+def _three_phase_realtime(state: BatteryState) -> bool:
+    return state.three_phase and state.realtime is not None
+
+
+def _three_phase_detail(state: BatteryState) -> bool:
+    return state.three_phase and state.detail is not None
+
+
+def _power(
+    key: str,
+    value_fn: Callable[[BatteryState], Value],
+    *,
+    exists_fn: Callable[[BatteryState], bool] = _has_realtime,
+    translation_key: str | None = None,
+    placeholders: dict[str, str] | None = None,
+    entity_category: EntityCategory | None = None,
+) -> AlphaEssSensorEntityDescription:
+    return AlphaEssSensorEntityDescription(
+        key=key,
+        translation_key=translation_key or key,
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=entity_category,
+        value_fn=value_fn,
+        exists_fn=exists_fn,
+        placeholders=placeholders,
+    )
+
+
+def _energy(key: str) -> AlphaEssSensorEntityDescription:
+    return AlphaEssSensorEntityDescription(
+        key=f"{key}_energy",
+        translation_key=f"{key}_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda state: state.energy.get(key),
+        exists_fn=lambda state: key in state.energy,
+    )
+
+
+def _phase(
+    read: Callable[[RealtimeRecord], tuple[float | None, ...]], index: int
+) -> Callable[[RealtimeRecord], float | None]:
+    return lambda record: read(record)[index]
+
+
+def _phase_powers(
+    key: str, read: Callable[[RealtimeRecord], tuple[float | None, ...]]
+) -> list[AlphaEssSensorEntityDescription]:
+    return [
+        _power(
+            f"{key}_l{n}",
+            _realtime(_phase(read, n - 1)),
+            translation_key=f"{key}_phase",
+            placeholders={"phase": f"L{n}"},
+            exists_fn=_three_phase_realtime,
+        )
+        for n in (1, 2, 3)
+    ]
+
+
+def _code(
+    key: str, read: Callable[[DetailedRecord], int | None]
+) -> AlphaEssSensorEntityDescription:
+    return AlphaEssSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_detail(read),
+        exists_fn=_has_detail,
+    )
+
+
+REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
+    AlphaEssSensorEntityDescription(
+        key="state_of_charge",
+        translation_key="state_of_charge",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_realtime(lambda r: r.soc),
+        exists_fn=_has_realtime,
+    ),
+    _power("battery_power", _realtime(lambda r: r.pbat)),
+    _power("battery_charge_power", _realtime(lambda r: _negative(r.pbat))),
+    _power("battery_discharge_power", _realtime(lambda r: _positive(r.pbat))),
+    _power("pv_power", _realtime(lambda r: r.pv_power)),
+    _power("pv1_power", _realtime(lambda r: r.ppv1)),
+    _power("pv2_power", _realtime(lambda r: r.ppv2)),
+    _power("ac_pv_power", _realtime(lambda r: r.pmeter_dc)),
+    _power("grid_power", _realtime(lambda r: r.grid_power)),
+    _power("grid_import_power", _realtime(lambda r: _positive(r.grid_power))),
+    _power("grid_export_power", _realtime(lambda r: _negative(r.grid_power))),
+    _power("inverter_power", _realtime(lambda r: r.inverter_power)),
+    _power("house_load", _realtime(lambda r: r.house_load)),
+    AlphaEssSensorEntityDescription(
+        key="apparent_power",
+        translation_key="apparent_power",
+        device_class=SensorDeviceClass.APPARENT_POWER,
+        native_unit_of_measurement="VA",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_registry_enabled_default=False,
+        value_fn=_realtime(lambda r: r.apparent_power),
+        exists_fn=_has_realtime,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="reactive_power",
+        translation_key="reactive_power",
+        device_class=SensorDeviceClass.REACTIVE_POWER,
+        native_unit_of_measurement="var",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_registry_enabled_default=False,
+        value_fn=_realtime(lambda r: r.reactive_power_ac),
+        exists_fn=_has_realtime,
+    ),
+    *_phase_powers("grid_power", lambda r: (r.pmeter_l1, r.pmeter_l2, r.pmeter_l3)),
+    *_phase_powers("inverter_power", lambda r: (r.preal_l1, r.preal_l2, r.preal_l3)),
+)
+
+
+def _voltage(
+    key: str,
+    read: Callable[[DetailedRecord], float | None],
+    *,
+    exists_fn: Callable[[BatteryState], bool] = _has_detail,
+    translation_key: str | None = None,
+    placeholders: dict[str, str] | None = None,
+) -> AlphaEssSensorEntityDescription:
+    return AlphaEssSensorEntityDescription(
+        key=key,
+        translation_key=translation_key or key,
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_detail(read),
+        exists_fn=exists_fn,
+        placeholders=placeholders,
+    )
+
+
+def _cell(attribute: str) -> Callable[[BatteryState], Value]:
+    """Value of a packed cell extreme (``vcell_low`` …), unpacked by the codec."""
+
+    def read(record: DetailedRecord) -> Value:
+        cell: PackedCell | None = getattr(record, attribute)
+        return cell.value if cell else None
+
+    return _detail(read)
+
+
+def _module_soc(number: int) -> AlphaEssSensorEntityDescription:
+    def read(record: DetailedRecord) -> float | None:
+        socs = record.module_socs
+        return socs[number - 1] if len(socs) >= number else None
+
+    def exists(state: BatteryState) -> bool:
+        modules = state.detail.bms_num or 0 if state.detail else 0
+        return modules > 1 and number <= modules
+
+    return AlphaEssSensorEntityDescription(
+        key=f"module_soc_{number}",
+        translation_key="module_soc",
+        placeholders={"module": str(number)},
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_detail(read),
+        exists_fn=exists,
+    )
+
+
+DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
+    _energy("pv"),
+    _energy("grid_import"),
+    _energy("grid_export"),
+    _energy("battery_charge"),
+    _energy("battery_discharge"),
+    _energy("battery_grid_charge"),
+    _voltage("pv1_voltage", lambda r: r.upv1),
+    _voltage("pv2_voltage", lambda r: r.upv2),
+    _voltage("grid_voltage", lambda r: r.ua),
+    _voltage(
+        "grid_voltage_l2",
+        lambda r: r.ub,
+        translation_key="grid_voltage_phase",
+        placeholders={"phase": "L2"},
+        exists_fn=_three_phase_detail,
+    ),
+    _voltage(
+        "grid_voltage_l3",
+        lambda r: r.uc,
+        translation_key="grid_voltage_phase",
+        placeholders={"phase": "L3"},
+        exists_fn=_three_phase_detail,
+    ),
+    _voltage("battery_voltage", lambda r: r.bat_v),
+    AlphaEssSensorEntityDescription(
+        key="grid_frequency",
+        translation_key="grid_frequency",
+        device_class=SensorDeviceClass.FREQUENCY,
+        native_unit_of_measurement=UnitOfFrequency.HERTZ,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=_detail(lambda r: r.fac),
+        exists_fn=_has_detail,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="battery_current",
+        translation_key="battery_current",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_detail(lambda r: r.bat_c),
+        exists_fn=_has_detail,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="inverter_temperature",
+        translation_key="inverter_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_detail(lambda r: r.tinv),
+        exists_fn=_has_detail,
+    ),
+    *(
+        AlphaEssSensorEntityDescription(
+            key=f"cell_voltage_{end}",
+            translation_key=f"cell_voltage_{end}",
+            device_class=SensorDeviceClass.VOLTAGE,
+            native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+            state_class=SensorStateClass.MEASUREMENT,
+            value_fn=_cell(f"vcell_{end}"),
+            exists_fn=_has_detail,
+        )
+        for end in ("low", "high")
+    ),
+    *(
+        AlphaEssSensorEntityDescription(
+            key=f"cell_temperature_{end}",
+            translation_key=f"cell_temperature_{end}",
+            device_class=SensorDeviceClass.TEMPERATURE,
+            native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+            state_class=SensorStateClass.MEASUREMENT,
+            value_fn=_cell(f"tcell_{end}"),
+            exists_fn=_has_detail,
+        )
+        for end in ("low", "high")
+    ),
+    _power(
+        "bms_charge_limit",
+        _detail(lambda r: r.pcharge),
+        exists_fn=_has_detail,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    _power(
+        "bms_discharge_limit",
+        _detail(lambda r: r.pdischarge),
+        exists_fn=_has_detail,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    *(_module_soc(n) for n in range(1, 7)),
+    _code("inverter_error", lambda r: r.err_inv),
+    _code("inverter_warning", lambda r: r.war_inv),
+    _code("ems_error", lambda r: r.err_ems),
+    _code("bms_error", lambda r: r.err_bms),
+    _code("meter_error", lambda r: r.err_meter),
+    _code("backup_box_error", lambda r: r.err_backup_box),
+    AlphaEssSensorEntityDescription(
+        key="ems_status",
+        translation_key="ems_status",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_detail(lambda r: r.ems_status),
+        exists_fn=_has_detail,
+    ),
+    _code("dispatch_mode", lambda r: r.dispatch_mode),
+    _power(
+        "dispatch_power",
+        _detail(lambda r: r.pdispatch),
+        exists_fn=_has_detail,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="dispatch_soc",
+        translation_key="dispatch_soc",
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_detail(lambda r: r.dispatch_soc),
+        exists_fn=_has_detail,
+    ),
+)
+
+REPORT_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
+    AlphaEssSensorEntityDescription(
+        key="battery_capacity",
+        translation_key="battery_capacity",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=1,
+        value_fn=_report(lambda r: r.battery_capacity),
+        exists_fn=_has_report,
+    ),
+    *(
+        AlphaEssSensorEntityDescription(
+            key=key,
+            translation_key=key,
+            native_unit_of_measurement=PERCENTAGE,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            value_fn=_report(read),
+            exists_fn=_has_report,
+        )
+        for key, read in (
+            ("usable_capacity", lambda r: r.usable_capacity),
+            ("charge_stop_soc", lambda r: r.charge_stop_soc),
+            ("discharge_cutoff_soc", lambda r: r.discharge_cutoff_soc),
+        )
+    ),
+)
+
+STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
+    AlphaEssSensorEntityDescription(
+        key="last_seen",
+        translation_key="last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.last_seen,
+        exists_fn=lambda state: state.last_seen is not None,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="clock_offset",
+        translation_key="clock_offset",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=0,
+        value_fn=lambda state: state.clock_offset.total_seconds()
+        if state.clock_offset is not None
+        else None,
+        exists_fn=lambda state: state.clock_offset is not None,
+    ),
+)
+
+SENSORS = REALTIME_SENSORS + DETAIL_SENSORS + REPORT_SENSORS + STATE_SENSORS
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: AlphaEssConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add sensors for every battery as its data appears."""
+    async_add_battery_entities(
+        entry,
+        async_add_entities,
+        SENSORS,
+        AlphaEssSensor,
+    )
+
+
+class AlphaEssSensor(AlphaEssEntity, SensorEntity):
+    """A battery value."""
+
+    entity_description: AlphaEssSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: AlphaEssCoordinator,
+        serial: str,
+        description: AlphaEssSensorEntityDescription,
+    ) -> None:
+        """Create the sensor for ``serial``."""
+        super().__init__(coordinator, serial, description, description.placeholders)
+
+    @property
+    def native_value(self) -> Value:
+        """Current value, read from the battery's latest records."""
+        return self.entity_description.value_fn(self.battery)

@@ -1,0 +1,106 @@
+"""Fixtures for the Home Assistant layer: a config entry on a free loopback port and
+a battery that replays the recorded 2021-03-24 session over real TCP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+import json
+import socket
+from typing import Any
+
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.alphaess_local.const import DOMAIN
+from custom_components.alphaess_local.protocol import Frame
+
+from ..conftest import load_session
+from ..protocol.conftest import HOST, RawClient
+
+SERIAL = "AL9002021030042"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def port(socket_enabled: None) -> int:
+    return free_port()
+
+
+@pytest.fixture
+def config_entry(port: int) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"AlphaESS Local (port {port})",
+        unique_id=str(port),
+        data={CONF_HOST: HOST, CONF_PORT: port},
+    )
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield config_entry
+    if config_entry.state.recoverable:
+        await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+class RecordedBattery(RawClient):
+    """Replays the recorded session's payloads, frame by frame, waiting for acks."""
+
+    session: dict[str, Any]
+
+    async def request(
+        self, command: int, payload: bytes | str | dict[str, Any]
+    ) -> Frame:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
+        if isinstance(payload, str):
+            payload = payload.encode()
+        await self.send(Frame(1, command, payload))
+        return (await self.frames(len(self.received) + 1))[-1]
+
+    async def replay(self) -> None:
+        s = self.session
+        serial = s["serial"]
+        await self.request(
+            2,
+            {"UserName": serial, "Password": "recorded-pw", "CompanyName": "AlphaESS"},
+        )
+        await self.request(0, b"")
+        await self.request(9, s["event_log"])
+        await self.request(3, {"SN": serial})
+        await self.request(4, s["system_report_raw"])
+        await self.request(5, s["detail"])
+        for record in s["realtime"]:
+            await self.request(16, record)
+
+
+@pytest.fixture
+async def battery(
+    socket_enabled: None, loaded_entry: MockConfigEntry
+) -> AsyncGenerator[Callable[[], Any]]:
+    clients: list[RecordedBattery] = []
+
+    async def _connect() -> RecordedBattery:
+        reader_writer = await RawClient.connect(loaded_entry.data[CONF_PORT])
+        client = RecordedBattery(reader_writer.reader, reader_writer.writer)
+        client.session = load_session()
+        clients.append(client)
+        return client
+
+    yield _connect
+    for client in clients:
+        await client.close()

@@ -1,0 +1,215 @@
+"""Setup, unload, reload, availability and repair issues."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+import json
+import logging
+import socket
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.alphaess_local.const import (
+    CONF_ALLOWLIST,
+    CONF_DUMP,
+    CONF_UNAVAILABLE_AFTER,
+    DOMAIN,
+)
+from custom_components.alphaess_local.protocol import Frame
+from custom_components.alphaess_local.protocol.simulator import (
+    Identity,
+    SimulatedBattery,
+)
+
+from ..protocol.conftest import HOST
+from .conftest import SERIAL, RecordedBattery
+from .test_sensor import entity_id
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+async def test_setup_unload_reload_release_the_port(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    port = loaded_entry.data[CONF_PORT]
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert not port_is_free(port)
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    assert port_is_free(port)
+
+
+async def test_busy_port_is_not_ready(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind((HOST, config_entry.data[CONF_PORT]))
+        squatter.listen()
+        config_entry.add_to_hass(hass)
+        await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
+        assert config_entry.state is ConfigEntryState.SETUP_RETRY
+        assert config_entry.reason is not None
+        assert (
+            f"Port {config_entry.data[CONF_PORT]} is already in use"
+            in config_entry.reason
+        )
+
+
+async def test_silent_battery_goes_unavailable_and_comes_back(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    connected = entity_id(hass, "binary_sensor", "connected")
+    assert hass.states.get(soc).state == "33.2"  # type: ignore[union-attr]
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert hass.states.get(connected).state == STATE_OFF  # type: ignore[union-attr]
+    assert caplog.text.count("has not been heard for 5 minutes") == 1
+
+    back: RecordedBattery = await battery()
+    await back.request(
+        16, dict(client.session["realtime"][1], Time="2021/03/24 10:09:02", SOC="35.0")
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "35.0"  # type: ignore[union-attr]
+    assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
+    assert caplog.text.count("is sending again") == 1
+
+
+async def test_no_battery_repair_issue_until_one_connects(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    issues = ir.async_get(hass)
+    issue_id = f"no_battery_{loaded_entry.entry_id}"
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "no_battery"
+    assert issue.translation_placeholders == {
+        "port": str(loaded_entry.data[CONF_PORT]),
+        "minutes": "10",
+    }
+    client: RecordedBattery = await battery()
+    await client.request(16, client.session["realtime"][0])
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_second_battery_joins_live(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    simulated = SimulatedBattery(
+        HOST,
+        loaded_entry.data[CONF_PORT],
+        identity=Identity(serial="AL2000000000002"),
+        speed=100,
+    )
+    task = asyncio.create_task(simulated.run())
+    try:
+        async with asyncio.timeout(10):
+            while (
+                hass.states.get(
+                    entity_id_or_none(hass, "AL2000000000002_pv_energy") or ""
+                )
+                is None
+            ):
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await hass.async_block_till_done()
+    devices = dr.async_entries_for_config_entry(
+        dr.async_get(hass), loaded_entry.entry_id
+    )
+    assert sorted(d.name for d in devices) == ["AlphaESS battery", "AlphaESS battery 2"]
+    assert {d.serial_number for d in devices} == {SERIAL, "AL2000000000002"}
+    second = entity_id(hass, "sensor", "state_of_charge", "AL2000000000002")
+    assert hass.states.get(second).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+def entity_id_or_none(hass: HomeAssistant, unique_id: str) -> str | None:
+    return er.async_get(hass).async_get_entity_id("sensor", DOMAIN, unique_id)
+
+
+async def test_allowlist_option_keeps_strangers_out(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    hass.config_entries.async_update_entry(
+        loaded_entry,
+        options={
+            CONF_ALLOWLIST: ["AL1111111111111"],
+            CONF_DUMP: False,
+            CONF_UNAVAILABLE_AFTER: 5,
+        },
+    )
+    await hass.async_block_till_done()  # the options listener reloads the entry
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    stranger: RecordedBattery = await battery()
+    await stranger.send(
+        Frame(1, 16, json.dumps(stranger.session["realtime"][0]).encode())
+    )
+    assert await stranger.closed_by_server()
+    await hass.async_block_till_done()
+    assert (
+        dr.async_entries_for_config_entry(dr.async_get(hass), loaded_entry.entry_id)
+        == []
+    )
+
+
+async def test_remove_device_only_when_disconnected(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    from custom_components.alphaess_local import async_remove_config_entry_device
+
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    assert not await async_remove_config_entry_device(hass, loaded_entry, device)
+    await client.close()
+    async with asyncio.timeout(5):
+        while loaded_entry.runtime_data.server.connected_serials:
+            await asyncio.sleep(0.01)
+    assert await async_remove_config_entry_device(hass, loaded_entry, device)
+    assert SERIAL not in loaded_entry.runtime_data.data

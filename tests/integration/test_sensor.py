@@ -1,0 +1,246 @@
+"""Entities appear when a battery is heard, and hold the values it sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import json
+import logging
+from typing import Any
+
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.alphaess_local.const import DOMAIN
+
+from .conftest import SERIAL, RecordedBattery
+
+
+def entity_id(
+    hass: HomeAssistant, platform: str, key: str, serial: str = SERIAL
+) -> str:
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{serial}_{key}")
+    assert found, key
+    return found
+
+
+def value(hass: HomeAssistant, key: str, platform: str = "sensor") -> str:
+    state = hass.states.get(entity_id(hass, platform, key))
+    assert state is not None, key
+    return state.state
+
+
+async def test_recorded_session_creates_device_and_entities(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    assert device.manufacturer == "AlphaESS"
+    assert device.model == "Smile-BAT-10.1P"
+    assert device.sw_version == "V1.01.05"
+    assert device.hw_version == "V1.02"
+    assert device.serial_number == SERIAL
+
+    # Second realtime push of the session (10:02:02).
+    assert float(value(hass, "state_of_charge")) == 33.2
+    assert float(value(hass, "battery_power")) == pytest.approx(-688.896)
+    assert float(value(hass, "battery_charge_power")) == pytest.approx(688.896)
+    assert float(value(hass, "battery_discharge_power")) == 0
+    assert float(value(hass, "pv_power")) == 2475
+    assert float(value(hass, "pv1_power")) == 1245
+    assert float(value(hass, "ac_pv_power")) == 1077
+    assert float(value(hass, "grid_power")) == -9
+    assert float(value(hass, "grid_import_power")) == 0
+    assert float(value(hass, "grid_export_power")) == 9
+    assert float(value(hass, "inverter_power")) == 1640
+    assert float(value(hass, "house_load")) == 1640 - 9 + 1077
+    # Detailed record (10:02:40).
+    assert float(value(hass, "pv_energy")) == 433.0
+    assert float(value(hass, "grid_import_energy")) == 60.0
+    assert float(value(hass, "grid_export_energy")) == 128.4
+    assert float(value(hass, "battery_charge_energy")) == 143.9
+    assert float(value(hass, "battery_discharge_energy")) == 138.6
+    assert float(value(hass, "battery_grid_charge_energy")) == 2.9
+    assert float(value(hass, "pv1_voltage")) == 270.3
+    assert float(value(hass, "grid_voltage")) == 248.2
+    assert float(value(hass, "grid_frequency")) == 50.0
+    assert float(value(hass, "battery_voltage")) == 49.92
+    assert float(value(hass, "battery_current")) == -14.2
+    assert float(value(hass, "inverter_temperature")) == 38
+    assert float(value(hass, "cell_voltage_low")) == 3327  # 17173759 = 0x01060CFF
+    assert float(value(hass, "cell_temperature_high")) == 22
+    assert float(value(hass, "bms_charge_limit")) == 4949
+    assert value(hass, "ems_status") == "Normal"
+    assert value(hass, "bms_error") == "0"
+    # System report.
+    assert float(value(hass, "battery_capacity")) == 10.1
+    assert float(value(hass, "usable_capacity")) == 90
+    assert float(value(hass, "charge_stop_soc")) == 100
+    assert float(value(hass, "discharge_cutoff_soc")) == 13
+    assert value(hass, "grid_charge", "binary_sensor") == STATE_OFF
+    assert value(hass, "connected", "binary_sensor") == STATE_ON
+    assert value(hass, "fault", "binary_sensor") == STATE_OFF
+    assert value(hass, "last_seen") != STATE_UNAVAILABLE
+
+    ent_reg = er.async_get(hass)
+    # Single phase, single module: no per-phase or per-module entities.
+    keys = {
+        e.unique_id.removeprefix(f"{SERIAL}_")
+        for e in er.async_entries_for_device(ent_reg, device.id)
+    }
+    assert not {
+        k
+        for k in keys
+        if k.endswith(("_l1", "_l2", "_l3")) or k.startswith("module_soc")
+    }
+    disabled = ent_reg.async_get(entity_id(hass, "sensor", "apparent_power"))
+    assert disabled is not None
+    assert disabled.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+    for record in caplog.records:
+        assert record.levelno < logging.WARNING, record.getMessage()
+        assert record.exc_info is None
+    assert SERIAL not in caplog.text
+    assert "recorded-pw" not in caplog.text
+
+
+async def test_late_and_repeated_records_never_go_backwards(
+    hass: HomeAssistant, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    session = client.session
+    older = dict(
+        session["detail"], Time="2021/03/24 09:00:00", EpvTotal="400.0", SOC="10.0"
+    )
+    await client.request(5, older)
+    await client.request(16, dict(session["realtime"][0]))  # repeated, older
+    newer_but_lower = dict(
+        session["detail"], Time="2021/03/24 10:07:40", EpvTotal="432.0", Echarge="144.5"
+    )
+    await client.request(5, newer_but_lower)
+    await hass.async_block_till_done()
+    assert float(value(hass, "pv_energy")) == 433.0
+    assert float(value(hass, "battery_charge_energy")) == 144.5
+    assert float(value(hass, "state_of_charge")) == 33.2
+
+
+async def test_three_phase_and_multi_module_entities(
+    hass: HomeAssistant, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    detail = dict(
+        client.session["detail"],
+        Ub="231.0",
+        Uc="229.5",
+        PmeterL2="120",
+        BmsNum="2",
+        SOC1="40.0",
+        SOC2="42.0",
+    )
+    await client.request(5, detail)
+    realtime = dict(client.session["realtime"][0], PmeterL2="120", PrealL3="300")
+    await client.request(16, realtime)
+    await hass.async_block_till_done()
+    assert float(value(hass, "grid_voltage_l3")) == 229.5
+    assert float(value(hass, "grid_power_l2")) == 120
+    assert float(value(hass, "inverter_power_l3")) == 300
+    assert float(value(hass, "module_soc_2")) == 42
+    state = hass.states.get(entity_id(hass, "sensor", "module_soc_2"))
+    assert state is not None
+    assert state.name.endswith("Module 2 state of charge")
+    assert (
+        er.async_get(hass).async_get_entity_id(
+            "sensor", DOMAIN, f"{SERIAL}_module_soc_3"
+        )
+        is None
+    )
+
+
+async def test_fault_sensor_lists_codes(
+    hass: HomeAssistant, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.request(5, dict(client.session["detail"], ErrBms="17"))
+    await hass.async_block_till_done()
+    state = hass.states.get(entity_id(hass, "binary_sensor", "fault"))
+    assert state is not None
+    assert state.state == STATE_ON
+    assert state.attributes["ErrBms"] == 17
+
+
+async def test_event_log_fires_each_entry_once(
+    hass: HomeAssistant, battery: Callable[[], Any]
+) -> None:
+    fired: list[dict[str, Any]] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: fired.append(event.data["new_state"].attributes)
+        if event.data["entity_id"].startswith("event.")
+        else None,
+    )
+    client: RecordedBattery = await battery()
+    await client.request(2, {"UserName": SERIAL, "Password": "x"})
+    await hass.async_block_till_done()
+    log = client.session["event_log"]
+    await client.request(9, log)
+    await client.request(9, log)  # resent on reconnect: nothing new
+    newer = dict(log, MsgContent="21/03/24 10:05:00 30;" + log["MsgContent"])
+    await client.request(9, newer)
+    await hass.async_block_till_done()
+    codes = [a["code"] for a in fired if "code" in a]
+    assert len(codes) == 17
+    assert codes[0] == 23  # oldest entry first
+    assert codes[-1] == 30
+    assert fired[-1]["battery_time"] == "2021-03-24T10:05:00"
+    assert fired[-1]["event_type"] == "logged"
+
+
+async def test_entry_without_battery_is_quiet(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    assert hass.states.async_entity_ids("sensor") == []
+    payload = json.dumps({})
+    assert payload == "{}"
+
+
+async def test_event_log_not_repeated_after_restart(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    # Each firing stamps a new state; restoring the last one after a reload does not.
+    fired: set[tuple[str, int, str]] = set()
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: fired.add(
+            (
+                event.data["new_state"].state,
+                event.data["new_state"].attributes["code"],
+                event.data["new_state"].attributes["battery_time"],
+            )
+        )
+        if event.data["entity_id"].startswith("event.")
+        and event.data["new_state"].attributes.get("code")
+        else None,
+    )
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    assert len(fired) == 16
+    await client.close()
+    # Reloading saves and restores the newest entry seen, as a restart would.
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    again: RecordedBattery = await battery()
+    await again.replay()
+    await hass.async_block_till_done()
+    assert len(fired) == 16
+    assert float(value(hass, "pv_energy")) == 433.0
