@@ -43,6 +43,11 @@ class BatteryState:
     energy: dict[str, float] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
     newest_event: datetime | None = None
+    # Battery clock of the newest record of any kind, and of the newest that carried
+    # lifetime energy (detailed records and history rows): where a Resume starts.
+    newest_record: datetime | None = None
+    newest_energy_record: datetime | None = None
+    clock_issue: bool = False
     events: deque[EventLogEntry] = field(
         default_factory=lambda: deque(maxlen=MAX_QUEUED_EVENTS)
     )
@@ -63,11 +68,19 @@ class BatteryState:
             return False
         self.detail = record
         self._note_phases(record.ub, record.uc, record.pmeter_l2, record.pmeter_l3)
+        self.apply_history_row(record)
+        return True
+
+    def apply_history_row(self, record: DetailedRecord) -> None:
+        """Raise lifetime totals that went up (never lower) and the energy watermark."""
         for key, attribute in ENERGY_TOTALS:
             value = getattr(record, attribute)
             if value is not None and value >= self.energy.get(key, 0.0):
                 self.energy[key] = value
-        return True
+        if record.time is not None and (
+            self.newest_energy_record is None or record.time > self.newest_energy_record
+        ):
+            self.newest_energy_record = record.time
 
     def apply_events(self, entries: tuple[EventLogEntry, ...]) -> int:
         """Queue the entries newer than any seen before, oldest first; return count."""

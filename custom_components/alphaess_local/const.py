@@ -23,3 +23,6 @@ STORAGE_VERSION: Final = 1
 # A freshly added integration waits this long for a battery before it suggests
 # checking the DNS override.
 NO_BATTERY_ISSUE_DELAY: Final = timedelta(minutes=10)
+
+# The battery has no NTP and ignores daylight saving; beyond this, tell the user.
+CLOCK_ISSUE_THRESHOLD: Final = timedelta(minutes=5)

@@ -22,8 +22,10 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .backfill import HistoryBackfill
 from .battery import BatteryState
 from .const import (
+    CLOCK_ISSUE_THRESHOLD,
     CONF_ALLOWLIST,
     CONF_DUMP,
     CONF_UNAVAILABLE_AFTER,
@@ -37,6 +39,7 @@ from .const import (
 from .protocol import (
     DetailedRecord,
     EventLog,
+    HistoryUpload,
     RealtimeRecord,
     SystemReport,
     Undecodable,
@@ -78,6 +81,8 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         )
         self._silence_timers: dict[str, CALLBACK_TYPE] = {}
         self._issue_timer: CALLBACK_TYPE | None = None
+        self._update_scheduled = False
+        self.backfill = HistoryBackfill(hass, entry, self.server, self._history_filed)
 
     @property
     def no_battery_issue_id(self) -> str:
@@ -89,8 +94,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         stored = await self._store.async_load() or {}
         for serial, saved in stored.get("batteries", {}).items():
             state = self.data.setdefault(serial, BatteryState(serial))
-            if newest := saved.get("newest_event"):
-                state.newest_event = datetime.fromisoformat(newest)
+            state.newest_event = _parse(saved.get("newest_event"))
+            state.newest_record = _parse(saved.get("newest_record"))
+            state.newest_energy_record = _parse(saved.get("newest_energy_record"))
             state.energy.update(saved.get("energy", {}))
         try:
             await self.server.start()
@@ -112,6 +118,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         """Stop the server, cancel timers, save what must survive a restart."""
         await super().async_shutdown()
         await self.server.close()
+        self.backfill.shutdown()
         for cancel in self._silence_timers.values():
             cancel()
         self._silence_timers.clear()
@@ -148,20 +155,45 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 state.counters["corrupt"] += 1
             case Disconnected():
                 state.connected = False
+                self.backfill.disconnected(state.serial)
         if new_battery and isinstance(event, Received):
             self._battery_found(state)
+        self._schedule_update()
+
+    def _schedule_update(self) -> None:
+        """Notify entities once per loop turn.
+
+        A burst of pushes read from one TCP segment (late records arrive that way)
+        then updates state once, with the newest.
+        """
+        if not self._update_scheduled:
+            self._update_scheduled = True
+            self.hass.loop.call_soon(self._push_update)
+
+    @callback
+    def _push_update(self) -> None:
+        self._update_scheduled = False
         self.async_set_updated_data(self.data)
+
+    @callback
+    def _history_filed(self, state: BatteryState) -> None:
+        self._store.async_delay_save(self._stored, 10)
+        self._schedule_update()
 
     def _apply(
         self, state: BatteryState, message: object, received_at: datetime
     ) -> None:
         state.counters["frames"] += 1
+        if isinstance(message, RealtimeRecord | DetailedRecord) and message.time:
+            self.backfill.record_seen(state, message.time)
         match message:
             case RealtimeRecord() if state.apply_realtime(message):
                 self._measure_clock(state, message.time, received_at)
             case DetailedRecord() if state.apply_detail(message):
                 self._measure_clock(state, message.time, received_at)
                 self._store.async_delay_save(self._stored, 60)
+            case HistoryUpload():
+                self.backfill.rows_received(state, message.rows)
             case SystemReport():
                 state.report = message
                 self._update_device(state)
@@ -200,13 +232,34 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
 
         return _went_silent
 
-    @staticmethod
     def _measure_clock(
-        state: BatteryState, battery_time: datetime | None, received_at: datetime
+        self, state: BatteryState, battery_time: datetime | None, received_at: datetime
     ) -> None:
-        if battery_time is not None:
-            host_local = dt_util.as_local(received_at).replace(tzinfo=None)
-            state.clock_offset = battery_time - host_local
+        """Battery clock minus host clock; a repair issue while it is over 5 minutes."""
+        if battery_time is None:
+            return
+        host_local = dt_util.as_local(received_at).replace(tzinfo=None)
+        state.clock_offset = offset = battery_time - host_local
+        drifted = abs(offset) > CLOCK_ISSUE_THRESHOLD
+        if drifted == state.clock_issue:
+            return
+        state.clock_issue = drifted
+        issue_id = f"clock_offset_{state.serial}"
+        if not drifted:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="clock_offset",
+            translation_placeholders={
+                "minutes": f"{offset.total_seconds() / 60:+.0f}",
+                "serial": mask_serial(state.serial),
+            },
+        )
 
     def _battery_found(self, state: BatteryState) -> None:
         LOGGER.info("Battery %s connected", mask_serial(state.serial))
@@ -267,11 +320,19 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         return {
             "batteries": {
                 serial: {
-                    "newest_event": state.newest_event.isoformat()
-                    if state.newest_event
-                    else None,
+                    "newest_event": _format(state.newest_event),
+                    "newest_record": _format(state.newest_record),
+                    "newest_energy_record": _format(state.newest_energy_record),
                     "energy": state.energy,
                 }
                 for serial, state in self.data.items()
             }
         }
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _format(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

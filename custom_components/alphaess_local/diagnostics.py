@@ -7,6 +7,7 @@ component serials.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -29,6 +30,11 @@ async def async_get_config_entry_diagnostics(
             "port": coordinator.server.port,
             "open_connections": coordinator.server.connection_count,
         },
+        "backfill": {
+            "resumes_sent": coordinator.backfill.resumes_sent,
+            "rows_filed": coordinator.backfill.rows_filed,
+            "busy": coordinator.backfill.busy,
+        },
         "batteries": {
             mask_serial(serial): {
                 "connected": state.connected,
@@ -38,6 +44,8 @@ async def async_get_config_entry_diagnostics(
                 if state.clock_offset is not None
                 else None,
                 "three_phase": state.three_phase,
+                "newest_record": _iso(state.newest_record),
+                "newest_energy_record": _iso(state.newest_energy_record),
                 "counters": dict(state.counters),
                 "energy_totals": state.energy,
                 "realtime": to_jsonable(state.realtime),
@@ -47,3 +55,7 @@ async def async_get_config_entry_diagnostics(
             for serial, state in coordinator.data.items()
         },
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -145,6 +145,11 @@ class BatteryModel:
             totals,
         )
 
+    @property
+    def buffered_rows(self) -> tuple[Sample, ...]:
+        """Every one-minute row still held, oldest first."""
+        return tuple(self._minute_rows)
+
     def minute_rows(self, start: datetime, minutes: int) -> list[Sample]:
         """Buffered one-minute rows from ``start`` on, ``minutes`` long (Resume)."""
         end = start + timedelta(minutes=minutes)

@@ -249,8 +249,11 @@ class SimulatedBattery:
             lambda: begin + timedelta(seconds=(time.monotonic() - origin) * speed)
         )
         self.model = model or BatteryModel(begin)
+        self.ack_timeout = ACK_TIMEOUT
         self.logged_in = False
         self.connected = asyncio.Event()
+        self.online = asyncio.Event()
+        self.online.set()
         self.frames_sent = 0
         self.commands: list[ServerCommand] = []
         self.config_answers: list[dict[str, object]] = []
@@ -264,6 +267,7 @@ class SimulatedBattery:
     async def run(self, *, reconnect: bool = True) -> None:
         """Connect, run sessions, reconnect after drops (until cancelled)."""
         while True:
+            await self.online.wait()
             try:
                 await self.run_session()
             except (ConnectionError, OSError, TimeoutError) as err:
@@ -301,6 +305,15 @@ class SimulatedBattery:
         """Cut the link abruptly, as a Wi-Fi outage would."""
         if self._writer is not None:
             self._writer.transport.abort()
+
+    def go_offline(self) -> None:
+        """Lose the link and stay away (recording minutes) until :meth:`go_online`."""
+        self.online.clear()
+        self.drop()
+
+    def go_online(self) -> None:
+        """Reconnect (without logging in again) on the next attempt."""
+        self.online.set()
 
     # --- the conversation ---------------------------------------------------------
 
@@ -440,7 +453,7 @@ class SimulatedBattery:
         async with self._send_lock:
             queue = self._acks.setdefault(command, asyncio.Queue())
             self._write(Frame(Kind.REQUEST, command, body))
-            async with asyncio.timeout(ACK_TIMEOUT):
+            async with asyncio.timeout(self.ack_timeout):
                 await queue.get()
 
     def _write(self, frame: Frame) -> None:

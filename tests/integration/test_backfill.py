@@ -1,0 +1,316 @@
+"""No gaps: outages are backfilled from the battery's buffer into hourly statistics.
+
+Time is frozen but ticking (real I/O keeps working) and the test jumps it forward, so
+hours pass in seconds while the recorder compiles statistics on its own schedule. The
+simulated battery's clock follows Home Assistant's (plus an optional offset), and its
+model is the ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.const import CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.alphaess_local.const import DOMAIN
+from custom_components.alphaess_local.coordinator import AlphaEssCoordinator
+from custom_components.alphaess_local.protocol.model import BatteryModel, Sample
+from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
+
+from ..protocol.conftest import HOST
+from .conftest import SERIAL
+
+pytestmark = pytest.mark.freeze_time(tick=True)
+
+# Sensor key → attribute of the model's Totals.
+TRUTH = {
+    "pv_energy": "pv",
+    "grid_import_energy": "grid_import",
+    "grid_export_energy": "grid_export",
+    "battery_charge_energy": "charge",
+    "battery_discharge_energy": "discharge",
+}
+# Totals go over the wire with 0.1 kWh resolution; rows are one minute apart.
+HOURLY_TOLERANCE = 0.21
+
+
+@pytest.fixture
+def enable_statistics() -> bool:
+    """Let the recorder compile statistics on its own schedule."""
+    return True
+
+
+class Scenario:
+    """A battery, its entry, and a clock that can be pushed forward."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        entry: MockConfigEntry,
+    ) -> None:
+        self.hass = hass
+        self.freezer = freezer
+        self.entry = entry
+        self.offset = timedelta(0)
+        self.battery: SimulatedBattery | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def coordinator(self) -> AlphaEssCoordinator:
+        coordinator: AlphaEssCoordinator = self.entry.runtime_data
+        return coordinator
+
+    def battery_now(self) -> datetime:
+        return dt_util.now().replace(tzinfo=None, microsecond=0) + self.offset
+
+    async def start_battery(self) -> SimulatedBattery:
+        model = BatteryModel(self.battery_now() - timedelta(minutes=5), soc=60.0)
+        self.battery = SimulatedBattery(
+            HOST,
+            self.entry.data[CONF_PORT],
+            speed=50,
+            clock=self.battery_now,
+            model=model,
+        )
+        # The test jumps the clock by minutes; a real battery never sees that.
+        self.battery.ack_timeout = 24 * 3600
+        self.task = asyncio.create_task(self.battery.run())
+        await self.settle(
+            until=lambda: SERIAL in self.coordinator.server.connected_serials
+        )
+        return self.battery
+
+    async def settle(self, until: Any = None, seconds: float = 0.05) -> None:
+        """Let real time pass for I/O (and wait for a condition, if given)."""
+        async with asyncio.timeout(30):
+            await asyncio.sleep(seconds)
+            while until is not None and not until():
+                await asyncio.sleep(0.02)
+        await self.hass.async_block_till_done()
+
+    async def run_for(
+        self, duration: timedelta, step: timedelta = timedelta(minutes=1)
+    ) -> None:
+        """Jump the clock forward step by step; timers and pushes catch up each time.
+
+        While the battery is online, steps stay at one minute: a real battery pushes
+        every 10 s, and a longer silence is exactly what triggers a Resume.
+        """
+        end = dt_util.utcnow() + duration
+        while dt_util.utcnow() < end:
+            self.freezer.tick(step)
+            async_fire_time_changed(self.hass)
+            await self.settle()
+        await async_wait_recording_done(self.hass)
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    def entity_id(self, key: str) -> str:
+        found = er.async_get(self.hass).async_get_entity_id(
+            "sensor", DOMAIN, f"{SERIAL}_{key}"
+        )
+        assert found, key
+        return found
+
+    async def hourly_changes(
+        self, start: datetime, end: datetime
+    ) -> dict[str, dict[datetime, float]]:
+        ids = {self.entity_id(key): key for key in TRUTH}
+        found = await get_instance(self.hass).async_add_executor_job(
+            statistics_during_period,
+            self.hass,
+            start,
+            end,
+            set(ids),
+            "hour",
+            None,
+            {"change"},
+        )
+        return {
+            ids[statistic_id]: {
+                dt_util.utc_from_timestamp(row["start"]): row["change"] or 0.0
+                for row in rows
+            }
+            for statistic_id, rows in found.items()
+        }
+
+    def truth(self, hour_start: datetime) -> dict[str, float]:
+        """Energy the model really produced in the (real-time) hour ``hour_start``."""
+        assert self.battery is not None
+        rows = self.battery.model.buffered_rows
+
+        def total_before(moment: datetime, attribute: str) -> float:
+            local = dt_util.as_local(moment).replace(tzinfo=None) + self.offset
+            before: list[Sample] = [r for r in rows if r.time < local]
+            return float(getattr(before[-1].totals, attribute))
+
+        return {
+            key: total_before(hour_start + timedelta(hours=1), attr)
+            - total_before(hour_start, attr)
+            for key, attr in TRUTH.items()
+        }
+
+
+@pytest.fixture
+async def scenario(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+) -> AsyncGenerator[Scenario]:
+    # A sunny morning, so every hour moves energy; jump forward only.
+    now = dt_util.now()
+    morning = (now + timedelta(days=2)).replace(
+        hour=8, minute=1, second=0, microsecond=0
+    )
+    freezer.move_to(morning)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    result = Scenario(hass, freezer, config_entry)
+    yield result
+    await result.stop()
+    await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+async def outage_and_check(
+    scenario: Scenario, outage: timedelta, *, restart_during_outage: bool = False
+) -> dict[str, Any]:
+    """Online 1 h, offline for ``outage``, online 1.5 h; compare hours with the truth."""
+    hass = scenario.hass
+    battery = await scenario.start_battery()
+    first_hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    await scenario.run_for(timedelta(minutes=65))
+    battery.go_offline()
+    gone_at = dt_util.utcnow()
+    if restart_during_outage:
+        assert await hass.config_entries.async_unload(scenario.entry.entry_id)
+        await hass.async_block_till_done()
+    await scenario.run_for(outage, step=timedelta(minutes=15))
+    if restart_during_outage:
+        assert await hass.config_entries.async_setup(scenario.entry.entry_id)
+        await hass.async_block_till_done()
+    back_at = dt_util.utcnow()
+    commands_before = len(battery.commands)
+    battery.go_online()
+    coordinator = scenario.coordinator
+    await scenario.settle(
+        until=lambda: coordinator.data[SERIAL].newest_energy_record is not None
+        and coordinator.data[SERIAL].newest_energy_record
+        >= scenario.battery_now() - timedelta(minutes=3)
+        and not coordinator.backfill.busy
+    )
+    await async_wait_recording_done(hass)
+    await scenario.run_for(timedelta(minutes=95))
+    reconnect_hour = hour_of(back_at)
+    changes = await scenario.hourly_changes(
+        first_hour, reconnect_hour + timedelta(hours=1)
+    )
+    outage_hours = [
+        h
+        for h in sorted(changes["pv_energy"])
+        if hour_of(gone_at) <= h < reconnect_hour
+    ]
+    assert len(outage_hours) >= int(outage.total_seconds() // 3600) - 1
+    for hour in sorted(changes["pv_energy"]):
+        truth = scenario.truth(hour)
+        for key, change in ((k, changes[k].get(hour, 0.0)) for k in TRUTH):
+            assert change >= -1e-6, (hour, key, change)  # no negative hours
+            tolerance = HOURLY_TOLERANCE if hour in outage_hours else 0.6
+            assert change == pytest.approx(truth[key], abs=tolerance), (hour, key)
+    # Nothing counted twice: every hour together equals what the battery did.
+    span_truth = dict.fromkeys(TRUTH, 0.0)
+    for hour in changes["pv_energy"]:
+        for key, value in scenario.truth(hour).items():
+            span_truth[key] += value
+    for key in TRUTH:
+        assert sum(changes[key].values()) == pytest.approx(span_truth[key], abs=0.3), (
+            key
+        )
+    resume = battery.commands[commands_before]
+    assert resume.command == "Resume"
+    return {
+        "resume": resume,
+        "outage_hours": outage_hours,
+        "gone_at": gone_at,
+        "back_at": back_at,
+    }
+
+
+async def test_three_hour_outage_is_backfilled(scenario: Scenario) -> None:
+    result = await outage_and_check(scenario, timedelta(hours=3))
+    assert len(result["outage_hours"]) >= 3
+    resume = result["resume"]
+    start = datetime.strptime(resume.parameters[0], "%Y/%m/%d %H:%M:%S")
+    gone_local = dt_util.as_local(result["gone_at"]).replace(tzinfo=None)
+    assert gone_local - timedelta(minutes=6) <= start <= gone_local
+
+
+async def test_outage_with_home_assistant_restart(scenario: Scenario) -> None:
+    await outage_and_check(scenario, timedelta(hours=3), restart_during_outage=True)
+
+
+async def test_day_long_outage_recovers_every_minute(scenario: Scenario) -> None:
+    battery = await scenario.start_battery()
+    await scenario.run_for(timedelta(minutes=20))
+    battery.go_offline()
+    newest = scenario.coordinator.data[SERIAL].newest_energy_record
+    assert newest is not None
+    await scenario.run_for(timedelta(hours=24), step=timedelta(minutes=30))
+    coordinator = scenario.coordinator
+    commands_before = len(battery.commands)
+    offline_minutes = (scenario.battery_now() - newest).total_seconds() / 60
+    assert offline_minutes >= 24 * 60
+    battery.go_online()
+    await scenario.settle(
+        until=lambda: not coordinator.backfill.busy
+        and coordinator.backfill.rows_filed >= 1440
+    )
+    resume = battery.commands[commands_before]
+    assert resume.command == "Resume"
+    assert resume.parameters[0] == newest.strftime("%Y/%m/%d %H:%M:%S")
+    minutes = int(resume.parameters[1])
+    assert offline_minutes <= minutes <= offline_minutes + 3
+    assert coordinator.backfill.rows_filed >= 24 * 60
+
+
+async def test_clock_offset_raises_issue_and_rows_land_in_the_right_hours(
+    scenario: Scenario,
+) -> None:
+    scenario.offset = timedelta(minutes=10)
+    await outage_and_check(scenario, timedelta(hours=2))
+    issue = ir.async_get(scenario.hass).async_get_issue(
+        DOMAIN, f"clock_offset_{SERIAL}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "minutes": "+10",
+        "serial": "AL90*********42",
+    }

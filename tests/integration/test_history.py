@@ -1,0 +1,144 @@
+"""History and push bookkeeping without a clock: duplicates, bursts, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+import json
+import logging
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.alphaess_local import backfill
+from custom_components.alphaess_local.backfill import hour_end_totals
+from custom_components.alphaess_local.protocol import DetailedRecord, Frame
+from custom_components.alphaess_local.protocol.records import build_record
+
+from .conftest import SERIAL, RecordedBattery
+from .test_sensor import entity_id
+
+
+def history_frame(session: dict[str, Any], rows: list[str]) -> Frame:
+    return Frame(1, 12, "\n".join([session["csv_header"], *rows]).encode())
+
+
+async def test_burst_of_late_pushes_updates_state_once(
+    hass: HomeAssistant, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    changes: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: changes.append(event.data["new_state"].state)
+        if event.data["entity_id"] == soc
+        else None,
+    )
+    base = client.session["realtime"][1]
+    burst = [
+        dict(base, Time=f"2021/03/24 10:0{n}:02", SOC=str(40 + n)) for n in (3, 4, 5)
+    ]
+    await client.send(
+        b"".join(Frame(1, 16, json.dumps(r).encode()).encode() for r in burst)
+    )
+    await client.frames(len(client.received) + 3)
+    await hass.async_block_till_done()
+    assert changes == ["45.0"]
+
+
+async def test_history_rows_sent_twice_are_filed_once(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    session = client.session
+    frame = history_frame(session, session["history_rows"][:3])
+    await client.request(12, frame.payload)
+    await client.request(12, frame.payload)
+    await client.request(
+        12, history_frame(session, session["history_rows"][2:5]).payload
+    )
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=backfill.UPLOAD_QUIET + 1)
+    )
+    await hass.async_block_till_done()
+    assert loaded_entry.runtime_data.backfill.rows_filed == 5
+    # Old rows never lower what the detailed record already said.
+    assert loaded_entry.runtime_data.data[SERIAL].energy["pv"] == 433.0
+
+
+async def test_unanswered_resume_is_left_alone_until_reconnect(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(backfill, "RESUME_TIMEOUT", 0.2)
+    client: RecordedBattery = await battery()
+    await client.replay()
+    later = dict(client.session["realtime"][1], Time="2021/03/24 11:30:00")
+    before = len(client.received)
+    await client.request(16, later)
+    command = (await client.frames(before + 2))[-1]
+    assert command.header == (1, 1, 8)
+    request = json.loads(command.payload)
+    assert request["Command"] == "Resume"
+    assert request["Parameter1"] == "2021/03/24 10:02:40"  # the detailed record
+    assert request["Parameter2"] == str(88 + 1)
+    coordinator = loaded_entry.runtime_data
+    async with asyncio.timeout(5):
+        while coordinator.backfill.busy:
+            await asyncio.sleep(0.05)
+    assert caplog.text.count("did not accept the history request") == 1
+    # Another gap on the same connection: not asked again.
+    await client.request(16, dict(later, Time="2021/03/24 12:00:00"))
+    assert coordinator.backfill.resumes_sent == 1
+    # A new connection may be asked again.
+    await client.close()
+    again: RecordedBattery = await battery()
+    await again.send(
+        Frame(1, 16, json.dumps(dict(later, Time="2021/03/24 12:30:00")).encode())
+    )
+    frames = await again.frames(2)
+    assert frames[1].header == (1, 1, 8)
+    assert caplog.text.count("asking for") == 2
+    assert logging.WARNING in {r.levelno for r in caplog.records}
+
+
+def _row(minute: int, pv: float) -> DetailedRecord:
+    stamp = datetime(2026, 1, 5, 9, 0) + timedelta(minutes=minute)
+    return build_record(
+        DetailedRecord,
+        {"Time": stamp.strftime("%Y/%m/%d %H:%M:%S"), "EpvTotal": str(pv)},
+    )
+
+
+def test_hour_end_totals_only_complete_hours() -> None:
+    tz = dt_util.get_default_time_zone()
+    rows = [_row(m, 100 + m / 10) for m in range(150)]  # 09:00 … 11:29
+    now = datetime(2026, 1, 5, 12, 5, tzinfo=tz)
+    ends = hour_end_totals(rows, timedelta(0), now)
+    hours = [dt_util.as_local(h).hour for h, _ in ends["pv"]]
+    assert hours == [9, 10]  # 11:00 is not covered to its end
+    assert ends["pv"][0][1] == pytest.approx(105.9)  # 09:59 row
+    # The current hour is never imported, even when covered.
+    assert hour_end_totals(rows, timedelta(0), datetime(2026, 1, 5, 10, 30, tzinfo=tz))[
+        "pv"
+    ] == [(dt_util.as_utc(datetime(2026, 1, 5, 9, tzinfo=tz)), pytest.approx(105.9))]
+    # A battery clock 10 minutes fast: its 10:05 row belongs to 09:55 real time.
+    shifted = hour_end_totals(rows, timedelta(minutes=10), now)
+    assert [dt_util.as_local(h).hour for h, _ in shifted["pv"]] == [8, 9, 10]
+    assert shifted["pv"][0][1] == pytest.approx(100.9)  # battery 09:09 = 08:59 real
+    assert shifted["pv"][1][1] == pytest.approx(106.9)
+    assert hour_end_totals([], timedelta(0), now) == {}
