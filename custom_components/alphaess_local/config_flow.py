@@ -6,6 +6,7 @@ at setup is the port, so the flow binds it once before creating the entry.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from typing import Any
 
@@ -25,18 +26,19 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import AlphaEssConfigEntry
-from .protocol.server import AlphaServer
 
 
 async def _listen_error(host: str, port: int) -> str | None:
-    """Bind the address once; return the form error key, or None when it is free."""
-    probe = AlphaServer(lambda _event: None, host=host, port=port)
+    """Bind the address once, as the server will; return the form error, or None."""
+    loop = asyncio.get_running_loop()
     try:
-        await probe.start()
+        probe = await loop.create_server(
+            asyncio.Protocol, host or None, port, reuse_address=True
+        )
     except OSError as err:
         return "port_in_use" if err.errno == errno.EADDRINUSE else "cannot_listen"
-    finally:
-        await probe.close()
+    probe.close()
+    await probe.wait_closed()
     return None
 
 

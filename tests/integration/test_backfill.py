@@ -310,7 +310,7 @@ async def test_clock_offset_raises_issue_and_rows_land_in_the_right_hours(
         DOMAIN, f"clock_offset_{SERIAL}"
     )
     assert issue is not None
-    assert issue.translation_placeholders == {
-        "minutes": "+10",
-        "serial": "AL90*********42",
-    }
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["serial"] == "AL90*********42"
+    # A push sent just before one of the test's one-minute clock jumps reads 9.
+    assert issue.translation_placeholders["minutes"] in {"+9", "+10"}
