@@ -54,6 +54,7 @@ RESUME_TIMEOUT: Final = 30.0
 # Import once the upload reaches the end we asked for, or after this much silence.
 UPLOAD_QUIET: Final = 15.0
 HOUR: Final = timedelta(hours=1)
+ROW_SPACING: Final = timedelta(minutes=1)
 BASE_LOOKBACK: Final = timedelta(days=30)
 
 
@@ -164,7 +165,8 @@ class HistoryBackfill:
         if pending.quiet_timer:
             pending.quiet_timer()
         newest = max(pending.rows, default=None)
-        if newest is not None and pending.end and newest >= pending.end - GAP:
+        # Rows are a minute apart: the one in the last requested minute ends the upload.
+        if newest is not None and pending.end and newest >= pending.end - ROW_SPACING:
             self._start_filing(state)
             return
 
