@@ -17,6 +17,7 @@ from homeassistant.helpers import selector
 import voluptuous as vol
 
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
     CONF_DUMP,
     CONF_UNAVAILABLE_AFTER,
@@ -134,6 +135,7 @@ class AlphaEssOptionsFlow(OptionsFlow):
                     CONF_ALLOWLIST: serials,
                     CONF_DUMP: user_input[CONF_DUMP],
                     CONF_UNAVAILABLE_AFTER: int(user_input[CONF_UNAVAILABLE_AFTER]),
+                    CONF_ALLOW_CONTROL: user_input.get(CONF_ALLOW_CONTROL, False),
                 }
             )
         options = self.config_entry.options
@@ -158,6 +160,9 @@ class AlphaEssOptionsFlow(OptionsFlow):
                         mode=selector.NumberSelectorMode.BOX,
                     )
                 ),
+                vol.Required(
+                    CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL, False)
+                ): selector.BooleanSelector(),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)

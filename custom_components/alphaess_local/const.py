@@ -17,6 +17,10 @@ CONF_DUMP: Final = "dump_unknown_traffic"
 CONF_UNAVAILABLE_AFTER: Final = "unavailable_after"
 DEFAULT_UNAVAILABLE_AFTER: Final = 5  # minutes; the battery pushes every 10 s
 
+CONF_ALLOW_CONTROL: Final = "allow_control"
+# How long a settings change may take: SetConfig reply, configuration request, report.
+CONTROL_TIMEOUT: Final = 120.0
+
 DUMP_FILE: Final = "alphaess_local_unknown_traffic.jsonl"
 STORAGE_VERSION: Final = 1
 

@@ -26,6 +26,7 @@ from .backfill import HistoryBackfill
 from .battery import BatteryState
 from .const import (
     CLOCK_ISSUE_THRESHOLD,
+    CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
     CONF_DUMP,
     CONF_UNAVAILABLE_AFTER,
@@ -36,6 +37,7 @@ from .const import (
     NO_BATTERY_ISSUE_DELAY,
     STORAGE_VERSION,
 )
+from .control import BatteryControl
 from .protocol import (
     DetailedRecord,
     EventLog,
@@ -83,6 +85,11 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         self._issue_timer: CALLBACK_TYPE | None = None
         self._update_scheduled = False
         self.backfill = HistoryBackfill(hass, entry, self.server, self._history_filed)
+        self.control = BatteryControl(
+            self.server,
+            lambda serial: state.report if (state := self.data.get(serial)) else None,
+            allowed=options.get(CONF_ALLOW_CONTROL, False),
+        )
 
     @property
     def no_battery_issue_id(self) -> str:
@@ -197,6 +204,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             case SystemReport():
                 state.report = message
                 self._update_device(state)
+                self.control.report_received(state.serial, message)
             case EventLog() if state.apply_events(message.entries):
                 self._store.async_delay_save(self._stored, 10)
             case Undecodable():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from homeassistant.const import EntityCategory
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
@@ -14,6 +15,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .battery import BatteryState
 from .const import DOMAIN
 from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .protocol.settings import SettingValue
 
 
 class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
@@ -46,6 +48,30 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
     def available(self) -> bool:
         """Unavailable once the battery has been silent for the configured time."""
         return self.battery.available and self.battery.last_seen is not None
+
+
+class AlphaEssSettingEntity(AlphaEssEntity):
+    """A battery setting: shows the latest report, changes go through SetConfig."""
+
+    _attr_entity_category = EntityCategory.CONFIG
+
+    @property
+    def available(self) -> bool:
+        """Only with a system report to build a change on."""
+        return super().available and self.battery.report is not None
+
+    async def _async_change(self, changes: Mapping[str, SettingValue]) -> None:
+        """Apply ``changes``; on failure the state shows what the battery reports."""
+        user_id = self._context.user_id if self._context else None
+        try:
+            await self.coordinator.control.async_apply(self.serial, changes, user_id)
+        finally:
+            self.async_write_ha_state()
+
+
+def control_enabled(entry: AlphaEssConfigEntry) -> bool:
+    """Setting entities exist only when the user allowed control."""
+    return entry.runtime_data.control.allowed
 
 
 class BatteryEntityDescription(Protocol):

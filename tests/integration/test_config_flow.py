@@ -11,6 +11,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.alphaess_local.const import (
+    CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
     CONF_DUMP,
     CONF_UNAVAILABLE_AFTER,
@@ -115,6 +116,7 @@ async def test_options_flow(hass: HomeAssistant, loaded_entry: MockConfigEntry) 
         CONF_ALLOWLIST: ["AL9002021030042"],
         CONF_DUMP: True,
         CONF_UNAVAILABLE_AFTER: 15,
+        CONF_ALLOW_CONTROL: False,
     }
     await hass.async_block_till_done()
     coordinator = loaded_entry.runtime_data

@@ -314,7 +314,7 @@ def _request(frame: Frame, data: Mapping[str, object]) -> Message:
         case Command.CONFIG:
             return ConfigRequest(parse_str(data.get("SN")), _extra(data, "SN"))
         case Command.SYSTEM_REPORT:
-            return build_record(SystemReport, data)
+            return build_record(SystemReport, data, raw=data)
         case Command.DETAILED_RECORD:
             return _timed(build_record(DetailedRecord, data))
         case Command.SERVER_COMMAND:

@@ -269,6 +269,9 @@ class SystemReport:
     inverter_serial: str | None = _text("InvSN", secret=True)
     wifi_serial: str | None = _text("WifiSN", secret=True)
     extra: Mapping[str, Value] = field(default_factory=dict, repr=False)
+    # The payload exactly as sent (types included): a configuration answer is built from
+    # it so that only what the user changed differs (protocol/settings.py).
+    raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def battery_serials(self) -> tuple[str, ...]:

@@ -117,6 +117,8 @@ def to_jsonable(value: Any) -> Any:
                 out[name] = None if inner is None else REDACTED
             elif name == "serial":
                 out[name] = mask_serial(inner) if inner else inner
+            elif name == "raw":
+                continue  # the same data as the typed fields and extra, unredacted
             elif name == "extra":
                 out[name] = redact_mapping(inner)
             elif name == "frame":

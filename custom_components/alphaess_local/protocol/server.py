@@ -166,6 +166,10 @@ class AlphaServer:
         """
         self._configs[serial] = dict(settings)
 
+    def withdraw_config(self, serial: str) -> None:
+        """Forget settings handed over but never asked for (a change that failed)."""
+        self._configs.pop(serial, None)
+
     # --- used by sessions ------------------------------------------------------
 
     def take_config(self, serial: str | None) -> Mapping[str, object] | None:

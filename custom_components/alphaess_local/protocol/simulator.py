@@ -13,7 +13,7 @@ every interval by it, so tests and demos see hours in seconds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +25,7 @@ from .builders import encode_json
 from .frame import Command, Frame, FrameDecoder, Kind
 from .messages import ServerCommand, decode_message, parse_json_object
 from .model import BatteryModel, Sample
-from .values import TIME_FORMAT, parse_int, parse_time
+from .values import TIME_FORMAT, parse_float, parse_int, parse_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -250,6 +250,24 @@ class SimulatedBattery:
         )
         self.model = model or BatteryModel(begin)
         self.ack_timeout = ACK_TIMEOUT
+        # Settings as the battery reports them (strings, as the real one sends them).
+        self.settings: dict[str, object] = {
+            "GridCharge": "false",
+            "CtrDis": "false",
+            "TimeChaF1": "0",
+            "TimeChaE1": "0",
+            "TimeChaF2": "0",
+            "TimeChaE2": "0",
+            "TimeDisF1": "0",
+            "TimeDisE1": "0",
+            "TimeDisF2": "0",
+            "TimeDisE2": "0",
+            "BatHighCap": "100",
+            "BatUseCap": "10",
+            "SetFeed": "100",
+        }
+        # Test knobs: take SetConfig but keep the old settings (a battery that ignores).
+        self.ignore_settings = False
         self.logged_in = False
         self.connected = asyncio.Event()
         self.online = asyncio.Event()
@@ -408,13 +426,7 @@ class SimulatedBattery:
                 "InvVersion": "V00.21",
                 "InvHWVersion": "V1.02",
                 "InvSN": ident.inverter_serial,
-                "GridCharge": "false",
-                "CtrDis": "false",
-                "TimeChaF1": "0",
-                "TimeChaE1": "0",
-                "BatHighCap": _f(m.max_soc, 0),
-                "BatUseCap": _f(m.min_soc, 0),
-                "SetFeed": "100",
+                **self.settings,
                 "FirmwareVersion": "V1.01",
                 "NetType": "E_Linker",
                 "WifiSN": "SIMWIFI0001",
@@ -443,7 +455,7 @@ class SimulatedBattery:
     # --- wire -----------------------------------------------------------------------
 
     async def _request(
-        self, command: Command, payload: dict[str, str] | bytes | None
+        self, command: Command, payload: Mapping[str, object] | bytes | None
     ) -> None:
         """Send a request and wait for its acknowledgement, as the battery does."""
         if isinstance(payload, bytes):
@@ -490,10 +502,33 @@ class SimulatedBattery:
             "Status": "Success",
         }
         self._write(Frame(Kind.REPLY, Command.SERVER_COMMAND, encode_json(reply)))
+        if command.command == "SetConfig":
+            self._spawn(self._reconfigure())
         if command.command == "Resume" and len(command.parameters) >= 2:
             start = parse_time(command.parameters[0])
             minutes = parse_int(command.parameters[1])
             if start is not None and minutes is not None:
-                task = asyncio.create_task(self._upload_history(start, minutes))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self._upload_history(start, minutes))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconfigure(self) -> None:
+        """SetConfig: ask for the configuration, apply what it holds, report back."""
+        answers = len(self.config_answers)
+        await self._request(Command.CONFIG, {"SN": self.identity.serial})
+        if len(self.config_answers) > answers and not self.ignore_settings:
+            answer = self.config_answers[-1]
+            for key in self.settings.keys() & answer.keys():
+                self.settings[key] = answer[key]
+            self._apply_limits()
+        await self._push_report()
+
+    def _apply_limits(self) -> None:
+        """The model follows the SOC limits the battery was given."""
+        for key, attribute in (("BatHighCap", "max_soc"), ("BatUseCap", "min_soc")):
+            value = parse_float(self.settings.get(key))
+            if value is not None:
+                setattr(self.model, attribute, value)

@@ -1,0 +1,127 @@
+"""Opt-in local control: change a battery's settings the way the cloud did.
+
+``SetConfig`` makes the battery ask for its configuration and apply the answer, then
+report what it runs with. The answer is the battery's own latest report with only the
+user's changes in it (``protocol/settings.py``); a change counts only when the next
+report shows it. One change per battery at a time; the next one waits its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from . import const
+from .const import DOMAIN, LOGGER
+from .protocol import SystemReport
+from .protocol.events import ServerError
+from .protocol.redact import mask_serial
+from .protocol.server import AlphaServer
+from .protocol.settings import (
+    SettingError,
+    SettingValue,
+    build_answer,
+    shows,
+    validate,
+)
+
+
+class BatteryControl:
+    """Applies settings changes for the batteries of one config entry."""
+
+    def __init__(
+        self,
+        server: AlphaServer,
+        report_for: Callable[[str], SystemReport | None],
+        *,
+        allowed: bool,
+    ) -> None:
+        """Control is off unless the user allowed it in the options."""
+        self._server = server
+        self._report_for = report_for
+        self.allowed = allowed
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiters: dict[str, asyncio.Queue[SystemReport]] = {}
+
+    @callback
+    def report_received(self, serial: str, report: SystemReport) -> None:
+        """A system report arrived: it may be the one confirming a change."""
+        if (waiter := self._waiters.get(serial)) is not None:
+            waiter.put_nowait(report)
+
+    async def async_apply(
+        self,
+        serial: str,
+        changes: Mapping[str, SettingValue],
+        user_id: str | None,
+    ) -> None:
+        """Send ``changes`` and wait until the battery reports them applied."""
+        if not self.allowed:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="control_disabled"
+            )
+        lock = self._locks.setdefault(serial, asyncio.Lock())
+        async with lock:
+            try:
+                await self._apply_locked(serial, changes, user_id)
+            finally:
+                self._waiters.pop(serial, None)
+
+    async def _apply_locked(
+        self,
+        serial: str,
+        changes: Mapping[str, SettingValue],
+        user_id: str | None,
+    ) -> None:
+        # Read inside the lock: a change queued behind another builds on its result.
+        report = self._report_for(serial)
+        if report is None or not report.raw:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="no_report"
+            )
+        try:
+            validate(changes, report.raw)
+        except SettingError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=err.key,
+                translation_placeholders={"detail": str(err)},
+            ) from err
+        if shows(report.raw, changes):
+            return
+        answer, applied = build_answer(report.raw, changes)
+        names = ", ".join(change.key for change in applied)
+        reports: asyncio.Queue[SystemReport] = asyncio.Queue()
+        self._waiters[serial] = reports
+        self._server.hand_config(serial, answer)
+        try:
+            async with asyncio.timeout(const.CONTROL_TIMEOUT):
+                await self._server.set_config(serial, timeout=const.CONTROL_TIMEOUT)
+                # A periodic report may come before the confirming one: keep waiting.
+                while not shows((await reports.get()).raw, changes):
+                    pass
+        except (ServerError, TimeoutError) as err:
+            self._server.withdraw_config(serial)
+            LOGGER.warning(
+                "Battery %s did not apply %s (%s); showing what it reports instead",
+                mask_serial(serial),
+                names,
+                err or "no confirming report in time",
+            )
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_applied",
+                translation_placeholders={"settings": names},
+            ) from err
+        for change in applied:
+            LOGGER.info(
+                "Battery %s: %s changed from %s to %s by user %s",
+                mask_serial(serial),
+                change.key,
+                change.old,
+                change.new,
+                user_id or "automation",
+            )

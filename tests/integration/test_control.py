@@ -1,0 +1,254 @@
+"""Opt-in control, round-tripped through the simulated battery over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+import json
+import logging
+from typing import Any
+
+from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.alphaess_local import const
+from custom_components.alphaess_local.const import (
+    CONF_ALLOW_CONTROL,
+    CONF_ALLOWLIST,
+    CONF_DUMP,
+    CONF_UNAVAILABLE_AFTER,
+    DOMAIN,
+)
+from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
+
+from ..protocol.conftest import HOST
+from .conftest import SERIAL, RecordedBattery
+
+OPTIONS = {CONF_ALLOWLIST: [], CONF_DUMP: False, CONF_UNAVAILABLE_AFTER: 5}
+
+
+def setting_entity(hass: HomeAssistant, platform: str, key: str) -> str | None:
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{SERIAL}_{key}")
+
+
+async def allow_control(
+    hass: HomeAssistant, entry: MockConfigEntry, allowed: bool
+) -> None:
+    hass.config_entries.async_update_entry(
+        entry, options={**OPTIONS, CONF_ALLOW_CONTROL: allowed}
+    )
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def simulated(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> AsyncGenerator[Callable[[], Any]]:
+    batteries: list[tuple[SimulatedBattery, asyncio.Task[None]]] = []
+
+    async def _start() -> SimulatedBattery:
+        battery = SimulatedBattery(HOST, loaded_entry.data[CONF_PORT], speed=100)
+        task = asyncio.create_task(battery.run())
+        batteries.append((battery, task))
+        coordinator = loaded_entry.runtime_data
+        async with asyncio.timeout(10):
+            while (
+                state := coordinator.data.get(SERIAL)
+            ) is None or state.report is None:
+                await asyncio.sleep(0.02)
+        await hass.async_block_till_done()
+        return battery
+
+    yield _start
+    for _, task in batteries:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_control_off_means_no_entities_and_no_settings(
+    hass: HomeAssistant, simulated: Callable[[], Any]
+) -> None:
+    battery: SimulatedBattery = await simulated()
+    for platform, key in (
+        ("switch", "grid_charging"),
+        ("number", "charge_stop_soc"),
+        ("time", "charge_window_1_start"),
+    ):
+        assert setting_entity(hass, platform, key) is None
+    assert battery.config_answers
+    assert all(answer == {"Status": "Success"} for answer in battery.config_answers)
+
+
+async def test_control_before_any_report_is_unavailable(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    client: RecordedBattery = await battery()
+    await client.request(16, client.session["realtime"][0])
+    await hass.async_block_till_done()
+    switch = setting_entity(hass, "switch", "grid_charging")
+    assert switch is not None
+    assert hass.states.get(switch).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_change_round_trips_and_only_changed_keys_differ(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    simulated: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    switch = setting_entity(hass, "switch", "grid_charging")
+    assert switch is not None
+    assert hass.states.get(switch).state == STATE_OFF  # type: ignore[union-attr]
+    before = dict(loaded_entry.runtime_data.data[SERIAL].report.raw)  # type: ignore[union-attr]
+    caplog.set_level(logging.INFO)
+
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": switch}, blocking=True
+    )
+
+    answer = battery.config_answers[-1]
+    changed = {k for k in answer if k != "Status" and answer[k] != before.get(k)}
+    assert changed == {"GridCharge"}
+    assert answer["GridCharge"] == "true"  # a string, as the battery sent it
+    assert set(answer) - {"Status"} == set(before)
+    assert battery.settings["GridCharge"] == "true"
+    assert hass.states.get(switch).state == STATE_ON  # type: ignore[union-attr]
+    assert "GridCharge changed from false to True by user" in caplog.text
+    assert "Example" not in caplog.text
+    assert battery.identity.password not in caplog.text
+
+
+async def test_out_of_range_values_are_refused(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    answers = len(battery.config_answers)
+    stop = setting_entity(hass, "number", "charge_stop_soc")
+    window = setting_entity(hass, "time", "charge_window_1_start")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": stop, "value": 5}, blocking=True
+        )
+    assert err.value.translation_key == "stop_below_cutoff"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "time",
+            "set_value",
+            {"entity_id": window, "time": "02:30:00"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "whole_hours_only"
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": stop, "value": 150}, blocking=True
+        )
+    assert len(battery.config_answers) == answers  # nothing was sent
+
+
+async def test_battery_that_ignores_the_change_reverts(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    simulated: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(const, "CONTROL_TIMEOUT", 1.0)
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    battery.ignore_settings = True
+    stop = setting_entity(hass, "number", "charge_stop_soc")
+    assert stop is not None
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": stop, "value": 90}, blocking=True
+        )
+    assert err.value.translation_key == "not_applied"
+    assert float(hass.states.get(stop).state) == 100  # type: ignore[union-attr]
+    assert "did not apply BatHighCap" in caplog.text
+
+
+async def test_two_quick_changes_are_serialised(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    stop = setting_entity(hass, "number", "charge_stop_soc")
+    end = setting_entity(hass, "time", "discharge_window_2_end")
+    await asyncio.gather(
+        hass.services.async_call(
+            "number", "set_value", {"entity_id": stop, "value": 90}, blocking=True
+        ),
+        hass.services.async_call(
+            "time", "set_value", {"entity_id": end, "time": "06:00:00"}, blocking=True
+        ),
+    )
+    assert battery.settings["BatHighCap"] == "90"
+    assert battery.settings["TimeDisE2"] == "6"
+    # The second answer was built on the report that confirmed the first.
+    last = battery.config_answers[-1]
+    assert (last["BatHighCap"], last["TimeDisE2"]) == ("90", "6")
+    assert hass.states.get(end).state == "06:00:00"  # type: ignore[union-attr]
+
+
+async def test_set_charge_schedule_action(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    await hass.services.async_call(
+        DOMAIN,
+        "set_charge_schedule",
+        {
+            "device_id": device.id,
+            "grid_charge": True,
+            "start": "02:00:00",
+            "end": "05:00:00",
+            "charge_stop_soc": 80,
+        },
+        blocking=True,
+    )
+    settings = battery.settings
+    assert (
+        settings["GridCharge"],
+        settings["TimeChaF1"],
+        settings["TimeChaE1"],
+        settings["BatHighCap"],
+    ) == ("true", "2", "5", "80")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_charge_schedule", {"device_id": "nope"}, blocking=True
+        )
+    assert err.value.translation_key == "device_not_found"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_charge_schedule", {"device_id": device.id}, blocking=True
+        )
+    assert err.value.translation_key == "nothing_to_change"
+
+
+async def test_action_refused_while_control_is_off(
+    hass: HomeAssistant, simulated: Callable[[], Any]
+) -> None:
+    battery: SimulatedBattery = await simulated()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charge_schedule",
+            {"device_id": device.id, "grid_charge": True},
+            blocking=True,
+        )
+    assert err.value.translation_key == "control_disabled"
+    assert all(answer == {"Status": "Success"} for answer in battery.config_answers)
+    assert json.dumps(battery.settings)
