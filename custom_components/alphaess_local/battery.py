@@ -108,5 +108,10 @@ class BatteryState:
         return self.detail.error_codes if self.detail else {}
 
 
+def heard(state: BatteryState) -> bool:
+    """Whether the battery has sent anything since Home Assistant started."""
+    return state.last_seen is not None
+
+
 def _newer(candidate: datetime | None, current: datetime | None) -> bool:
     return current is None or (candidate is not None and candidate > current)

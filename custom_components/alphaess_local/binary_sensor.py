@@ -14,8 +14,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .battery import BatteryState, heard
+from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities
 
 PARALLEL_UPDATES = 0
@@ -37,7 +37,7 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
         is_on_fn=lambda state: state.connected and state.available,
-        exists_fn=lambda state: state.last_seen is not None,
+        exists_fn=heard,
         # Saying "disconnected" is the point of this sensor: it never goes unavailable.
         always_available=True,
     ),
@@ -76,15 +76,6 @@ class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
     """A battery fact."""
 
     entity_description: AlphaEssBinarySensorEntityDescription
-
-    def __init__(
-        self,
-        coordinator: AlphaEssCoordinator,
-        serial: str,
-        description: AlphaEssBinarySensorEntityDescription,
-    ) -> None:
-        """Create the binary sensor for ``serial``."""
-        super().__init__(coordinator, serial, description)
 
     @property
     def available(self) -> bool:

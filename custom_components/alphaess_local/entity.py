@@ -28,15 +28,18 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         coordinator: AlphaEssCoordinator,
         serial: str,
         description: EntityDescription,
-        placeholders: dict[str, str] | None = None,
     ) -> None:
-        """Bind the entity to battery ``serial``; the coordinator made its device."""
+        """Bind the entity to battery ``serial``; the coordinator made its device.
+
+        Descriptions that share a translation (``Module {module} …``) carry their
+        ``placeholders``.
+        """
         super().__init__(coordinator)
         self.serial = serial
         self.entity_description = description
         self._attr_unique_id = f"{serial}_{description.key}"
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, serial)})
-        if placeholders:
+        if placeholders := getattr(description, "placeholders", None):
             self._attr_translation_placeholders = placeholders
 
     @property

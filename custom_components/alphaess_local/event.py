@@ -13,8 +13,8 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .battery import BatteryState, heard
+from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities
 
 PARALLEL_UPDATES = 0
@@ -32,7 +32,7 @@ EVENT_LOG = AlphaEssEventEntityDescription(
     key="event_log",
     translation_key="event_log",
     event_types=[EVENT_TYPE],
-    exists_fn=lambda state: state.last_seen is not None,
+    exists_fn=heard,
 )
 
 
@@ -52,15 +52,6 @@ async def async_setup_entry(
 
 class AlphaEssEventLog(AlphaEssEntity, EventEntity):
     """Fires ``logged`` with the code and the battery's timestamp of each new entry."""
-
-    def __init__(
-        self,
-        coordinator: AlphaEssCoordinator,
-        serial: str,
-        description: AlphaEssEventEntityDescription,
-    ) -> None:
-        """Create the event entity for ``serial``."""
-        super().__init__(coordinator, serial, description)
 
     async def async_added_to_hass(self) -> None:
         """Fire what was queued before the entity existed."""

@@ -14,8 +14,8 @@ from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .battery import BatteryState, heard
+from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
 from .protocol import SystemReport
 from .protocol.settings import CHARGE_STOP_SOC, DISCHARGE_CUTOFF_SOC
@@ -29,9 +29,7 @@ class AlphaEssNumberEntityDescription(NumberEntityDescription):
 
     setting: str
     value_fn: Callable[[SystemReport], float | None]
-    exists_fn: Callable[[BatteryState], bool] = (
-        lambda state: state.last_seen is not None
-    )
+    exists_fn: Callable[[BatteryState], bool] = heard
 
 
 NUMBERS: tuple[AlphaEssNumberEntityDescription, ...] = tuple(
@@ -71,15 +69,6 @@ class AlphaEssNumber(AlphaEssSettingEntity, NumberEntity):
     """Charge-stop or discharge-cutoff SOC, as the battery last reported it."""
 
     entity_description: AlphaEssNumberEntityDescription
-
-    def __init__(
-        self,
-        coordinator: AlphaEssCoordinator,
-        serial: str,
-        description: AlphaEssNumberEntityDescription,
-    ) -> None:
-        """Create the number for ``serial``."""
-        super().__init__(coordinator, serial, description)
 
     @property
     def native_value(self) -> float | None:

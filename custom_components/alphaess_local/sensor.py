@@ -33,8 +33,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .battery import BatteryState
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .battery import BatteryState, heard
+from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
 
@@ -420,7 +420,7 @@ STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda state: state.last_seen,
-        exists_fn=lambda state: state.last_seen is not None,
+        exists_fn=heard,
     ),
     AlphaEssSensorEntityDescription(
         key="clock_offset",
@@ -458,15 +458,6 @@ class AlphaEssSensor(AlphaEssEntity, SensorEntity):
     """A battery value."""
 
     entity_description: AlphaEssSensorEntityDescription
-
-    def __init__(
-        self,
-        coordinator: AlphaEssCoordinator,
-        serial: str,
-        description: AlphaEssSensorEntityDescription,
-    ) -> None:
-        """Create the sensor for ``serial``."""
-        super().__init__(coordinator, serial, description, description.placeholders)
 
     @property
     def native_value(self) -> Value:

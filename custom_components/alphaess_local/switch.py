@@ -10,8 +10,8 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .battery import BatteryState, heard
+from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
 from .protocol import SystemReport
 from .protocol.settings import DISCHARGE_CONTROL, GRID_CHARGE
@@ -25,9 +25,7 @@ class AlphaEssSwitchEntityDescription(SwitchEntityDescription):
 
     setting: str
     is_on_fn: Callable[[SystemReport], bool | None]
-    exists_fn: Callable[[BatteryState], bool] = (
-        lambda state: state.last_seen is not None
-    )
+    exists_fn: Callable[[BatteryState], bool] = heard
 
 
 SWITCHES: tuple[AlphaEssSwitchEntityDescription, ...] = (
@@ -60,15 +58,6 @@ class AlphaEssSwitch(AlphaEssSettingEntity, SwitchEntity):
     """Grid charging or timed discharge, as the battery last reported it."""
 
     entity_description: AlphaEssSwitchEntityDescription
-
-    def __init__(
-        self,
-        coordinator: AlphaEssCoordinator,
-        serial: str,
-        description: AlphaEssSwitchEntityDescription,
-    ) -> None:
-        """Create the switch for ``serial``."""
-        super().__init__(coordinator, serial, description)
 
     @property
     def is_on(self) -> bool | None:

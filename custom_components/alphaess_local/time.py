@@ -15,9 +15,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState
+from .battery import BatteryState, heard
 from .const import DOMAIN
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
 from .protocol import SystemReport
 from .protocol.settings import CHARGE_WINDOWS, DISCHARGE_WINDOWS
@@ -32,9 +32,7 @@ class AlphaEssTimeEntityDescription(TimeEntityDescription):
     setting: str
     hour_fn: Callable[[SystemReport], int | None]
     placeholders: dict[str, str]
-    exists_fn: Callable[[BatteryState], bool] = (
-        lambda state: state.last_seen is not None
-    )
+    exists_fn: Callable[[BatteryState], bool] = heard
 
 
 def _hour(attribute: str) -> Callable[[SystemReport], int | None]:
@@ -78,15 +76,6 @@ class AlphaEssTime(AlphaEssSettingEntity, TimeEntity):
     """A window boundary, in whole hours, as the battery last reported it."""
 
     entity_description: AlphaEssTimeEntityDescription
-
-    def __init__(
-        self,
-        coordinator: AlphaEssCoordinator,
-        serial: str,
-        description: AlphaEssTimeEntityDescription,
-    ) -> None:
-        """Create the time for ``serial``."""
-        super().__init__(coordinator, serial, description, description.placeholders)
 
     @property
     def native_value(self) -> time | None:
