@@ -46,41 +46,48 @@ def _text(key: str, *, secret: bool = False) -> Any:
     return wire(key, parse=parse_str, secret=secret)
 
 
-type _Spec = tuple[tuple[str, tuple[str, ...], Callable[[object], Any]], ...]
-_SPECS: dict[type, _Spec] = {}
+type _Lookup = dict[str, tuple[str, Callable[[object], Any]]]
+_LOOKUPS: dict[type, _Lookup] = {}
 
 
-def _spec(cls: type) -> _Spec:
-    spec = _SPECS.get(cls)
-    if spec is None:
-        spec = _SPECS[cls] = tuple(
-            (f.name, f.metadata[_KEYS], f.metadata[_PARSE])
+def _lookup(cls: type) -> _Lookup:
+    """Payload key → (field name, parser), built once per record type."""
+    lookup = _LOOKUPS.get(cls)
+    if lookup is None:
+        lookup = _LOOKUPS[cls] = {
+            key: (f.name, f.metadata[_PARSE])
             for f in fields(cls)
             if _KEYS in f.metadata
-        )
-    return spec
+            for key in f.metadata[_KEYS]
+        }
+    return lookup
 
 
 def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -> R:
-    """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``."""
+    """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
+
+    One pass over the payload: history uploads bring thousands of rows at once.
+    """
+    lookup = _lookup(cls)
     kwargs: dict[str, object] = dict(known)
-    used: set[str] = set()
-    for name, keys, parse in _spec(cls):
-        for key in keys:
-            if key in data:
-                raw = data[key]
-                value = parse(raw)
-                if value is not None or raw in (None, ""):
-                    used.add(key)
-                kwargs[name] = value
-                break
-    kwargs["extra"] = {k: parse_any(v) for k, v in data.items() if k not in used}
+    extra: dict[str, Value] = {}
+    for key, raw in data.items():
+        spec = lookup.get(key)
+        if spec is None or spec[0] in kwargs:  # unknown, or an alias already read
+            extra[key] = parse_any(raw)
+            continue
+        name, parse = spec
+        value = parse(raw)
+        kwargs[name] = value
+        if value is None and raw not in (None, ""):
+            extra[key] = parse_any(raw)  # kept visible, as sent
+    kwargs["extra"] = extra
     return cast(Callable[..., R], cls)(**kwargs)
 
 
 def wire_keys(cls: type) -> frozenset[str]:
     """All payload keys a record type understands."""
-    return frozenset(key for _, keys, _ in _spec(cls) for key in keys)
+    return frozenset(_lookup(cls))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

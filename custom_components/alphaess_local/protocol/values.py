@@ -24,15 +24,13 @@ EVENT_TIME_FORMAT: Final = "%y/%m/%d %H:%M:%S"
 
 def parse_float(raw: object) -> float | None:
     """Parse ``"33.2"``, ``33.2`` or ``"3"``; refuse NaN, infinities and booleans."""
-    if isinstance(raw, bool) or raw is None:
-        return None
-    if isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str):
+    if type(raw) is str:  # the common case: numbers arrive as strings
         try:
             value = float(raw)
         except ValueError:
             return None
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
     else:
         return None
     return value if math.isfinite(value) else None
@@ -81,8 +79,22 @@ def parse_time(raw: object) -> datetime | None:
     """Parse the battery's ``2021/03/24 10:01:52`` as a naive local datetime."""
     if not isinstance(raw, str):
         return None
+    text = raw.strip()
+    # Fast path for the exact form the battery writes; strptime for anything else.
+    if len(text) == 19 and text[4] == text[7] == "/" and text[13] == text[16] == ":":
+        try:
+            return datetime(
+                int(text[:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                int(text[17:19]),
+            )
+        except ValueError:
+            return None
     try:
-        return datetime.strptime(raw.strip(), TIME_FORMAT)
+        return datetime.strptime(text, TIME_FORMAT)
     except ValueError:
         return None
 
