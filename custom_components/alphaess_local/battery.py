@@ -9,9 +9,10 @@ never step backwards.
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, ClassVar, Final
 
 from .protocol import DetailedRecord, EventLogEntry, RealtimeRecord, SystemReport
 
@@ -51,6 +52,25 @@ class BatteryState:
     events: deque[EventLogEntry] = field(
         default_factory=lambda: deque(maxlen=MAX_QUEUED_EVENTS)
     )
+
+    # What survives a restart: the watermarks the backfill and the event log need, and
+    # the totals that must never step backwards.
+    _STORED_TIMES: ClassVar = ("newest_event", "newest_record", "newest_energy_record")
+
+    def to_store(self) -> dict[str, Any]:
+        """The part of the state kept in Home Assistant's Store."""
+        stored: dict[str, Any] = {
+            name: _iso(getattr(self, name)) for name in self._STORED_TIMES
+        }
+        stored["energy"] = dict(self.energy)
+        return stored
+
+    def restore(self, stored: Mapping[str, Any]) -> None:
+        """Take back what :meth:`to_store` kept."""
+        for name in self._STORED_TIMES:
+            value = stored.get(name)
+            setattr(self, name, datetime.fromisoformat(value) if value else None)
+        self.energy.update(stored.get("energy", {}))
 
     def apply_realtime(self, record: RealtimeRecord) -> bool:
         """Keep ``record`` if it is the newest; return whether it was."""
@@ -106,6 +126,10 @@ class BatteryState:
     def errors(self) -> dict[str, int]:
         """Non-zero error and warning codes of the newest detailed record."""
         return self.detail.error_codes if self.detail else {}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def heard(state: BatteryState) -> bool:

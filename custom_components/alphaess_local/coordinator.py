@@ -100,11 +100,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         """Restore stored state and start listening; a busy port means not ready."""
         stored = await self._store.async_load() or {}
         for serial, saved in stored.get("batteries", {}).items():
-            state = self.data.setdefault(serial, BatteryState(serial))
-            state.newest_event = _parse(saved.get("newest_event"))
-            state.newest_record = _parse(saved.get("newest_record"))
-            state.newest_energy_record = _parse(saved.get("newest_energy_record"))
-            state.energy.update(saved.get("energy", {}))
+            self.data.setdefault(serial, BatteryState(serial)).restore(saved)
         try:
             await self.server.start()
         except OSError as err:
@@ -327,20 +323,6 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     def _stored(self) -> dict[str, Any]:
         return {
             "batteries": {
-                serial: {
-                    "newest_event": _format(state.newest_event),
-                    "newest_record": _format(state.newest_record),
-                    "newest_energy_record": _format(state.newest_energy_record),
-                    "energy": state.energy,
-                }
-                for serial, state in self.data.items()
+                serial: state.to_store() for serial, state in self.data.items()
             }
         }
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _format(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -7,7 +7,6 @@ component serials.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -39,13 +38,13 @@ async def async_get_config_entry_diagnostics(
             mask_serial(serial): {
                 "connected": state.connected,
                 "available": state.available,
-                "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+                "last_seen": to_jsonable(state.last_seen),
                 "clock_offset_seconds": state.clock_offset.total_seconds()
                 if state.clock_offset is not None
                 else None,
                 "three_phase": state.three_phase,
-                "newest_record": _iso(state.newest_record),
-                "newest_energy_record": _iso(state.newest_energy_record),
+                "newest_record": to_jsonable(state.newest_record),
+                "newest_energy_record": to_jsonable(state.newest_energy_record),
                 "counters": dict(state.counters),
                 "energy_totals": state.energy,
                 "realtime": to_jsonable(state.realtime),
@@ -55,7 +54,3 @@ async def async_get_config_entry_diagnostics(
             for serial, state in coordinator.data.items()
         },
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -142,3 +142,18 @@ def test_hour_end_totals_only_complete_hours() -> None:
     assert shifted["pv"][0][1] == pytest.approx(100.9)  # battery 09:09 = 08:59 real
     assert shifted["pv"][1][1] == pytest.approx(106.9)
     assert hour_end_totals([], timedelta(0), now) == {}
+
+
+def test_battery_state_survives_the_store_round_trip() -> None:
+    from custom_components.alphaess_local.battery import BatteryState
+
+    state = BatteryState(SERIAL)
+    state.newest_record = datetime(2026, 1, 5, 9, 30)
+    state.newest_energy_record = datetime(2026, 1, 5, 9, 29)
+    state.energy["pv"] = 433.0
+    restored = BatteryState(SERIAL)
+    restored.restore(json.loads(json.dumps(state.to_store())))
+    assert restored.newest_record == state.newest_record
+    assert restored.newest_energy_record == state.newest_energy_record
+    assert restored.newest_event is None
+    assert restored.energy == {"pv": 433.0}
