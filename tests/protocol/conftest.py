@@ -106,10 +106,15 @@ class RawClient:
         return self.received[:count]
 
     async def closed_by_server(self, timeout: float = 5) -> bool:
-        with contextlib.suppress(ConnectionError):
+        """Whether the server closed the link within ``timeout`` (reads past acks)."""
+        try:
             async with asyncio.timeout(timeout):
                 while await self.reader.read(65536):
                     pass
+        except ConnectionError:
+            return True
+        except TimeoutError:
+            return False
         return True
 
     async def close(self) -> None:

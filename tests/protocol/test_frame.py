@@ -12,6 +12,7 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     FrameDecoder,
     crc16_modbus,
+    frame as frame_module,
 )
 from custom_components.alphaess_local.protocol.crc import crc16_modbus_python
 
@@ -147,3 +148,92 @@ def test_lone_trailing_bytes_are_dropped_or_kept_sensibly() -> None:
 def test_unknown_command_and_version_bytes_survive() -> None:
     frame = Frame(1, 200, b"{}")
     assert FrameDecoder().feed(frame.encode()) == [frame]
+
+
+# --- hostile input: bounded work, no swallowed frames ------------------------------
+
+
+def _login(serial: str = "AL9002021030042") -> bytes:
+    body = f'{{"UserName":"{serial}","Password":"pw","CompanyName":"AlphaESS"}}'
+    return Frame(1, 2, body.encode()).encode()
+
+
+def test_damaged_frame_never_swallows_the_valid_frames_after_it() -> None:
+    # The login's length bytes (00 00 00 4f) followed by '{"' read as a reply header
+    # claiming ~20 KB when resynchronising inside the frame: the old decoder waited
+    # for it and took the 200 good frames after it as its payload.
+    bad = bytearray(_login())
+    bad[-1] ^= 0xFF
+    good = [Frame(1, 16, f'{{"SOC":"{n}"}}'.encode()) for n in range(200)]
+    decoder = FrameDecoder()
+    out = decoder.feed(bytes(bad))
+    for frame in good:
+        out += decoder.feed(frame.encode())
+    assert frames_of(out) == good
+    assert [c.reason for c in corrupt_of(out)] == [CorruptReason.CRC_MISMATCH]
+    assert decoder.buffered == 0
+
+
+def test_damaged_length_is_abandoned_when_the_stream_goes_quiet() -> None:
+    # A length field damaged upwards holds the decoder; the battery meanwhile waits for
+    # its ack. abandon_partial() (called by the session after a quiet spell) resyncs.
+    wire = bytearray(Frame(1, 16, b'{"SOC":"1"}').encode())
+    wire[5] = 0x20  # length 11 -> 8 203, still plausible for a realtime record
+    good = Frame(1, 16, b'{"SOC":"2"}')
+    decoder = FrameDecoder()
+    assert decoder.feed(bytes(wire) + good.encode()) == []
+    out = decoder.abandon_partial()
+    assert frames_of(out) == [good]
+    assert decoder.buffered == 0
+
+
+def test_forged_length_beyond_the_command_limit_is_refused_at_once() -> None:
+    decoder = FrameDecoder()
+    forged = bytes([1, 1, 16]) + (900 * 1024).to_bytes(4, "big")
+    out = decoder.feed(forged + b"x" * 100)
+    assert corrupt_of(out)[0].reason is CorruptReason.OVERSIZED
+    assert decoder.buffered == 0
+
+
+def test_overlapping_headers_cost_crc_work_linear_in_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked = 0
+    real = frame_module.crc16_modbus
+
+    def counting(data: bytes | bytearray | memoryview) -> int:
+        nonlocal checked
+        checked += len(data)
+        return real(data)
+
+    monkeypatch.setattr(frame_module, "crc16_modbus", counting)
+    # Every 7 bytes a header claiming the longest plausible history frame.
+    piece = bytes([1, 1, 12]) + (60 * 1024).to_bytes(4, "big")
+    decoder = FrameDecoder()
+    fed = 0
+    for _ in range(60_000):
+        decoder.feed(piece)
+        fed += len(piece)
+    assert decoder.buffered <= 64 * 1024 + 9
+    # Failed candidates may cost at most what was received; the old decoder checked
+    # ~60 KB per 7 bytes once the first claim was complete (~3 000x more).
+    assert checked <= fed + frame_module.MAX_PLAUSIBLE_PAYLOAD
+
+
+def test_failure_limit_stops_parsing_and_forgive_opens_a_new_window() -> None:
+    decoder = FrameDecoder(max_failures=3)
+    out = decoder.feed(
+        b"\x02junk\x01\x01\xff\xff\xff\xff\xffmore\x01\x02\xff\xff\xff\xff\xff"
+    )
+    assert decoder.failures == 3
+    assert decoder.exhausted
+    assert corrupt_of(out)[-1].reason is CorruptReason.TOO_MANY_ERRORS
+    assert decoder.feed(Frame(1, 0).encode()) == []
+    assert decoder.discarded == 9
+    assert decoder.buffered == 0
+
+    healthy = FrameDecoder(max_failures=3)
+    healthy.feed(b"\x02\x03")
+    healthy.forgive()
+    assert healthy.failures == 0
+    assert frames_of(healthy.feed(Frame(1, 0).encode()))

@@ -221,20 +221,25 @@ async def test_allowlist_refuses_and_warns_once(
     assert (await allowed.frames(1))[0].header == (1, 2, 2)
 
 
-async def test_connection_limit(
+async def test_connection_limit_refuses_only_when_all_are_batteries(
     make_server: Callable[..., Any], connect: Callable[[int], Any]
 ) -> None:
     server: AlphaServer = await make_server(max_connections=2)
     first: RawClient = await connect(server.port)
     second: RawClient = await connect(server.port)
-    await first.send(Frame(1, 0))
-    await second.send(Frame(1, 0))
+    await first.send(login())
+    await second.send(login("AL2000000000002"))
     await first.frames(1)
     await second.frames(1)
     third: RawClient = await connect(server.port)
     assert await third.closed_by_server(timeout=2)
     await first.send(Frame(1, 0))
     assert len(await first.frames(2)) == 2
+    # The limit can be raised at run time (Home Assistant sizes it from its batteries).
+    server.max_connections = 3
+    fourth: RawClient = await connect(server.port)
+    await fourth.send(Frame(1, 0))
+    assert len(await fourth.frames(1)) == 1
 
 
 async def test_idle_timeout_closes_silent_and_trickling_peers(

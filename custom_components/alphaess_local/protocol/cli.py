@@ -16,7 +16,7 @@ import sys
 from .dump import TrafficDump
 from .events import Corrupted, Disconnected, Received, ServerEvent
 from .redact import mask_serial, to_jsonable
-from .server import DEFAULT_PORT, AlphaServer
+from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
 
 
@@ -49,6 +49,7 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         allowlist=args.allow or None,
+        max_connections=args.max_connections,
         dump=dump,
     )
     await server.start()
@@ -79,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--dump", help="append undecodable traffic to this file")
     serve.add_argument("--allow", action="append", help="accept only this serial")
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="open connections at most; unidentified ones make room for batteries "
+        f"(default: {DEFAULT_MAX_CONNECTIONS})",
+    )
     simulate = commands.add_parser("simulate", help="behave like a battery")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=DEFAULT_PORT)

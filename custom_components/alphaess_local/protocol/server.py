@@ -34,10 +34,20 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT: Final = 7777
 DEFAULT_MAX_CONNECTIONS: Final = 16
+# Connections that have not identified themselves yet, per peer address: more are made
+# room for by closing that address's oldest.
+MAX_UNIDENTIFIED_PER_HOST: Final = 4
+# A serial whose connection delivered a frame this recently is not taken over by a new
+# connection: a battery that really reconnects has a silent old link.
+TAKEOVER_AFTER: Final = 60.0
 DEFAULT_IDLE_TIMEOUT: Final = 300.0
 DEFAULT_COMMAND_TIMEOUT: Final = 30.0
 # One warning per refused serial (or per burst of refused connections) per this period.
 REFUSAL_LOG_INTERVAL: Final = 3600.0
+# Refusals remembered for that purpose (bounded: serials are the peer's to invent).
+MAX_LOGGED_REFUSALS: Final = 256
+# Warnings about bad input per peer address per hour; the rest go to debug.
+WARNINGS_PER_HOST: Final = 5
 
 
 class AlphaServer:
@@ -50,6 +60,7 @@ class AlphaServer:
         host: str | None = None,
         port: int = DEFAULT_PORT,
         allowlist: Collection[str] | None = None,
+        admission: Callable[[str], bool] | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
@@ -59,12 +70,16 @@ class AlphaServer:
         """Configure the server; nothing listens until :meth:`start`.
 
         ``host`` ``None`` or ``""`` listens on every interface. ``allowlist`` empty or
-        ``None`` accepts any battery. ``clock`` gives the host time stamped on events.
+        ``None`` accepts any battery; ``admission``, if given, is asked about every
+        serial the allowlist lets through (the owner's policy for new batteries; it
+        logs its own refusals). ``max_connections`` may be changed at any time.
+        ``clock`` gives the host time stamped on events.
         """
         self._on_event = on_event
         self.host = host or None
         self.port = port
         self.allowlist = frozenset(allowlist or ())
+        self._admission = admission
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.max_payload = max_payload
@@ -76,6 +91,7 @@ class AlphaServer:
         self._configs: dict[str, Mapping[str, object]] = {}
         self._index = CommandIndex()
         self._refusals_logged: dict[str, float] = {}
+        self._warnings: dict[str, tuple[float, int]] = {}
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -177,26 +193,63 @@ class AlphaServer:
         return self._configs.pop(serial, None) if serial else None
 
     def admit(self, session: Session, serial: str) -> bool:
-        """Attach ``serial`` to ``session`` unless the allowlist refuses it."""
+        """Attach ``serial`` to ``session`` if policy allows and the serial is free."""
         if self.allowlist and serial not in self.allowlist:
-            last = self._refusals_logged.get(serial)
-            if last is None or time.monotonic() - last > REFUSAL_LOG_INTERVAL:
-                self._refusals_logged[serial] = time.monotonic()
+            if self._should_log(serial):
                 _LOGGER.warning(
                     "Refused battery %s from %s: not on the allowlist",
                     mask_serial(serial),
                     session.peer,
                 )
             return False
+        if self._admission is not None and not self._admission(serial):
+            return False
         previous = self._by_serial.get(serial)
         if previous is not None and previous is not session:
-            # The battery holds one link; a new one means the old one is dead.
+            last = previous.last_frame_at
+            if last is not None and session.loop_time() - last < TAKEOVER_AFTER:
+                if self._should_log(f"takeover {serial}"):
+                    _LOGGER.warning(
+                        "Refused a second connection for battery %s from %s: its "
+                        "connection from %s is alive",
+                        mask_serial(serial),
+                        session.peer,
+                        previous.peer,
+                    )
+                return False
+            # The battery holds one link; a new one after silence means the old is dead.
             _LOGGER.debug(
-                "Battery %s reconnected; dropping its old link", session.label
+                "Battery %s reconnected; dropping its old link", mask_serial(serial)
             )
             previous.abort()
         self._by_serial[serial] = session
         return True
+
+    def _should_log(self, key: str) -> bool:
+        """One warning per key per hour: a refused peer retries every few seconds."""
+        now = time.monotonic()
+        last = self._refusals_logged.get(key)
+        if last is not None and now - last <= REFUSAL_LOG_INTERVAL:
+            return False
+        if len(self._refusals_logged) >= MAX_LOGGED_REFUSALS:
+            self._refusals_logged.clear()
+        self._refusals_logged[key] = now
+        return True
+
+    def may_warn(self, host: str) -> bool:
+        """Whether bad input from ``host`` may still be logged as a warning this hour."""
+        now = time.monotonic()
+        since, count = self._warnings.get(host, (now, 0))
+        if now - since > REFUSAL_LOG_INTERVAL:
+            since, count = now, 0
+        if len(self._warnings) >= MAX_LOGGED_REFUSALS and host not in self._warnings:
+            self._warnings.clear()
+        self._warnings[host] = (since, count + 1)
+        if count == WARNINGS_PER_HOST:
+            _LOGGER.warning(
+                "Further bad input from %s is logged at debug level for an hour", host
+            )
+        return count < WARNINGS_PER_HOST
 
     def emit(self, event: ServerEvent) -> None:
         """Hand an event to the owner; an owner's bug never kills a session."""
@@ -211,10 +264,11 @@ class AlphaServer:
         reason: str,
         data: bytes,
         header: tuple[int, int, int] | None,
+        serials: Collection[str] = (),
     ) -> None:
         """Copy bytes we could not decode to the unknown-traffic dump, redacted."""
         if self.dump is not None:
-            serials = [s for s in (session.serial,) if s]
+            serials = [s for s in (session.serial, *serials) if s]
             self.dump.write(
                 peer=session.peer,
                 reason=reason,
@@ -238,12 +292,11 @@ class AlphaServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         session = Session(self, reader, writer)
-        if len(self._sessions) >= self.max_connections:
-            last = self._refusals_logged.get("")
-            if last is None or time.monotonic() - last > REFUSAL_LOG_INTERVAL:
-                self._refusals_logged[""] = time.monotonic()
+        if not self._make_room(session):
+            if self._should_log(""):
                 _LOGGER.warning(
-                    "Refused connection from %s: %d connections already open",
+                    "Refused connection from %s: %d batteries already connected "
+                    "(raise the connection limit for more)",
                     session.peer,
                     len(self._sessions),
                 )
@@ -254,3 +307,30 @@ class AlphaServer:
         self._sessions[session] = task
         _LOGGER.debug("Connection from %s", session.peer)
         await session.run()
+
+    def _make_room(self, newcomer: Session) -> bool:
+        """Admit a new connection, evicting unidentified ones rather than refusing.
+
+        Identified battery sessions are never displaced: only connections that have
+        not named an admitted serial are closed, that peer address's oldest first
+        when it holds too many, otherwise the oldest of all.
+        """
+        waiting = sorted(
+            (s for s in self._sessions if not s.identified and not s.evicted),
+            key=lambda s: s.opened_at,
+        )
+        same_host = [s for s in waiting if s.host == newcomer.host]
+        if len(same_host) >= MAX_UNIDENTIFIED_PER_HOST:
+            self._evict(same_host[0])
+            waiting.remove(same_host[0])
+        live = sum(1 for s in self._sessions if not s.evicted)
+        if live < self.max_connections:
+            return True
+        if not waiting:
+            return False
+        self._evict(waiting[0])
+        return True
+
+    def _evict(self, session: Session) -> None:
+        _LOGGER.debug("Closing unidentified connection %s to make room", session.peer)
+        session.evict()

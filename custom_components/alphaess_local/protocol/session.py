@@ -2,11 +2,16 @@
 
 Each session is its own task, so a slow or hostile peer only ever stalls itself: reads
 have the idle deadline, writes have a drain deadline, and the decoder's buffer is capped.
+
+A connection earns its place (docs/protocol.md, "Hostile input"): it must send a valid
+frame soon after connecting, it speaks for the first serial it names and no other, and
+a few bad frames within a minute close it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import logging
 from typing import TYPE_CHECKING, Final
 
@@ -20,6 +25,8 @@ from .events import (
 from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
 from .messages import (
     CommandReply,
+    HistoryUpload,
+    Message,
     Undecodable,
     UnknownMessage,
     decode_message,
@@ -34,8 +41,17 @@ _LOGGER = logging.getLogger(__name__)
 
 READ_SIZE: Final = 64 * 1024
 WRITE_TIMEOUT: Final = 30.0
-# Warnings about one connection's bad input stop after this many; the rest go to debug.
-WARNINGS_PER_SESSION: Final = 5
+# A connection must deliver its first valid frame within this (a battery logs in or
+# pushes at once), and identify itself before it may send long frames.
+FIRST_FRAME_TIMEOUT: Final = 20.0
+UNIDENTIFIED_MAX_PAYLOAD: Final = 16 * 1024
+# Bad frames (undecodable, damaged, for another serial) tolerated per window; one more
+# closes the connection. A healthy battery sends none for months.
+MAX_STRIKES: Final = 8
+STRIKE_WINDOW: Final = 60.0
+# A frame announced by its header but not complete after this long is taken to have a
+# damaged length: the decoder resynchronises past it (the battery waits for its ack).
+PARTIAL_TIMEOUT: Final = 15.0
 
 
 class Session:
@@ -53,9 +69,20 @@ class Session:
         self._writer = writer
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.host = peer[0] if isinstance(peer, tuple) else str(peer)
         self.serial: str | None = None
         self.frames = 0
-        self._warnings = 0
+        loop = asyncio.get_running_loop()
+        self.opened_at = loop.time()
+        # Loop time of the last valid frame: a live battery's link is not taken over.
+        self.last_frame_at: float | None = None
+        self.evicted = False
+        self._strikes = 0
+        self._window_start = self.opened_at
+        self._decoder = FrameDecoder(
+            min(server.max_payload, UNIDENTIFIED_MAX_PAYLOAD),
+            max_failures=MAX_STRIKES,
+        )
         self._pending: dict[str, asyncio.Future[CommandReply]] = {}
         self._abort = False
 
@@ -67,37 +94,88 @@ class Session:
     async def run(self) -> None:
         """Serve the connection until the peer leaves, idles out or is refused."""
         loop = asyncio.get_running_loop()
-        decoder = FrameDecoder(self._server.max_payload)
+        decoder = self._decoder
         idle = self._server.idle_timeout
-        deadline = loop.time() + idle
+        deadline = self.opened_at + min(idle, FIRST_FRAME_TIMEOUT)
         try:
             while True:
+                partial = decoder.buffered > 0
+                wait_until = (
+                    min(deadline, loop.time() + PARTIAL_TIMEOUT)
+                    if partial
+                    else deadline
+                )
                 try:
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout_at(wait_until):
                         data = await self._reader.read(READ_SIZE)
                 except TimeoutError:
-                    _LOGGER.info(
-                        "Closing %s: no complete frame for %.0f s", self.label, idle
-                    )
-                    break
-                if not data:
-                    break
-                for item in decoder.feed(data):
+                    if loop.time() < deadline:
+                        # Quiet with half a frame: its length was probably damaged.
+                        items = decoder.abandon_partial()
+                    else:
+                        _LOGGER.info(
+                            "Closing %s: no complete frame for %.0f s",
+                            self.label,
+                            loop.time() - (self.last_frame_at or self.opened_at),
+                        )
+                        break
+                else:
+                    if not data:
+                        break
+                    items = decoder.feed(data)
+                for item in items:
                     if isinstance(item, CorruptBytes):
                         await self._corrupt(item)
                         continue
-                    deadline = loop.time() + idle
+                    self.last_frame_at = now = loop.time()
+                    deadline = now + idle
                     if not await self._frame(item):
                         return
+                if not self._within_limits(loop.time()):
+                    break
         except (ConnectionError, OSError) as err:
             _LOGGER.debug("Connection %s ended: %s", self.label, err)
         finally:
             await self._finish()
 
+    def _within_limits(self, now: float) -> bool:
+        """Count this window's bad input; close a connection that only sends junk."""
+        if now - self._window_start > STRIKE_WINDOW:
+            self._window_start = now
+            self._strikes = 0
+            self._decoder.forgive()
+        if (
+            self._decoder.exhausted
+            or self._decoder.failures + self._strikes > MAX_STRIKES
+        ):
+            self._warn(
+                "Closing %s: more than %d invalid frames within %.0f s",
+                self.label,
+                MAX_STRIKES,
+                STRIKE_WINDOW,
+            )
+            return False
+        return True
+
     def abort(self) -> None:
         """Drop the connection at once (server close, or a newer link took over)."""
         self._abort = True
         self._writer.transport.abort()
+
+    def evict(self) -> None:
+        """Make room for a new connection; only unidentified ones are evicted."""
+        self.evicted = True
+        self.abort()
+
+    @staticmethod
+    def loop_time() -> float:
+        """The clock ``opened_at`` and ``last_frame_at`` are read on."""
+        return asyncio.get_running_loop().time()
+
+    @property
+    def identified(self) -> bool:
+        """Whether the connection has named a serial the server admitted."""
+        return self.serial is not None
 
     async def command(self, index: str, frame: Frame, timeout: float) -> CommandReply:
         """Send a ``(1,1,8)`` command and wait for the reply echoing ``index``."""
@@ -125,16 +203,21 @@ class Session:
         self.frames += 1
         message = decode_message(frame)
         serial = message_serial(message)
-        if serial and serial != self.serial:
+        if serial and self.serial is None:
             if not self._server.admit(self, serial):
                 return False
             self.serial = serial
+            self._decoder.max_payload = self._server.max_payload
         if frame.kind == Kind.REQUEST:
             if frame.command == Command.CONFIG:
                 reply = config_answer(self._server.take_config(self.serial))
             else:
                 reply = acknowledge(frame)
             await self._send(reply)
+        own = self._own_part(frame, message)
+        if own is None:
+            return True
+        message = own
         if isinstance(message, CommandReply) and message.index:
             future = self._pending.get(message.index)
             if future is not None and not future.done():
@@ -145,6 +228,8 @@ class Session:
                 if isinstance(message, Undecodable)
                 else "unknown command"
             )
+            if isinstance(message, Undecodable):
+                self._strikes += 1
             self._warn(
                 "Battery %s sent %s frame %s (%d bytes); acknowledged and dumped",
                 self.label,
@@ -156,10 +241,37 @@ class Session:
         self._server.emit(Received(self.serial, self._server.now(), self.peer, message))
         return True
 
+    def _own_part(self, frame: Frame, message: Message) -> Message | None:
+        """What of ``message`` this connection may say: its own serial's data only.
+
+        A frame (or history row) naming another serial is refused and dumped: one
+        connection cannot speak for, displace or create other batteries.
+        """
+        foreign = _foreign_serials(message, self.serial)
+        if not foreign:
+            return message
+        self._strikes += 1
+        self._warn(
+            "Connection %s sent a frame %s for other batteries (%s); refused and dumped",
+            self.label,
+            frame.header,
+            ", ".join(sorted(mask_serial(s) for s in foreign)),
+        )
+        self._server.dump_bytes(
+            self, "frame for another serial", frame.payload, frame.header, foreign
+        )
+        if isinstance(message, HistoryUpload):
+            own = tuple(
+                r for r in message.rows if not r.serial or r.serial == self.serial
+            )
+            if own:
+                return replace(message, rows=own)
+        return None
+
     async def _corrupt(self, corrupt: CorruptBytes) -> None:
         data = corrupt.data
         self._warn(
-            "Connection %s sent %d bytes that are not a valid frame (%s)",
+            "Connection %s sent %d bytes that are not a valid frame (%s); dumped",
             self.label,
             len(data),
             corrupt.reason,
@@ -189,13 +301,13 @@ class Session:
             raise ConnectionResetError("peer does not read") from None
 
     def _warn(self, msg: str, *args: object) -> None:
-        self._warnings += 1
-        if self._warnings <= WARNINGS_PER_SESSION:
+        """Warn about bad input, a few lines per peer address per hour at most.
+
+        A flood of junk connections from one device must not flood the log: past the
+        address's budget the same lines go to debug.
+        """
+        if self._server.may_warn(self.host):
             _LOGGER.warning(msg, *args)
-            if self._warnings == WARNINGS_PER_SESSION:
-                _LOGGER.warning(
-                    "Further bad input from %s is logged at debug level", self.label
-                )
         else:
             _LOGGER.debug(msg, *args)
 
@@ -215,3 +327,16 @@ class Session:
         except (TimeoutError, ConnectionError, OSError):
             self._writer.transport.abort()
         self._server.session_ended(self)
+
+
+def _foreign_serials(message: Message, own: str | None) -> list[str]:
+    """Serials ``message`` names other than ``own`` (every row of a history upload)."""
+    if isinstance(message, HistoryUpload):
+        named = {
+            r.serial.strip() for r in message.rows if r.serial and r.serial.strip()
+        }
+    else:
+        serial = message_serial(message)
+        named = {serial} if serial else set()
+    named.discard(own or "")
+    return sorted(named)

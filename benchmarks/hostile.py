@@ -1,0 +1,254 @@
+"""What hostile input costs the server, next to what random junk costs, in one run.
+
+Run: ``.venv/bin/python -m benchmarks.hostile [--megabytes 4] [--seconds 10]``.
+
+Part 1, the decoder as a session drives it: each stream is fed the way it arrives
+(7-byte pieces, the attack's own rhythm, and 64 KiB reads), to decoders configured as a
+session configures them (an unidentified connection's payload cap, the strike limit);
+when a decoder gives up, the session closes the connection and the attacker opens a
+new one, so a fresh decoder takes over. Printed: seconds per MB of attacker bytes, and
+the ratio to random junk fed the same way.
+
+Part 2, the server in a child process (its CPU and RSS read from /proc): one battery
+pushes realtime records and waits for each ack, first alone (quiet), then beside 200
+connections that keep sending the worst streams and reconnect when closed (storm).
+Printed: ack latency p50/p99 both ways, server RSS before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Iterator
+import contextlib
+import logging
+import os
+import statistics
+import sys
+import time
+
+from custom_components.alphaess_local.protocol import Frame, FrameDecoder
+from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.session import (
+    MAX_STRIKES,
+    UNIDENTIFIED_MAX_PAYLOAD,
+)
+
+from .server import HOST, proc_cpu_seconds, proc_rss_mib
+
+MB = 1024 * 1024
+JUNK_CONNECTIONS = 200
+REALTIME = (
+    b'{"Time":"2021/03/24 10:01:52","SN":"AL9002021030042","Ppv1":"1250",'
+    b'"Ppv2":"1211","PrealL1":"1882","PrealL2":"0","PrealL3":"0","PmeterL1":"-35",'
+    b'"PmeterL2":"0","PmeterL3":"0","PmeterDC":"0","Pbat":"-688.8960","Sva":"1896",'
+    b'"VarAC":"-60","VarDC":"0","SOC":"33.2"}'
+)
+
+
+def header(command: int, length: int) -> bytes:
+    return bytes([1, 1, command]) + length.to_bytes(4, "big")
+
+
+def streams(size: int) -> dict[str, bytes]:
+    """``size`` bytes of each kind of input."""
+    damaged = bytearray(Frame(1, 16, REALTIME).encode())
+    damaged[-1] ^= 0xFF
+    return {
+        "random junk": os.urandom(size),
+        # Each 7 bytes a header claiming just under what the connection may send: the
+        # old decoder re-checked ~1 MB per 7 bytes once the first claim was complete.
+        "overlapping plausible headers": header(16, UNIDENTIFIED_MAX_PAYLOAD - 16)
+        * (size // 7),
+        "headers claiming more than the cap": header(16, 2**31) * (size // 7),
+        "damaged frames back to back": bytes(damaged) * (size // len(damaged)),
+    }
+
+
+def pieces(data: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def cost_per_mb(data: bytes, piece: int) -> tuple[float, int]:
+    """Seconds per MB to decode ``data`` as sessions would; connections it took."""
+    chunks = list(pieces(data, piece))
+
+    def fresh() -> FrameDecoder:
+        return FrameDecoder(UNIDENTIFIED_MAX_PAYLOAD, max_failures=MAX_STRIKES)
+
+    best = float("inf")
+    connections = 0
+    for _ in range(3):
+        decoder = fresh()
+        connections = 1
+        start = time.perf_counter()
+        for chunk in chunks:
+            decoder.feed(chunk)
+            if decoder.exhausted:  # the session closes; the attacker reconnects
+                decoder = fresh()
+                connections += 1
+        best = min(best, time.perf_counter() - start)
+    return best / (len(data) / MB), connections
+
+
+def decoder_part(megabytes: float) -> None:
+    data = streams(int(megabytes * MB))
+    print(f"Decoder, {megabytes:g} MB per stream, best of 3")
+    for piece in (7, 64 * 1024):
+        print(f"  fed in {piece:,}-byte pieces")
+        baseline, _ = cost_per_mb(data["random junk"], piece)
+        for name, stream in data.items():
+            cost, connections = cost_per_mb(stream, piece)
+            print(
+                f"    {name:36s} {cost * 1000:8.2f} ms/MB  {cost / baseline:5.2f}x junk"
+                f"  ({connections:,} connections)"
+            )
+
+
+async def child_server() -> None:
+    logging.disable(logging.WARNING)  # the server's own log lines are not measured
+    server = AlphaServer(lambda event: None, host=HOST, port=0)
+    await server.start()
+    print(server.port, flush=True)
+    await asyncio.Event().wait()
+
+
+async def battery(port: int, stop_at: float) -> list[float]:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    decoder = FrameDecoder()
+    loop = asyncio.get_running_loop()
+    wire = Frame(1, 16, REALTIME).encode()
+    writer.write(Frame(1, 2, b'{"UserName":"AL9002021030042"}').encode())
+    latencies: list[float] = []
+    while loop.time() < stop_at:
+        start = time.perf_counter()
+        writer.write(wire)
+        await writer.drain()
+        got = 0
+        while got < (2 if not latencies else 1):
+            data = await reader.read(4096)
+            if not data:
+                raise ConnectionResetError("battery dropped")
+            got += sum(isinstance(f, Frame) for f in decoder.feed(data))
+        latencies.append(time.perf_counter() - start)
+        await asyncio.sleep(0.01)
+    writer.close()
+    return latencies
+
+
+async def attacker(port: int, stream: bytes, stop: Callable[[], bool]) -> int:
+    """Send ``stream`` in 7-byte pieces, reconnecting whenever the server hangs up."""
+    connections = 0
+    while not stop():
+        connections += 1
+        try:
+            _, writer = await asyncio.open_connection(HOST, port)
+            for chunk in pieces(stream, 7 * 512):
+                if stop():
+                    break
+                writer.write(chunk)
+                await writer.drain()
+                await asyncio.sleep(0)
+            writer.transport.abort()
+        except OSError:
+            await asyncio.sleep(0.01)
+    return connections
+
+
+def summary(latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99)] * 1000
+    return f"p50 {p50:6.2f} ms, p99 {p99:6.2f} ms ({len(ordered)} acks)"
+
+
+async def server_part(seconds: float) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.hostile",
+        "--child",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    port = int(await process.stdout.readline())
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.sleep(0.5)
+        rss_idle = proc_rss_mib(process.pid)
+        quiet = await battery(port, loop.time() + seconds)
+        stop_at = loop.time() + seconds + 1
+
+        def stop() -> bool:
+            return loop.time() >= stop_at
+
+        cpu_before = proc_cpu_seconds(process.pid)
+        # The attackers run in their own process: the battery's loop stays free.
+        attack = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks.hostile",
+            "--attack",
+            str(port),
+            "--seconds",
+            str(seconds + 1),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert attack.stdout is not None
+        await asyncio.sleep(1)
+        rss_storm = proc_rss_mib(process.pid)
+        storm = await battery(port, loop.time() + seconds)
+        rss_storm = max(rss_storm, proc_rss_mib(process.pid))
+        connections = int(await attack.stdout.readline())
+        await attack.wait()
+        cpu = proc_cpu_seconds(process.pid) - cpu_before
+        print(
+            f"Server, one battery acked {seconds:g} s alone, then beside {JUNK_CONNECTIONS} hostile connections"
+        )
+        print(f"  quiet  {summary(quiet)}")
+        print(
+            f"  storm  {summary(storm)}  ({connections:,} hostile connections opened, server CPU {cpu:.1f} s)"
+        )
+        print(f"  RSS    idle {rss_idle:.1f} MiB, during the storm {rss_storm:.1f} MiB")
+    finally:
+        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            await process.wait()
+
+
+async def attack_part(port: int, seconds: float) -> None:
+    """The storm: 200 connections sending the worst streams, reconnecting when cut."""
+    loop = asyncio.get_running_loop()
+    data = streams(2 * MB)
+    worst = [
+        data["overlapping plausible headers"],
+        data["headers claiming more than the cap"],
+        data["damaged frames back to back"],
+        data["random junk"],
+    ]
+    stop_at = loop.time() + seconds
+
+    def stop() -> bool:
+        return loop.time() >= stop_at
+
+    counts = await asyncio.gather(
+        *(attacker(port, worst[n % len(worst)], stop) for n in range(JUNK_CONNECTIONS))
+    )
+    print(sum(counts), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--megabytes", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--attack", type=int, metavar="PORT")
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child_server())
+    elif args.attack:
+        asyncio.run(attack_part(args.attack, args.seconds))
+    else:
+        decoder_part(args.megabytes)
+        asyncio.run(server_part(args.seconds))
