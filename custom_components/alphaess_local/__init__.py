@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
@@ -51,6 +55,25 @@ async def async_unload_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) ->
     if unloaded:
         await entry.runtime_data.async_shutdown()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> None:
+    """Take the entry's repair issues with it (they would point at nothing)."""
+    registry = ir.async_get(hass)
+    serials = {
+        ident
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), entry.entry_id
+        )
+        for domain, ident in device.identifiers
+        if domain == DOMAIN
+    }
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN and (
+            entry.entry_id in issue_id
+            or any(issue_id.endswith(f"_{serial}") for serial in serials)
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def _async_options_updated(

@@ -21,6 +21,9 @@ CONF_ALLOW_CONTROL: Final = "allow_control"
 # How long a settings change may take: SetConfig reply, configuration request, report.
 CONTROL_TIMEOUT: Final = 120.0
 
+# Connections allowed beyond the batteries an entry knows (new batteries, retries).
+CONNECTION_HEADROOM: Final = 8
+
 DUMP_FILE: Final = "alphaess_local_unknown_traffic.jsonl"
 STORAGE_VERSION: Final = 1
 

@@ -22,6 +22,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .admission import BatteryAdmission
 from .backfill import HistoryBackfill
 from .battery import BatteryState
 from .const import (
@@ -30,6 +31,7 @@ from .const import (
     CONF_ALLOWLIST,
     CONF_DUMP,
     CONF_UNAVAILABLE_AFTER,
+    CONNECTION_HEADROOM,
     DEFAULT_UNAVAILABLE_AFTER,
     DOMAIN,
     DUMP_FILE,
@@ -50,7 +52,7 @@ from .protocol import (
 from .protocol.dump import TrafficDump
 from .protocol.events import Corrupted, Disconnected, Received, ServerEvent
 from .protocol.redact import mask_serial
-from .protocol.server import AlphaServer
+from .protocol.server import DEFAULT_MAX_CONNECTIONS, AlphaServer
 
 type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
 
@@ -71,11 +73,16 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         dump = (
             TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
         )
+        allowlist = options.get(CONF_ALLOWLIST) or ()
+        self.admission = BatteryAdmission(
+            hass, entry.entry_id, allowlist, known=lambda: self.data.keys()
+        )
         self.server = AlphaServer(
             self.handle_event,
             host=entry.data[CONF_HOST],
             port=entry.data[CONF_PORT],
-            allowlist=options.get(CONF_ALLOWLIST) or None,
+            allowlist=allowlist,
+            admission=self.admission,
             dump=dump,
         )
         self._store: Store[dict[str, Any]] = Store(
@@ -101,6 +108,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         stored = await self._store.async_load() or {}
         for serial, saved in stored.get("batteries", {}).items():
             self.data.setdefault(serial, BatteryState(serial)).restore(saved)
+        self._size_connection_limit()
         try:
             await self.server.start()
         except OSError as err:
@@ -265,8 +273,20 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             },
         )
 
+    def _size_connection_limit(self) -> None:
+        """Room for every battery the entry knows or allows, plus newcomers and junk.
+
+        Unidentified connections are evicted before a battery is refused, so the
+        headroom only has to cover batteries that connect at the same moment.
+        """
+        batteries = set(self.data) | set(self.server.allowlist)
+        self.server.max_connections = max(
+            DEFAULT_MAX_CONNECTIONS, len(batteries) + CONNECTION_HEADROOM
+        )
+
     def _battery_found(self, state: BatteryState) -> None:
         LOGGER.info("Battery %s connected", mask_serial(state.serial))
+        self._size_connection_limit()
         if self._issue_timer:
             self._issue_timer()
             self._issue_timer = None

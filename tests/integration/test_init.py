@@ -138,6 +138,11 @@ async def test_no_battery_repair_issue_until_one_connects(
 async def test_second_battery_joins_live(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
 ) -> None:
+    # Both are the owner's (a second battery otherwise waits for confirmation).
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={CONF_ALLOWLIST: [SERIAL, "AL2000000000002"]}
+    )
+    await hass.async_block_till_done()
     client: RecordedBattery = await battery()
     await client.replay()
     await hass.async_block_till_done()

@@ -1,0 +1,53 @@
+"""Repair flows: the owner confirms a new battery before it becomes a device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant import data_entry_flow
+from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_ALLOWLIST
+from .protocol.redact import mask_serial
+
+
+class AddBatteryFlow(ConfirmRepairFlow):
+    """Add the battery to the allowlist, with every battery the entry already has."""
+
+    def __init__(self, entry_id: str, serial: str) -> None:
+        """Ask about ``serial`` for entry ``entry_id``."""
+        super().__init__()
+        self._entry_id = entry_id
+        self._serial = serial
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Confirm, then add; the entry reloads and the battery is accepted."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="confirm",
+                description_placeholders={"serial": mask_serial(self._serial)},
+            )
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        # An empty allowlist accepted every battery the entry knows: keep them all.
+        current = set(entry.options.get(CONF_ALLOWLIST) or ())
+        if not current and entry.state is ConfigEntryState.LOADED:
+            current |= set(entry.runtime_data.data)
+        current.add(self._serial)
+        self.hass.config_entries.async_update_entry(
+            entry, options={**entry.options, CONF_ALLOWLIST: sorted(current)}
+        )
+        return self.async_create_entry(data={})
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
+) -> RepairsFlow:
+    """Create the flow behind a fixable issue of this integration."""
+    assert data is not None  # noqa: S101 - only the new-battery issue is fixable
+    return AddBatteryFlow(str(data["entry_id"]), str(data["serial"]))

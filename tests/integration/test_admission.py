@@ -1,0 +1,175 @@
+"""New batteries need the owner's yes; one connection cannot flood the device registry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+import json
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.alphaess_local.admission import (
+    MAX_UNCONFIRMED,
+    new_battery_issue_id,
+)
+from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
+from custom_components.alphaess_local.protocol import Frame
+
+from ..protocol.conftest import HOST, RawClient
+from .conftest import SERIAL, RecordedBattery, load_session
+
+SECOND = "AL9002021030077"
+
+
+@pytest.fixture
+async def battery_at(socket_enabled: None) -> AsyncGenerator[Callable[[int], Any]]:
+    clients: list[RecordedBattery] = []
+
+    async def _connect(port: int) -> RecordedBattery:
+        raw = await RawClient.connect(port)
+        client = RecordedBattery(raw.reader, raw.writer)
+        client.session = load_session()
+        clients.append(client)
+        return client
+
+    yield _connect
+    for client in clients:
+        await client.close()
+
+
+def devices(hass: HomeAssistant, entry: MockConfigEntry) -> list[dr.DeviceEntry]:
+    return dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+
+
+def our_issues(hass: HomeAssistant) -> list[ir.IssueEntry]:
+    return [
+        i
+        for (domain, _), i in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and i.translation_key == "new_battery"
+    ]
+
+
+def realtime_of(client: RecordedBattery, serial: str) -> Frame:
+    record = dict(client.session["realtime"][0], SN=serial)
+    return Frame(1, 16, json.dumps(record).encode())
+
+
+async def test_second_battery_waits_for_the_owner(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    hass_client: ClientSessionGenerator,
+) -> None:
+    first: RecordedBattery = await battery()
+    await first.replay()
+    await hass.async_block_till_done()
+    assert len(devices(hass, loaded_entry)) == 1
+
+    second: RecordedBattery = await battery()
+    await second.send(realtime_of(second, SECOND))
+    assert await second.closed_by_server()
+    await hass.async_block_till_done()
+    assert len(devices(hass, loaded_entry)) == 1
+    (issue,) = our_issues(hass)
+    assert issue.issue_id == new_battery_issue_id(loaded_entry.entry_id, SECOND)
+    assert issue.translation_placeholders == {"serial": "AL90*********77"}
+    assert issue.is_fixable
+
+    # The owner says yes: both batteries end up on the allowlist.
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    assert flow["description_placeholders"] == {"serial": "AL90*********77"}
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert loaded_entry.options[CONF_ALLOWLIST] == [SERIAL, SECOND]
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert our_issues(hass) == []
+
+    again: RecordedBattery = await battery()
+    await again.request(16, dict(again.session["realtime"][0], SN=SECOND))
+    await hass.async_block_till_done()
+    assert len(devices(hass, loaded_entry)) == 2
+
+
+async def test_three_hundred_serials_create_one_device_and_one_issue(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    first: RecordedBattery = await battery()
+    await first.replay()
+    await hass.async_block_till_done()
+    flood: RecordedBattery = await battery()
+    for n in range(300):
+        await flood.send(realtime_of(flood, f"AL90000000{n:05d}"))
+    assert await flood.closed_by_server()
+    await hass.async_block_till_done()
+    assert len(devices(hass, loaded_entry)) == 1
+    assert len(our_issues(hass)) == 1
+
+
+async def test_unconfirmed_serials_are_bounded(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    first: RecordedBattery = await battery()
+    await first.replay()
+    await hass.async_block_till_done()
+    for n in range(30):
+        stranger: RecordedBattery = await battery()
+        await stranger.send(realtime_of(stranger, f"AL80000000{n:05d}"))
+        assert await stranger.closed_by_server()
+    await hass.async_block_till_done()
+    assert len(our_issues(hass)) == MAX_UNCONFIRMED
+    assert len(loaded_entry.runtime_data.admission.unconfirmed) == MAX_UNCONFIRMED
+    assert len(devices(hass, loaded_entry)) == 1
+
+
+async def test_twenty_batteries_on_one_entry(
+    hass: HomeAssistant, port: int, battery_at: Callable[[int], Any]
+) -> None:
+    serials = [f"AL90020210300{n:02d}" for n in range(20)]
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=str(port),
+        data={CONF_HOST: HOST, CONF_PORT: port},
+        options={CONF_ALLOWLIST: serials},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # Sized from the batteries the entry allows, with headroom for newcomers.
+    assert entry.runtime_data.server.max_connections >= 20 + 8
+    # All on 127.0.0.1 here: each names itself at once, as a battery does (more than
+    # four silent connections from one address make room for each other).
+    for serial in serials:
+        client: RecordedBattery = await battery_at(port)
+        await client.request(16, dict(client.session["realtime"][0], SN=serial))
+    await hass.async_block_till_done()
+    assert len(devices(hass, entry)) == 20
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_removing_the_entry_removes_its_issues(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    first: RecordedBattery = await battery()
+    await first.replay()
+    stranger: RecordedBattery = await battery()
+    await stranger.send(realtime_of(stranger, SECOND))
+    assert await stranger.closed_by_server()
+    await hass.async_block_till_done()
+    assert len(our_issues(hass)) == 1
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert our_issues(hass) == []
