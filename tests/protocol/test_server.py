@@ -346,7 +346,9 @@ async def test_close_releases_port_and_tasks(
     client: RawClient = await connect(port)
     await client.send(login())
     await client.frames(1)
-    battery, task = await start_battery(server)
+    battery, task = await start_battery(
+        server, identity=Identity(serial="AL2000000000002")
+    )
     await battery.connected.wait()
     await server.close()
     assert await client.closed_by_server()
