@@ -142,7 +142,7 @@ class TrafficDump:
         return _line(entry, key, base64.b64encode(clean[:keep]).decode("ascii"))
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Hand everything queued to one executor job."""
+        """Hand everything queued to one job: a single writer is what keeps order."""
         batch = list(self._queue)
         self._queue.clear()
         try:
