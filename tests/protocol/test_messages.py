@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 import json
+import string
+import sys
+from typing import get_args
 
+from hypothesis import given, strategies as st
 import pytest
 
 from custom_components.alphaess_local.protocol import (
@@ -27,10 +32,21 @@ from custom_components.alphaess_local.protocol import (
     Undecodable,
     UnknownMessage,
     decode_message,
+    messages,
 )
+from custom_components.alphaess_local.protocol.frame import Command
 from custom_components.alphaess_local.protocol.messages import Message
+from custom_components.alphaess_local.protocol.records import wire_keys
+from custom_components.alphaess_local.protocol.values import (
+    parse_any,
+    parse_float,
+    parse_int,
+    parse_str,
+)
 
 from ..conftest import load_fixture_bytes, load_session
+
+MESSAGE_TYPES = get_args(Message.__value__)
 
 
 def roundtrip(kind: int, command: int, payload: bytes) -> Message:
@@ -281,3 +297,229 @@ def test_numbers_booleans_and_odd_values() -> None:
     assert record.extra["Serialish"] == "0012"
     assert record.extra["Neg"] == -3
     assert record.extra["Empty"] == ""
+
+
+# --- hostile payloads: decode_message never raises --------------------------------
+
+HUGE = "9" * 5000  # past int()'s 4 300-digit cap
+TIME = '"Time":"2021/03/24 10:00:00"'
+
+
+def test_huge_integer_in_realtime_is_undecodable() -> None:
+    payload = f'{{{TIME},"SOC":{HUGE}}}'.encode()
+    message = roundtrip(1, 16, payload)
+    assert isinstance(message, Undecodable)
+    assert message.reason == "number too long"
+    assert message.raw == payload
+
+
+def test_huge_integer_as_login_key_value_is_undecodable() -> None:
+    message = roundtrip(1, 2, f'{{"UserName":{HUGE},"Password":"pw"}}'.encode())
+    assert isinstance(message, Undecodable)
+    assert message.reason == "number too long"
+    unknown = roundtrip(1, 77, f'{{"X":{HUGE}}}'.encode())
+    assert unknown == UnknownMessage(unknown.frame, None)  # type: ignore[union-attr]
+
+
+def test_integer_beyond_float_range_is_kept_as_sent() -> None:
+    big = 10**400  # parses as JSON, but float() overflows
+    message = roundtrip(1, 16, f'{{{TIME},"SOC":{big},"Pbat":"-5"}}'.encode())
+    assert isinstance(message, RealtimeRecord)
+    assert message.soc is None
+    assert message.extra["SOC"] == big
+    assert message.pbat == -5
+
+
+def test_huge_numbers_in_history_csv_cells() -> None:
+    header = "Date,Time,SN,Ppv1,VcellLow,InvWorkMode,EmsStatus,Odd"
+    row = f"2021/03/24,11:00:35,AL9002021030042,{HUGE},{HUGE},{HUGE},{HUGE},{HUGE}"
+    fine = "2021/03/24,11:01:35,AL9002021030042,1.5e400,1e400,-1e400,Normal,1e999"
+    message = roundtrip(1, 12, f"{header}\n{row}\n{fine}\n".encode())
+    assert isinstance(message, HistoryUpload)
+    first, second = message.rows
+    assert (first.ppv1, first.vcell_low, first.inv_work_mode) == (None, None, None)
+    assert first.ems_status == HUGE
+    # Unreadable values of known columns stay visible, as text.
+    assert first.extra["Ppv1"] == HUGE
+    assert first.extra["Odd"] == HUGE
+    assert (second.ppv1, second.vcell_low, second.inv_work_mode) == (None, None, None)
+    assert second.extra["Odd"] == "1e999"
+
+
+def test_huge_time_in_history_csv_row_is_set_aside() -> None:
+    payload = f"Date,Time,SOC\n{HUGE},{HUGE},5\n2021/03/24,10:00:00,6\n".encode()
+    message = roundtrip(1, 12, payload)
+    assert isinstance(message, HistoryUpload)
+    assert [r.soc for r in message.rows] == [6]
+    assert len(message.malformed_rows) == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param("²", id="superscript-two"),
+        pytest.param("٣", id="arabic-indic-three"),
+        pytest.param(HUGE, id="5000-digits"),
+        pytest.param("-1", id="negative"),
+        pytest.param("1.5", id="fraction"),
+    ],
+)
+def test_event_codes_that_int_refuses_stay_unparsed(code: str) -> None:
+    content = f"21/03/24 10:01:40 41;21/03/24 10:01:41 {code}"
+    message = roundtrip(
+        1, 9, json.dumps({"MsgType": "EventLog", "MsgContent": content}).encode()
+    )
+    assert isinstance(message, EventLog)
+    assert [e.code for e in message.entries] == [41]
+    assert message.unparsed == (f"21/03/24 10:01:41 {code}",)
+
+
+@pytest.mark.parametrize("depth", [1, 50, 500, 990, 1000, 5000, 200_000])
+@pytest.mark.parametrize("command", [0, 2, 4, 5, 8, 9, 16, 77])
+def test_deeply_nested_json_never_raises(depth: int, command: int) -> None:
+    nested = "[" * depth + "]" * depth
+    mixed = '{"a":' * depth + "1" + "}" * depth
+    for inner in (nested, mixed):
+        payload = f'{{{TIME},"MsgType":"EventLog","X":{inner}}}'.encode()
+        message = decode_message(Frame(1, command, payload))
+        assert isinstance(message, MESSAGE_TYPES)
+        if isinstance(message, Undecodable):
+            assert message.reason == "JSON nested too deeply"
+
+
+def test_duplicate_key_reason_quotes_a_bounded_key() -> None:
+    key = "K" * 10_000
+    message = roundtrip(1, 16, f'{{"{key}":1,"{key}":2}}'.encode())
+    assert isinstance(message, Undecodable)
+    assert message.reason.startswith("duplicate key 'KKKK")
+    assert len(message.reason) < 100
+
+
+def test_a_parser_bug_costs_one_frame_not_the_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("AL9002021030042 parser bug")
+
+    monkeypatch.setattr(messages, "build_record", broken)
+    message = roundtrip(1, 16, f"{{{TIME}}}".encode())
+    assert isinstance(message, Undecodable)
+    # The exception's text may quote the payload: only its type reaches the reason.
+    assert message.reason == "payload could not be typed (RuntimeError)"
+    monkeypatch.setattr(messages, "parse_any", broken)
+    unknown = roundtrip(1, 77, b'{"a":1}')
+    assert isinstance(unknown, UnknownMessage)
+    assert unknown.data is None
+    assert isinstance(roundtrip(1, 0, b'{"a":1}'), Undecodable)
+
+
+@pytest.mark.parametrize(
+    ("parser", "raw", "expected"),
+    [
+        pytest.param(parse_int, HUGE, None, id="int-huge-text"),
+        pytest.param(parse_int, "-" + HUGE, None, id="int-huge-negative-text"),
+        pytest.param(parse_int, HUGE + ".0", None, id="int-huge-decimal-text"),
+        pytest.param(parse_int, 10**400, 10**400, id="int-big-int"),
+        pytest.param(parse_int, "1" * 400, int("1" * 400), id="int-big-text"),
+        pytest.param(parse_float, HUGE, None, id="float-huge-text"),
+        pytest.param(parse_float, 10**400, None, id="float-int-out-of-range"),
+        pytest.param(parse_float, -(10**400), None, id="float-negative-out-of-range"),
+        pytest.param(parse_float, 10**300, 1e300, id="float-big-int-in-range"),
+        pytest.param(parse_any, HUGE, HUGE, id="any-huge-text-stays-text"),
+        pytest.param(parse_any, "-" + HUGE, "-" + HUGE, id="any-huge-negative-text"),
+        pytest.param(parse_str, 10**4000, "1" + "0" * 4000, id="str-big-int"),
+    ],
+)
+def test_value_parsers_survive_interpreter_number_limits(
+    parser: Callable[[object], object], raw: object, expected: object
+) -> None:
+    assert parser(raw) == expected
+
+
+def test_parse_str_refuses_integers_past_the_digit_cap() -> None:
+    limit = sys.get_int_max_str_digits()
+    assert parse_str(10 ** (limit + 10)) is None
+
+
+# --- property: no payload of any known command makes decode_message raise ----------
+
+KEYS = sorted(
+    wire_keys(RealtimeRecord)
+    | wire_keys(DetailedRecord)
+    | wire_keys(SystemReport)
+    | {"UserName", "Password", "CompanyName", "MsgType", "MsgContent", "Description"}
+    | {"Command", "CmdIndex", "Parameter1", "Parameter2", "Status", "X"}
+)
+NUMBERS = st.one_of(
+    st.sampled_from([HUGE, "-" + HUGE, "1" * 400, "-" + "1" * 400, HUGE + ".5"]),
+    st.integers(1, 6000).map(lambda n: "9" * n),
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["1e400", "-1e400", "1e-400", "-0", "0.5", "4294967295", "1E5"]),
+)
+STRINGS = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "EventLog",
+            "2021/03/24 10:00:00",
+            "21/03/24 10:01:40 41;21/03/24 10:01:40 ²;garbage",
+            "9" * 5000,
+            "nan",
+            "-inf",
+            "true",
+            "AL9002021030042",
+        ]
+    ),
+    st.text(max_size=12),
+).map(json.dumps)
+JSON_TEXT = st.recursive(
+    st.one_of(NUMBERS, STRINGS, st.sampled_from(["true", "false", "null"])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda xs: "[" + ",".join(xs) + "]"),
+        st.lists(st.tuples(st.sampled_from(KEYS), inner), max_size=4).map(
+            lambda pairs: "{" + ",".join(f'"{k}":{v}' for k, v in pairs) + "}"
+        ),
+    ),
+    max_leaves=12,
+)
+JSON_OBJECTS = st.lists(
+    st.tuples(st.one_of(st.sampled_from(KEYS), st.text(max_size=6)), JSON_TEXT),
+    max_size=10,
+).map(lambda pairs: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in pairs) + "}")
+CELLS = st.one_of(
+    st.sampled_from(
+        [
+            "2021/03/24",
+            "11:00:35",
+            "AL9002021030042",
+            "",
+            "1e400",
+            "nan",
+            "-0",
+            "9" * 5000,
+        ]
+    ),
+    st.text(string.ascii_letters + string.digits + " .:/+-", max_size=10),
+)
+CSV_TEXT = st.tuples(
+    st.lists(st.sampled_from(["Date", "Time", *KEYS[:30]]), min_size=1, max_size=8),
+    st.lists(st.lists(CELLS, max_size=9), max_size=5),
+).map(lambda t: "\n".join([",".join(t[0]), *(",".join(row) for row in t[1])]))
+PAYLOADS = st.one_of(
+    JSON_OBJECTS.map(str.encode),
+    JSON_TEXT.map(str.encode),
+    CSV_TEXT.map(str.encode),
+    st.binary(max_size=200),
+)
+
+
+@given(st.sampled_from(sorted(Command)), st.sampled_from([1, 2]), PAYLOADS)
+def test_known_commands_never_raise_whatever_the_payload(
+    command: Command, kind: int, payload: bytes
+) -> None:
+    message = decode_message(Frame(kind, command, payload))
+    assert isinstance(message, MESSAGE_TYPES)
+    # A known command is typed or refused with a reason, never taken for unknown.
+    assert not isinstance(message, UnknownMessage)
+    if isinstance(message, Undecodable):
+        assert len(message.reason) < 120

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 import json
+import logging
 from typing import Final
 
 from .frame import Command, Frame, Kind
@@ -22,6 +23,8 @@ from .records import (
     build_record,
 )
 from .values import Value, parse_any, parse_event_time, parse_str
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,10 @@ type Message = (
 
 _MAX_PARAMETERS: Final = 9
 _KNOWN_COMMANDS: Final = frozenset(Command)
+# Reasons end up in logs, events and the dump: quote at most this much of a peer's text.
+_QUOTE_LIMIT: Final = 40
+# Event codes are small; a longer run of digits is junk, and int() caps at 4 300 digits.
+_MAX_CODE_DIGITS: Final = 9
 
 
 class PayloadError(ValueError):
@@ -188,9 +195,16 @@ def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result: dict[str, object] = {}
     for key, value in pairs:
         if key in result and result[key] != value:
-            raise PayloadError(f"duplicate key {key!r} with conflicting values")
+            raise PayloadError(f"duplicate key {_quote(key)} with conflicting values")
         result[key] = value
     return result
+
+
+def _quote(text: str) -> str:
+    """Quote a peer's text in a reason without letting it grow the reason unbounded."""
+    if len(text) <= _QUOTE_LIMIT:
+        return repr(text)
+    return f"{text[:_QUOTE_LIMIT]!r}…"
 
 
 def parse_json_object(payload: bytes) -> dict[str, object]:
@@ -203,10 +217,16 @@ def parse_json_object(payload: bytes) -> dict[str, object]:
         data = json.loads(
             text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant
         )
+    except PayloadError:
+        raise
     except json.JSONDecodeError as err:
         raise PayloadError(f"invalid JSON: {err.msg} at char {err.pos}") from None
     except RecursionError:
         raise PayloadError("JSON nested too deeply") from None
+    except ValueError:
+        # json hands integers to int(), which refuses more digits than
+        # sys.get_int_max_str_digits() (4 300 by default) to bound its own CPU time.
+        raise PayloadError("number too long") from None
     if not isinstance(data, dict):
         raise PayloadError(f"expected a JSON object, got {type(data).__name__}")
     return data
@@ -231,7 +251,12 @@ def _event_log(data: Mapping[str, object]) -> EventLog | SystemMessage:
             continue
         stamp, _, code = text.rpartition(" ")
         timestamp = parse_event_time(stamp)
-        if timestamp is None or not code.isdigit():
+        # isdigit() alone admits "²", which int() refuses.
+        if (
+            timestamp is None
+            or not (code.isascii() and code.isdigit())
+            or len(code) > _MAX_CODE_DIGITS
+        ):
             unparsed.append(text)
             continue
         entries.append(EventLogEntry(timestamp, int(code)))
@@ -333,27 +358,43 @@ def _timed[T: PowerRecord](record: T) -> T:
 
 
 def decode_message(frame: Frame) -> Message:
-    """Type the payload of ``frame``; never raises."""
+    """Type the payload of ``frame``; never raises.
+
+    Every byte comes from whoever reached the port, and the session that calls this
+    serves a real battery: an exception here would drop that battery's link. The
+    payload problems we know of carry their own reason; anything else is a bug in a
+    parser, caught last so that it costs one frame and not the connection.
+    """
     try:
-        if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
-            try:
-                text = frame.payload.decode("ascii")
-            except UnicodeDecodeError as err:
-                raise PayloadError(f"not ASCII at byte {err.start}") from None
-            return parse_history_csv(text)
-        if not frame.payload.strip():
-            data: dict[str, object] = {}
-        else:
-            data = parse_json_object(frame.payload)
-        if frame.kind == Kind.REPLY:
-            return _reply(frame, data)
-        if frame.kind == Kind.REQUEST:
-            return _request(frame, data)
-        return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
+        return _decode(frame)
     except PayloadError as err:
-        if frame.command not in _KNOWN_COMMANDS:
-            return UnknownMessage(frame, None)
-        return Undecodable(frame, str(err))
+        reason = str(err)
+    except Exception as err:  # noqa: BLE001 - last line of defence (docstring)
+        # Debug only: a peer can trigger this at will; the session already warns with
+        # the reason, rate-limited, and the traceback is for whoever fixes the parser.
+        _LOGGER.debug("Cannot type the payload of %s", frame.header, exc_info=True)
+        reason = f"payload could not be typed ({type(err).__name__})"
+    if frame.command not in _KNOWN_COMMANDS:
+        return UnknownMessage(frame, None)
+    return Undecodable(frame, reason)
+
+
+def _decode(frame: Frame) -> Message:
+    if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
+        try:
+            text = frame.payload.decode("ascii")
+        except UnicodeDecodeError as err:
+            raise PayloadError(f"not ASCII at byte {err.start}") from None
+        return parse_history_csv(text)
+    if not frame.payload.strip():
+        data: dict[str, object] = {}
+    else:
+        data = parse_json_object(frame.payload)
+    if frame.kind == Kind.REPLY:
+        return _reply(frame, data)
+    if frame.kind == Kind.REQUEST:
+        return _request(frame, data)
+    return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
 
 
 def record_time(message: Message) -> datetime | None:

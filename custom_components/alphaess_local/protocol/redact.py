@@ -2,6 +2,12 @@
 
 The battery sends its owner's address, phone number and licence, component serials and
 a password in clear text. Everything this package writes for a human goes through here.
+
+Raw payloads are redacted as bytes, because the ones worth dumping are the ones we could
+not decode: they may be cut short, not UTF-8, or not the shape we expect. Serials are
+therefore masked three ways: as values of known JSON keys, as the ``SN`` column of a CSV
+history upload, and wherever something shaped like a serial stands on its own, so that
+a frame from a battery that has not named itself yet is covered too.
 """
 
 from __future__ import annotations
@@ -47,10 +53,27 @@ SECRET_FIELDS: Final = frozenset(
 _KEYS_RE: Final = "|".join(
     sorted((re.escape(k) for k in SECRET_KEYS | SERIAL_KEYS), key=len, reverse=True)
 )
-# "Key" : "string value"   or   "Key" : 12345 (numbers, true/false)
+# "Key" : "string value"   or   "Key" : 12345 (numbers, true/false). A string cut off by
+# the end of the data (a damaged frame, a truncated run) is redacted to the end.
 _JSON_VALUE: Final = re.compile(
-    rf'("(?:{_KEYS_RE})"\s*:\s*)(?:"((?:[^"\\]|\\.)*)"|([^,}}\s]+))'.encode()
+    rf'(?P<prefix>"(?P<key>{_KEYS_RE})"\s*:\s*)'
+    rf'(?:"(?P<text>(?:[^"\\]|\\.)*)(?:"|\\?\Z)|(?P<bare>[^,}}\s]+))'.encode(),
+    re.DOTALL,
 )
+# A CSV header line naming a secret or serial column (history uploads: "Date,Time,SN,…").
+_CSV_HEADER: Final = re.compile(
+    rf"(?m)(?:^|,)[ \t]*(?:{_KEYS_RE})[ \t\r]*(?:,|$)".encode()
+)
+# Two or three capitals, then 10-20 digits or capitals starting with a digit, standing
+# alone: AlphaESS system serials (AL9002021030042) and their kin, while words, JSON keys
+# (PMeterDCL1), plain numbers and timestamps never match.
+_SERIAL_TOKEN: Final = re.compile(
+    rb"(?<![A-Za-z0-9])[A-Z]{2,3}[0-9][0-9A-Z]{9,19}(?![A-Za-z0-9])"
+)
+_LONGEST_TOKEN: Final = 3 + 20
+_TRAILING_WORD: Final = re.compile(rb"[A-Za-z0-9]+\Z")
+_SECRET_NAMES: Final = frozenset(k.encode() for k in SECRET_KEYS)
+_SERIAL_NAMES: Final = frozenset(k.encode() for k in SERIAL_KEYS)
 
 
 def mask_serial(serial: str | None) -> str:
@@ -62,23 +85,123 @@ def mask_serial(serial: str | None) -> str:
     return f"{serial[:4]}{'*' * (len(serial) - 6)}{serial[-2:]}"
 
 
+def _mask_bytes(value: bytes) -> bytes:
+    """:func:`mask_serial` for bytes that need not be text."""
+    if len(value) <= 6:
+        return b"*" * len(value)
+    return value[:4] + b"*" * (len(value) - 6) + value[-2:]
+
+
+def _json_sub(match: re.Match[bytes]) -> bytes:
+    if match["key"] in _SERIAL_NAMES:
+        value = match["text"] if match["text"] is not None else match["bare"]
+        masked = mask_serial(value.decode("utf-8", "replace")).encode()
+    else:
+        masked = REDACTED.encode()
+    return match["prefix"] + b'"' + masked + b'"'
+
+
+def _redact_cell(cell: bytes, *, secret: bool) -> bytes:
+    """Mask a CSV cell's content, keeping the spaces and line end around it."""
+    start = len(cell) - len(cell.lstrip())
+    end = len(cell.rstrip())
+    if start >= end:
+        return cell
+    core = cell[start:end]
+    return (
+        cell[:start] + (REDACTED.encode() if secret else _mask_bytes(core)) + cell[end:]
+    )
+
+
+def _redact_csv(data: bytes) -> bytes:
+    """Mask the serial and secret columns of CSV text below the header naming them.
+
+    A history upload can be a reconnected battery's first frame, before anything told
+    the session its serial; its header says which column holds it.
+    """
+    for found in _CSV_HEADER.finditer(data):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        end = data.find(b"\n", found.start())
+        if end < 0:
+            return data  # a header with no rows below it
+        names = [cell.strip() for cell in data[start:end].split(b",")]
+        if len(names) > 1:
+            break
+    else:
+        return data
+    columns = {
+        index: name in _SECRET_NAMES
+        for index, name in enumerate(names)
+        if name in _SECRET_NAMES or name in _SERIAL_NAMES
+    }
+    if not columns:  # cannot happen after the match above; never raise over it
+        return data
+    last = max(columns)
+    rows = data[end + 1 :].split(b"\n")
+    for number, row in enumerate(rows):
+        cells = row.split(b",", last + 1)  # the tail past the last column stays whole
+        for index, secret in columns.items():
+            # A repeated header names the column; it holds nothing to hide.
+            if index < len(cells) and cells[index].strip() != names[index]:
+                cells[index] = _redact_cell(cells[index], secret=secret)
+        rows[number] = b",".join(cells)
+    return data[: end + 1] + b"\n".join(rows)
+
+
 def redact_bytes(data: bytes, serials: Iterable[str] = ()) -> bytes:
-    """Redact secret JSON values and every known serial in a raw payload."""
+    """Redact secrets and serials in a raw payload, whatever its encoding.
 
-    def _sub(match: re.Match[bytes]) -> bytes:
-        key = match.group(1)
-        value = match.group(2) if match.group(2) is not None else match.group(3)
-        if any(key.startswith(f'"{k}"'.encode()) for k in SERIAL_KEYS):
-            masked = mask_serial(value.decode("utf-8", "replace")).encode()
-        else:
-            masked = REDACTED.encode()
-        return key + b'"' + masked + b'"'
-
-    result = _JSON_VALUE.sub(_sub, data)
+    ``serials`` are the ones the caller knows; they are masked wherever they occur, even
+    when they do not look like AlphaESS serials. Serials nobody named are found by their
+    place (JSON key, CSV column) or their shape.
+    """
+    result = _JSON_VALUE.sub(_json_sub, data)
+    result = _redact_csv(result)
     for serial in serials:
         if serial:
             result = result.replace(serial.encode(), mask_serial(serial).encode())
-    return result
+    return _SERIAL_TOKEN.sub(lambda m: _mask_bytes(m.group()), result)
+
+
+def redact_head(
+    data: bytes, limit: int, serials: Iterable[str] = ()
+) -> tuple[bytes, bool]:
+    """Redact only what a capped line can keep: about the first ``limit`` bytes.
+
+    A hostile peer can send a megabyte per frame; redacting all of it on the event loop
+    to keep a few kilobytes would hand it the loop. Cutting first is safe only if the
+    cut leaves no fragment the rules below would have caught whole, so the head loses:
+    a half UTF-8 character (text stays text), a trailing run of letters and digits short
+    enough to be part of a serial, and a trailing start of a known serial. A secret JSON
+    string cut open is redacted to the end by :func:`redact_bytes` itself.
+
+    Returns the redacted head and whether it holds all of ``data``.
+    """
+    if len(data) <= limit:
+        return redact_bytes(data, serials), True
+    known = [s.encode() for s in serials if s]
+    cut = max(limit, 0)
+    while cut > 0 and limit - cut < 3 and data[cut] & 0xC0 == 0x80:
+        cut -= 1  # a UTF-8 continuation byte: the character began before the cut
+    while True:
+        head = data[:cut]
+        word = _TRAILING_WORD.search(head)
+        if word is not None and len(word.group()) <= _LONGEST_TOKEN:
+            head = head[: word.start()]
+        for serial in known:
+            head = head[: len(head) - _partial_suffix(head, serial)]
+        if len(head) == cut:
+            break
+        cut = len(head)
+    return redact_bytes(head, serials), False
+
+
+def _partial_suffix(data: bytes, serial: bytes) -> int:
+    """Length of the longest proper start of ``serial`` that ``data`` ends with."""
+    for size in range(min(len(serial) - 1, len(data)), 0, -1):
+        if data.endswith(serial[:size]):
+            return size
+    return 0
 
 
 def redact_text(text: str, serials: Iterable[str] = ()) -> str:

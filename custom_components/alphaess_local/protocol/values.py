@@ -30,7 +30,10 @@ def parse_float(raw: object) -> float | None:
         except ValueError:
             return None
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer of 309+ digits is out of float range
+            return None
     else:
         return None
     return value if math.isfinite(value) else None
@@ -41,6 +44,8 @@ def parse_int(raw: object) -> int | None:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     if isinstance(raw, str):
+        # ValueError covers the interpreter's 4 300-digit cap on int() as well: such a
+        # string falls through to parse_float, which reads it as infinite and refuses it.
         try:
             return int(raw)
         except ValueError:
@@ -71,7 +76,10 @@ def parse_str(raw: object) -> str | None:
     if isinstance(raw, str):
         return raw
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return str(raw)
+        try:
+            return str(raw)
+        except ValueError:  # an integer beyond the interpreter's digit cap for str()
+            return None
     return None
 
 
