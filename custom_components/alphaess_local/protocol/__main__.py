@@ -1,4 +1,8 @@
-"""``python -m custom_components.alphaess_local.protocol serve|simulate``."""
+"""``python -m custom_components.alphaess_local.protocol serve|simulate``.
+
+That path loads Home Assistant through the integration package; ``bin/alphaess-cloud``
+runs the same commands without it (docs/library.md).
+"""
 
 import sys
 

@@ -70,7 +70,7 @@ async def _simulate(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m custom_components.alphaess_local.protocol",
+        prog="alphaess-cloud",
         description="AlphaESS cloud protocol: fake-cloud server and simulated battery.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
