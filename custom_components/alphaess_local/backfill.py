@@ -97,7 +97,11 @@ class HistoryBackfill:
 
     @callback
     def record_seen(self, state: BatteryState, battery_time: datetime) -> None:
-        """A timed record arrived: if it follows a gap, ask for the missed minutes."""
+        """A record that fits the battery's clock arrived: after a gap, ask for more.
+
+        Only records :meth:`BatteryState.admit` let through come here, so a forged
+        timestamp can neither move the watermark nor fake a gap.
+        """
         previous = state.newest_record
         if previous is None or battery_time > previous:
             state.newest_record = battery_time
@@ -197,9 +201,14 @@ class HistoryBackfill:
             return
         if pending.quiet_timer:
             pending.quiet_timer()
-        rows = [pending.rows[t] for t in sorted(pending.rows)]
-        for row in rows:
-            state.apply_history_row(row)
+        # Only credible rows reach the statistics (docs/backfill.md).
+        rows = [
+            row
+            for row in (pending.rows[t] for t in sorted(pending.rows))
+            if state.apply_history_row(row)
+        ]
+        if not rows:
+            return
         self.rows_filed += len(rows)
         imported = await self._import(state, rows)
         LOGGER.info(
@@ -214,9 +223,7 @@ class HistoryBackfill:
 
     async def _import(self, state: BatteryState, rows: list[DetailedRecord]) -> int:
         """Write hourly rows for every complete hour the history covers."""
-        ends = hour_end_totals(
-            rows, state.clock_offset or timedelta(0), dt_util.utcnow()
-        )
+        ends = hour_end_totals(rows, state.utc_offset, dt_util.utcnow())
         if not ends:
             return 0
         if "recorder" not in self._hass.config.components:
@@ -283,9 +290,12 @@ class HistoryBackfill:
 
 
 def real_time(battery_time: datetime, offset: timedelta) -> datetime:
-    """Battery clock (naive, drifting, no DST) to real UTC, with the measured offset."""
-    local = (battery_time - offset).replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(local)
+    """Battery clock (naive, drifting, no DST) to UTC, with its offset from UTC.
+
+    The offset is measured against UTC, not local time: the battery ignores daylight
+    saving, so its offset from UTC stays put when the host's local time jumps.
+    """
+    return (battery_time - offset).replace(tzinfo=dt_util.UTC)
 
 
 def hour_end_totals(

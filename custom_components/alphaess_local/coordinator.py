@@ -20,11 +20,10 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
-from homeassistant.util import dt as dt_util
 
 from .admission import BatteryAdmission
 from .backfill import HistoryBackfill
-from .battery import BatteryState
+from .battery import CLOCK_ISSUE_REFRESH, BatteryState, ClockVerdict
 from .const import (
     CLOCK_ISSUE_THRESHOLD,
     CONF_ALLOW_CONTROL,
@@ -195,14 +194,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         self, state: BatteryState, message: object, received_at: datetime
     ) -> None:
         state.counters["frames"] += 1
-        if isinstance(message, RealtimeRecord | DetailedRecord) and message.time:
-            self.backfill.record_seen(state, message.time)
         match message:
-            case RealtimeRecord() if state.apply_realtime(message):
-                self._measure_clock(state, message.time, received_at)
-            case DetailedRecord() if state.apply_detail(message):
-                self._measure_clock(state, message.time, received_at)
-                self._store.async_delay_save(self._stored, 60)
+            case RealtimeRecord() | DetailedRecord():
+                self._apply_record(state, message, received_at)
             case HistoryUpload():
                 self.backfill.rows_received(state, message.rows)
             case SystemReport():
@@ -215,6 +209,27 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 state.counters["undecodable"] += 1
             case UnknownMessage():
                 state.counters["unknown"] += 1
+
+    def _apply_record(
+        self,
+        state: BatteryState,
+        record: RealtimeRecord | DetailedRecord,
+        received_at: datetime,
+    ) -> None:
+        """Use a live record only if its timestamp fits the battery's clock.
+
+        One that does not fit moves nothing, not even the gap detection: a single
+        record stamped 2099 must neither freeze the sensors nor start a Resume.
+        """
+        if record.time is not None:
+            if state.admit(record.time, received_at) is ClockVerdict.IGNORED:
+                return
+            self.backfill.record_seen(state, record.time)
+            self._measure_clock(state)
+        if isinstance(record, RealtimeRecord):
+            state.apply_realtime(record, received_at)
+        elif state.apply_detail(record, received_at):
+            self._store.async_delay_save(self._stored, 60)
 
     def _seen(self, state: BatteryState, when: datetime) -> None:
         state.last_seen = when
@@ -244,22 +259,25 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
 
         return _went_silent
 
-    def _measure_clock(
-        self, state: BatteryState, battery_time: datetime | None, received_at: datetime
-    ) -> None:
-        """Battery clock minus host clock; a repair issue while it is over 5 minutes."""
-        if battery_time is None:
+    def _measure_clock(self, state: BatteryState) -> None:
+        """Keep the clock repair issue in step with the battery's offset from local time.
+
+        Re-created when that distance moves by a minute or more (daylight saving, a
+        clock set on the battery), so the issue never states a stale figure.
+        """
+        offset = state.clock_offset
+        if offset is None:
             return
-        host_local = dt_util.as_local(received_at).replace(tzinfo=None)
-        state.clock_offset = offset = battery_time - host_local
-        drifted = abs(offset) > CLOCK_ISSUE_THRESHOLD
-        if drifted == state.clock_issue:
-            return
-        state.clock_issue = drifted
         issue_id = f"clock_offset_{state.serial}"
-        if not drifted:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        if abs(offset) <= CLOCK_ISSUE_THRESHOLD:
+            if state.clock_issue is not None:
+                state.clock_issue = None
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
+        shown = state.clock_issue
+        if shown is not None and abs(offset - shown) < CLOCK_ISSUE_REFRESH:
+            return
+        state.clock_issue = offset
         ir.async_create_issue(
             self.hass,
             DOMAIN,

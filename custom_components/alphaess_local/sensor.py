@@ -413,6 +413,17 @@ REPORT_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
     ),
 )
 
+
+def _clock_offset(state: BatteryState) -> int | None:
+    """Battery clock minus local time, in the battery's whole seconds.
+
+    From the smoothed estimate rather than the latest record, so it does not jitter
+    with network latency, and it shows the jump when daylight saving changes.
+    """
+    offset = state.clock_offset
+    return None if offset is None else round(offset.total_seconds())
+
+
 STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
     AlphaEssSensorEntityDescription(
         key="last_seen",
@@ -430,9 +441,7 @@ STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         suggested_display_precision=0,
-        value_fn=lambda state: state.clock_offset.total_seconds()
-        if state.clock_offset is not None
-        else None,
+        value_fn=_clock_offset,
         exists_fn=lambda state: state.clock_offset is not None,
     ),
 )

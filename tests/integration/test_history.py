@@ -1,13 +1,14 @@
-"""History and push bookkeeping without a clock: duplicates, bursts, refusals."""
+"""History and push bookkeeping: duplicates, bursts, refusals, rows placed in time."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime, timedelta
 import json
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -18,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.alphaess_local import backfill
-from custom_components.alphaess_local.backfill import hour_end_totals
+from custom_components.alphaess_local.backfill import hour_end_totals, real_time
 from custom_components.alphaess_local.protocol import DetailedRecord, Frame
 from custom_components.alphaess_local.protocol.records import build_record
 
@@ -125,7 +126,7 @@ def _row(minute: int, pv: float) -> DetailedRecord:
 
 
 def test_hour_end_totals_only_complete_hours() -> None:
-    tz = dt_util.get_default_time_zone()
+    tz = dt_util.get_default_time_zone()  # UTC here: a battery keeping UTC
     rows = [_row(m, 100 + m / 10) for m in range(150)]  # 09:00 … 11:29
     now = datetime(2026, 1, 5, 12, 5, tzinfo=tz)
     ends = hour_end_totals(rows, timedelta(0), now)
@@ -142,6 +143,45 @@ def test_hour_end_totals_only_complete_hours() -> None:
     assert shifted["pv"][0][1] == pytest.approx(100.9)  # battery 09:09 = 08:59 real
     assert shifted["pv"][1][1] == pytest.approx(106.9)
     assert hour_end_totals([], timedelta(0), now) == {}
+
+
+@pytest.fixture
+def berlin() -> Generator[ZoneInfo]:
+    before = dt_util.get_default_time_zone()
+    zone = ZoneInfo("Europe/Berlin")
+    dt_util.set_default_time_zone(zone)
+    yield zone
+    dt_util.set_default_time_zone(before)
+
+
+def test_rows_keep_their_place_when_daylight_saving_starts(berlin: ZoneInfo) -> None:
+    """A battery on Berlin winter time is an hour ahead of UTC, summer or not."""
+    offset = timedelta(hours=1)  # as measured: battery clock minus UTC
+    # Battery clock 01:30 and 03:30 on the night summer time starts (at 01:00 UTC).
+    assert real_time(datetime(2026, 3, 29, 1, 30), offset) == datetime(
+        2026, 3, 29, 0, 30, tzinfo=UTC
+    )
+    assert real_time(datetime(2026, 3, 29, 3, 30), offset) == datetime(
+        2026, 3, 29, 2, 30, tzinfo=UTC
+    )
+    # Rows through that night land in consecutive hours: none doubled, none lost.
+    rows = [
+        build_record(
+            DetailedRecord,
+            {
+                "Time": (datetime(2026, 3, 29, 0, 0) + timedelta(minutes=m)).strftime(
+                    "%Y/%m/%d %H:%M:%S"
+                ),
+                "EpvTotal": str(100 + m / 10),
+            },
+        )
+        for m in range(5 * 60)
+    ]
+    now = datetime(2026, 3, 29, 12, 0, tzinfo=berlin)
+    hours = [start for start, _ in hour_end_totals(rows, offset, now)["pv"]]
+    assert hours == [
+        datetime(2026, 3, 28, 23, tzinfo=UTC) + timedelta(hours=n) for n in range(5)
+    ]
 
 
 def test_battery_state_survives_the_store_round_trip() -> None:
