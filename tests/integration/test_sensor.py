@@ -52,6 +52,7 @@ async def test_recorded_session_creates_device_and_entities(
 
     # Second realtime push of the session (10:02:02).
     assert float(value(hass, "state_of_charge")) == 33.2
+    assert float(value(hass, "battery_power")) == float(newest["Pbat"])
     assert float(value(hass, "battery_power")) == pytest.approx(-688.896)
     assert float(value(hass, "battery_charge_power")) == pytest.approx(688.896)
     assert float(value(hass, "battery_discharge_power")) == 0
@@ -123,7 +124,12 @@ async def test_late_and_repeated_records_never_go_backwards(
         session["detail"], Time="2021/03/24 09:00:00", EpvTotal="400.0", SOC="10.0"
     )
     await client.request(5, older)
-    await client.request(16, dict(session["realtime"][0]))  # repeated, older
+    newest = session["realtime"][-1]
+    assert newest["SOC"] == "33.2"
+    # A resend of a record already shown, with values unlike the newest: skipped.
+    await client.request(16, dict(session["realtime"][0], SOC="12.3", Pbat="-999"))
+    # A late record never seen before, older than the newest: the newer wins.
+    await client.request(16, dict(newest, Time="2021/03/24 10:00:01", SOC="11.1"))
     newer_but_lower = dict(
         session["detail"], Time="2021/03/24 10:07:40", EpvTotal="432.0", Echarge="144.5"
     )
