@@ -225,6 +225,12 @@ class BatteryState:
     # lifetime energy (detailed records and history rows): where a Resume starts.
     newest_record: datetime | None = None
     newest_energy_record: datetime | None = None
+    # History owed to the statistics (battery clock): from the last energy record before
+    # an outage to the first record after it. Kept until filed, across restarts.
+    owed_from: datetime | None = None
+    owed_until: datetime | None = None
+    # Per energy total: the hours before this (UTC) are filed in its statistics.
+    filed_until: dict[str, datetime] = field(default_factory=dict)
     clock: BatteryClock = field(default_factory=BatteryClock)
     # The offset from local time the clock repair issue states, while it is raised.
     clock_issue: timedelta | None = None
@@ -238,7 +244,13 @@ class BatteryState:
 
     # What survives a restart: the watermarks the backfill and the event log need, the
     # totals that must never step backwards, and a trusted clock estimate.
-    _STORED_TIMES: ClassVar = ("newest_event", "newest_record", "newest_energy_record")
+    _STORED_TIMES: ClassVar = (
+        "newest_event",
+        "newest_record",
+        "newest_energy_record",
+        "owed_from",
+        "owed_until",
+    )
 
     def to_store(self) -> dict[str, Any]:
         """The part of the state kept in Home Assistant's Store."""
@@ -251,6 +263,9 @@ class BatteryState:
         }
         if self.clock.trusted and self.clock.offset is not None:
             stored["clock_offset"] = self.clock.offset.total_seconds()
+        stored["filed_until"] = {
+            key: until.isoformat() for key, until in self.filed_until.items()
+        }
         return stored
 
     def restore(self, stored: Mapping[str, Any]) -> None:
@@ -261,6 +276,8 @@ class BatteryState:
         if (offset := stored.get("clock_offset")) is not None:
             self.clock = BatteryClock(timedelta(seconds=offset), trusted=True)
         self.energy.update(stored.get("energy", {}))
+        for key, until in stored.get("filed_until", {}).items():
+            self.filed_until[key] = datetime.fromisoformat(until)
         times = stored.get("energy_at", {})
         for key in self.energy:
             if at := times.get(key):

@@ -165,7 +165,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 state.counters["corrupt"] += 1
             case Disconnected():
                 state.connected = False
-                self.backfill.disconnected(state.serial)
+                self.backfill.disconnected(state)
         if new_battery and isinstance(event, Received):
             self._battery_found(state)
         self._schedule_update()

@@ -9,8 +9,8 @@ model is the ground truth.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from datetime import datetime, timedelta
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -30,8 +30,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
+from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.const import DOMAIN
 from custom_components.alphaess_local.coordinator import AlphaEssCoordinator
+from custom_components.alphaess_local.protocol import ServerCommand
 from custom_components.alphaess_local.protocol.model import BatteryModel, Sample
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
@@ -71,7 +73,12 @@ class Scenario:
         self.freezer = freezer
         self.entry = entry
         self.offset = timedelta(0)
+        # A battery on a fixed offset from UTC (it ignores daylight saving); None: it
+        # keeps the host's local time (plus ``offset``).
+        self.utc_offset: timedelta | None = None
         self.battery: SimulatedBattery | None = None
+        # Called with the current time at every step (an unrelated meter, for example).
+        self.on_step: Any = None
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -79,8 +86,14 @@ class Scenario:
         coordinator: AlphaEssCoordinator = self.entry.runtime_data
         return coordinator
 
+    def battery_time(self, moment: datetime) -> datetime:
+        """What the battery's clock reads at real time ``moment``."""
+        if self.utc_offset is not None:
+            return dt_util.as_utc(moment).replace(tzinfo=None) + self.utc_offset
+        return dt_util.as_local(moment).replace(tzinfo=None) + self.offset
+
     def battery_now(self) -> datetime:
-        return dt_util.now().replace(tzinfo=None, microsecond=0) + self.offset
+        return self.battery_time(dt_util.utcnow()).replace(microsecond=0)
 
     async def start_battery(self) -> SimulatedBattery:
         model = BatteryModel(self.battery_now() - timedelta(minutes=5), soc=60.0)
@@ -118,6 +131,8 @@ class Scenario:
         end = dt_util.utcnow() + duration
         while dt_util.utcnow() < end:
             self.freezer.tick(step)
+            if self.on_step is not None:
+                self.on_step(dt_util.utcnow())
             async_fire_time_changed(self.hass)
             await self.settle()
         await async_wait_recording_done(self.hass)
@@ -162,7 +177,7 @@ class Scenario:
         rows = self.battery.model.buffered_rows
 
         def total_before(moment: datetime, attribute: str) -> float:
-            local = dt_util.as_local(moment).replace(tzinfo=None) + self.offset
+            local = self.battery_time(moment)
             before: list[Sample] = [r for r in rows if r.time < local]
             return float(getattr(before[-1].totals, attribute))
 
@@ -200,14 +215,40 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+async def restart(scenario: Scenario) -> None:
+    """Home Assistant restarting, as far as the entry can tell: unload, set up again.
+
+    Then wait until the battery is back and its new upload is in: the test's clock
+    jumps by minutes, a real upload takes a second.
+    """
+    hass = scenario.hass
+    assert await hass.config_entries.async_unload(scenario.entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(scenario.entry.entry_id)
+    await hass.async_block_till_done()
+    await scenario.settle(
+        until=lambda: scenario.coordinator.backfill.resumes_answered >= 1
+        and not scenario.coordinator.backfill.busy
+    )
+
+
 async def outage_and_check(
-    scenario: Scenario, outage: timedelta, *, restart_during_outage: bool = False
+    scenario: Scenario,
+    outage: timedelta,
+    *,
+    restart_during_outage: bool = False,
+    reconnect: Callable[[Scenario, SimulatedBattery], Awaitable[None]] | None = None,
+    online_before: timedelta = timedelta(minutes=65),
 ) -> dict[str, Any]:
-    """Online 1 h, offline for ``outage``, online 1.5 h; compare hours with the truth."""
+    """Online 1 h, offline for ``outage``, online 1.5 h; compare hours with the truth.
+
+    ``reconnect`` brings the battery back (and may interfere on the way); by default
+    it just comes back.
+    """
     hass = scenario.hass
     battery = await scenario.start_battery()
     first_hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
-    await scenario.run_for(timedelta(minutes=65))
+    await scenario.run_for(online_before)
     battery.go_offline()
     gone_at = dt_util.utcnow()
     if restart_during_outage:
@@ -219,16 +260,20 @@ async def outage_and_check(
         await hass.async_block_till_done()
     back_at = dt_util.utcnow()
     commands_before = len(battery.commands)
-    battery.go_online()
-    coordinator = scenario.coordinator
+    if reconnect is None:
+        battery.go_online()
+    else:
+        await reconnect(scenario, battery)
     await scenario.settle(
-        until=lambda: coordinator.data[SERIAL].newest_energy_record is not None
-        and coordinator.data[SERIAL].newest_energy_record
+        until=lambda: scenario.coordinator.data[SERIAL].newest_energy_record is not None
+        and scenario.coordinator.data[SERIAL].newest_energy_record
         >= scenario.battery_now() - timedelta(minutes=3)
-        and not coordinator.backfill.busy
+        and not scenario.coordinator.backfill.busy
     )
     await async_wait_recording_done(hass)
     await scenario.run_for(timedelta(minutes=95))
+    # Everything owed was filed (and stays filed across a restart).
+    assert scenario.coordinator.data[SERIAL].owed_from is None
     reconnect_hour = hour_of(back_at)
     changes = await scenario.hourly_changes(
         first_hour, reconnect_hour + timedelta(hours=1)
@@ -303,3 +348,168 @@ async def test_clock_offset_raises_issue_and_rows_land_in_the_right_hours(
     assert issue.translation_placeholders["serial"] == "AL90*********42"
     # A push sent just before one of the test's one-minute clock jumps reads 9.
     assert issue.translation_placeholders["minutes"] in {"+9", "+10"}
+
+
+def resumes(battery: SimulatedBattery) -> list[ServerCommand]:
+    return [c for c in battery.commands if c.command == "Resume"]
+
+
+async def test_upload_cut_by_a_restart_is_asked_for_again(scenario: Scenario) -> None:
+    """Home Assistant restarts while the battery uploads: the outage is not lost."""
+
+    async def reconnect(scenario: Scenario, battery: SimulatedBattery) -> None:
+        battery.upload_limit = 20  # 60 of the ~195 minutes, then the upload stalls
+        battery.go_online()
+        backfill = scenario.coordinator.backfill
+        await scenario.settle(until=lambda: backfill.rows_arrived(SERIAL) >= 60)
+        battery.upload_limit = None
+        await restart(scenario)
+
+    result = await outage_and_check(scenario, timedelta(hours=3), reconnect=reconnect)
+    assert len(result["outage_hours"]) >= 3
+    assert scenario.battery is not None
+    first, again = resumes(scenario.battery)[-2:]
+    assert again.parameters[0] == first.parameters[0]  # from the oldest unfiled minute
+
+
+async def test_unanswered_resume_is_asked_again_on_reconnection(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backfill, "RESUME_TIMEOUT", 0.3)
+
+    async def reconnect(scenario: Scenario, battery: SimulatedBattery) -> None:
+        battery.ignore_commands = {"Resume"}
+        battery.go_online()
+        backfill_ = scenario.coordinator.backfill
+        await scenario.settle(until=lambda: backfill_.resumes_failed == 1)
+        # Asked once per connection: the battery reconnects, and is asked again.
+        monkeypatch.setattr(backfill, "RESUME_TIMEOUT", 30.0)
+        battery.ignore_commands = set()
+        battery.drop()
+        await scenario.settle(until=lambda: backfill_.resumes_answered == 1)
+
+    result = await outage_and_check(scenario, timedelta(hours=3), reconnect=reconnect)
+    assert len(result["outage_hours"]) >= 3
+    assert scenario.battery is not None
+    assert len(resumes(scenario.battery)) == 2
+
+
+async def test_restart_between_two_sensors_imports(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = backfill.async_import_hours
+    calls: list[str] = []
+    stuck = asyncio.Event()
+
+    async def import_then_stall(
+        hass: HomeAssistant, entity_id: str, ends: list[tuple[datetime, float]]
+    ) -> bool:
+        calls.append(entity_id)
+        if len(calls) == 4:
+            await stuck.wait()  # Home Assistant stops while this sensor is imported
+        return await real(hass, entity_id, ends)
+
+    monkeypatch.setattr(backfill, "async_import_hours", import_then_stall)
+
+    async def reconnect(scenario: Scenario, battery: SimulatedBattery) -> None:
+        battery.go_online()
+        await scenario.settle(until=lambda: len(calls) >= 4)
+        await restart(scenario)
+
+    result = await outage_and_check(scenario, timedelta(hours=3), reconnect=reconnect)
+    assert len(result["outage_hours"]) >= 3
+    assert scenario.battery is not None
+    assert len(resumes(scenario.battery)) == 2
+    assert len(set(calls)) >= 5
+
+
+async def test_import_never_collides_with_the_recorder(scenario: Scenario) -> None:
+    """A short outage ends two seconds into a new hour, its upload complete at once.
+
+    The recorder compiles the hour that just ended (and its last five minutes) at
+    :00:10, for every sensor, with plain inserts. Our sensors have rows in that hour
+    (they were live in its first part), so an import of it landing first would make
+    the compile fail and lose the hour for every sensor, such as this unrelated meter.
+    """
+    hass = scenario.hass
+    meter = "sensor.unrelated_meter"
+    attributes = {
+        "state_class": "total_increasing",
+        "device_class": "energy",
+        "unit_of_measurement": "kWh",
+    }
+    readings = iter(range(1, 100_000))
+
+    def step(_now: datetime) -> None:
+        hass.states.async_set(meter, str(next(readings) / 10), attributes)
+
+    step(dt_util.utcnow())
+    scenario.on_step = step
+    battery = await scenario.start_battery()
+    hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=19))
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=2))
+    async_fire_time_changed(hass)
+    backfill_ = scenario.coordinator.backfill
+    battery.go_online()
+    await scenario.settle(until=lambda: backfill_.rows_filed > 0)
+    # The upload is complete before the recorder compiles the hour that just ended.
+    assert dt_util.utcnow() < hour + timedelta(hours=1, seconds=10)
+    await scenario.settle(until=lambda: not backfill_.busy)
+    await scenario.run_for(timedelta(minutes=15))
+    state = scenario.coordinator.data[SERIAL]
+    await scenario.settle(until=lambda: state.filed_until.get("pv", hour) > hour)
+    await async_wait_recording_done(hass)
+
+    instance = get_instance(hass)
+    ours = scenario.entity_id("pv_energy")
+    for period, start in (
+        ("hour", hour),
+        ("5minute", hour + timedelta(minutes=55)),
+    ):
+        found = await instance.async_add_executor_job(
+            statistics_during_period,
+            hass,
+            start,
+            start + timedelta(minutes=1),
+            {meter, ours},
+            period,
+            None,
+            {"state"},
+        )
+        assert [r["start"] for r in found.get(meter, [])] == [start.timestamp()], period
+    # And our hour holds the battery's energy, written after the recorder's compile.
+    changes = await scenario.hourly_changes(hour, hour + timedelta(hours=1))
+    for key, truth in scenario.truth(hour).items():
+        assert changes[key][hour] == pytest.approx(truth, abs=HOURLY_TOLERANCE), key
+
+
+async def test_outage_across_the_change_to_winter_time(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+) -> None:
+    """Berlin, last Sunday of October: 03:00 summer time becomes 02:00 winter time.
+
+    The battery ignores daylight saving (its clock stays on summer time); every hour
+    of an outage across the change must still hold the battery's own energy.
+    """
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    freezer.move_to(datetime(2027, 10, 30, 23, 1, tzinfo=UTC))  # 01:01 summer time
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    scenario = Scenario(hass, freezer, config_entry)
+    scenario.utc_offset = timedelta(hours=2)
+    try:
+        result = await outage_and_check(scenario, timedelta(hours=3))
+        change = datetime(2027, 10, 31, 1, 0, tzinfo=UTC)
+        assert result["gone_at"] < change < result["back_at"]
+        assert len(result["outage_hours"]) >= 3
+    finally:
+        await scenario.stop()
+        await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.async_block_till_done()

@@ -266,8 +266,12 @@ class SimulatedBattery:
             "BatUseCap": "10",
             "SetFeed": "100",
         }
-        # Test knobs: take SetConfig but keep the old settings (a battery that ignores).
+        # Test knobs: take SetConfig but keep the old settings (a battery that ignores);
+        # server commands received but never answered; history frames sent per Resume
+        # before the upload stalls (a link about to drop).
         self.ignore_settings = False
+        self.ignore_commands: set[str] = set()
+        self.upload_limit: int | None = None
         self.logged_in = False
         self.connected = asyncio.Event()
         self.online = asyncio.Event()
@@ -374,33 +378,35 @@ class SimulatedBattery:
         self.model.forget_before(self.model.now - timedelta(days=8))
 
     async def _push_realtime(self) -> None:
+        await self._request(Command.REALTIME, self._realtime_values)
+
+    def _realtime_values(self) -> dict[str, str]:
         s = self.model.snapshot()
-        await self._request(
-            Command.REALTIME,
-            {
-                "Time": s.time.strftime(TIME_FORMAT),
-                "SN": self.identity.serial,
-                "Ppv1": _f(s.ppv1, 0),
-                "Ppv2": _f(s.ppv2, 0),
-                "PrealL1": _f(s.inverter, 0),
-                "PrealL2": "0.0",
-                "PrealL3": "0.0",
-                "PmeterL1": _f(s.grid, 0),
-                "PmeterL2": "0",
-                "PmeterL3": "0",
-                "PmeterDC": "0",
-                "Pbat": _f(s.pbat, 4),
-                "Sva": _f(abs(s.inverter), 0),
-                "VarAC": "-120",
-                "VarDC": "10",
-                "SOC": _f(s.soc),
-            },
-        )
+        return {
+            "Time": s.time.strftime(TIME_FORMAT),
+            "SN": self.identity.serial,
+            "Ppv1": _f(s.ppv1, 0),
+            "Ppv2": _f(s.ppv2, 0),
+            "PrealL1": _f(s.inverter, 0),
+            "PrealL2": "0.0",
+            "PrealL3": "0.0",
+            "PmeterL1": _f(s.grid, 0),
+            "PmeterL2": "0",
+            "PmeterL3": "0",
+            "PmeterDC": "0",
+            "Pbat": _f(s.pbat, 4),
+            "Sva": _f(abs(s.inverter), 0),
+            "VarAC": "-120",
+            "VarDC": "10",
+            "SOC": _f(s.soc),
+        }
 
     async def _push_detail(self) -> None:
-        payload = detail_values(self.model.snapshot(), self.identity.serial)
-        payload |= {"Eirp": "-63", "CSQ": "99,99"}
-        await self._request(Command.DETAILED_RECORD, payload)
+        def values() -> dict[str, str]:
+            payload = detail_values(self.model.snapshot(), self.identity.serial)
+            return payload | {"Eirp": "-63", "CSQ": "99,99"}
+
+        await self._request(Command.DETAILED_RECORD, values)
 
     async def _push_report(self) -> None:
         ident = self.identity
@@ -446,7 +452,9 @@ class SimulatedBattery:
     async def _upload_history(self, start: datetime, minutes: int) -> None:
         self._advance()
         rows = self.model.minute_rows(start, minutes)
-        for first in range(0, len(rows), HISTORY_ROWS_PER_FRAME):
+        for sent, first in enumerate(range(0, len(rows), HISTORY_ROWS_PER_FRAME)):
+            if self.upload_limit is not None and sent >= self.upload_limit:
+                return
             chunk = rows[first : first + HISTORY_ROWS_PER_FRAME]
             await self._request(
                 Command.HISTORY, history_csv(chunk, self.identity.serial)
@@ -455,14 +463,26 @@ class SimulatedBattery:
     # --- wire -----------------------------------------------------------------------
 
     async def _request(
-        self, command: Command, payload: Mapping[str, object] | bytes | None
+        self,
+        command: Command,
+        payload: Mapping[str, object]
+        | bytes
+        | Callable[[], Mapping[str, object]]
+        | None,
     ) -> None:
-        """Send a request and wait for its acknowledgement, as the battery does."""
-        if isinstance(payload, bytes):
-            body = payload
-        else:
-            body = b"" if payload is None else encode_json(payload)
+        """Send a request and wait for its acknowledgement, as the battery does.
+
+        A timed record is passed as a function: it is stamped when it is sent, not
+        when it started waiting behind another request's acknowledgement.
+        """
         async with self._send_lock:
+            if callable(payload):
+                self._advance()
+                payload = payload()
+            if isinstance(payload, bytes):
+                body = payload
+            else:
+                body = b"" if payload is None else encode_json(payload)
             queue = self._acks.setdefault(command, asyncio.Queue())
             self._write(Frame(Kind.REQUEST, command, body))
             async with asyncio.timeout(self.ack_timeout):
@@ -496,6 +516,8 @@ class SimulatedBattery:
         if not isinstance(command, ServerCommand):
             return
         self.commands.append(command)
+        if command.command in self.ignore_commands:
+            return
         reply = {
             "Command": command.command or "",
             "CmdIndex": command.index or "",
