@@ -57,6 +57,8 @@ CLOCK_SMOOTHING: Final = 0.125
 RECENT_RECORDS: Final = 32
 # The clock repair issue is re-created when its figure is this far from the truth.
 CLOCK_ISSUE_REFRESH: Final = timedelta(minutes=1)
+# The clock offset sensor moves in steps of at least this much.
+CLOCK_DISPLAY_STEP: Final = timedelta(seconds=10)
 
 # Lifetime totals rise at most this fast: the larger of the PV array and the inverter
 # rating in the battery's report, times a margin (grid import can exceed both, for a
@@ -214,6 +216,8 @@ class BatteryState:
     report: SystemReport | None = None
     last_seen: datetime | None = None
     connected: bool = False
+    # When the current link came up (None while disconnected): changes rarely.
+    connected_since: datetime | None = None
     available: bool = True
     three_phase: bool = False
     # Accepted lifetime totals, and when each was accepted (host clock, UTC).
@@ -240,6 +244,7 @@ class BatteryState:
     _realtime_feed: _Feed = field(default_factory=_Feed, repr=False)
     _detail_feed: _Feed = field(default_factory=_Feed, repr=False)
     _held: dict[str, _Held] = field(default_factory=dict, repr=False)
+    _shown_clock_offset: timedelta | None = field(default=None, repr=False)
     _warned: set[str] = field(default_factory=set, repr=False)
 
     # What survives a restart: the watermarks the backfill and the event log need, the
@@ -299,6 +304,20 @@ class BatteryState:
         if self.clock.offset is None:
             return None
         return self.clock.offset - _local_utc_offset()
+
+    def shown_clock_offset(self) -> timedelta | None:
+        """The clock offset to show: it moves only when the battery's clock does.
+
+        The estimate wanders by a second or two with network latency; a sensor that
+        followed it would write a state (and a logbook line) every few pushes.
+        """
+        offset = self.clock_offset
+        shown = self._shown_clock_offset
+        if offset is None:
+            return None
+        if shown is None or abs(offset - shown) >= CLOCK_DISPLAY_STEP:
+            shown = self._shown_clock_offset = offset
+        return shown
 
     @property
     def utc_offset(self) -> timedelta:

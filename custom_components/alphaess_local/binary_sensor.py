@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities
+from .entity import AlphaEssEntity, async_add_battery_entities, control_enabled
 
 PARALLEL_UPDATES = 0
 
@@ -27,6 +27,7 @@ class AlphaEssBinarySensorEntityDescription(BinarySensorEntityDescription):
 
     is_on_fn: Callable[[BatteryState], bool | None]
     exists_fn: Callable[[BatteryState], bool]
+    attributes_fn: Callable[[BatteryState], dict[str, int] | None] = lambda _: None
     always_available: bool = False
 
 
@@ -47,6 +48,8 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         device_class=BinarySensorDeviceClass.PROBLEM,
         is_on_fn=lambda state: bool(state.errors),
         exists_fn=lambda state: state.detail is not None,
+        # The codes behind a fault, so the user can look them up.
+        attributes_fn=lambda state: state.errors,
     ),
     AlphaEssBinarySensorEntityDescription(
         key="grid_charge",
@@ -64,10 +67,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add binary sensors for every battery as its data appears."""
+    # With control on, grid charging is the switch; no read-only twin.
+    mirrored = {"grid_charge"} if control_enabled(entry) else set()
     async_add_battery_entities(
         entry,
         async_add_entities,
-        BINARY_SENSORS,
+        [d for d in BINARY_SENSORS if d.key not in mirrored],
         AlphaEssBinarySensor,
     )
 
@@ -89,7 +94,5 @@ class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, int] | None:
-        """The codes behind a fault, so the user can look them up."""
-        if self.entity_description.key == "fault":
-            return self.battery.errors
-        return None
+        """What the description says goes with the state (a fault's codes)."""
+        return self.entity_description.attributes_fn(self.battery)

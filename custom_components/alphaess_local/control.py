@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from . import const
@@ -21,10 +21,12 @@ from .protocol.events import ServerError
 from .protocol.redact import mask_serial
 from .protocol.server import AlphaServer
 from .protocol.settings import (
+    LABELS,
     SettingError,
     SettingValue,
     build_answer,
     shows,
+    spoken,
     validate,
 )
 
@@ -38,8 +40,10 @@ class BatteryControl:
         report_for: Callable[[str], SystemReport | None],
         *,
         allowed: bool,
+        hass: HomeAssistant | None = None,
     ) -> None:
         """Control is off unless the user allowed it in the options."""
+        self._hass = hass
         self._server = server
         self._report_for = report_for
         self.allowed = allowed
@@ -116,12 +120,21 @@ class BatteryControl:
                 translation_key="not_applied",
                 translation_placeholders={"settings": names},
             ) from err
+        who = await self._who(user_id)
         for change in applied:
             LOGGER.info(
-                "Battery %s: %s changed from %s to %s by user %s",
+                "Battery %s: %s: %s → %s by %s",
                 mask_serial(serial),
-                change.key,
-                change.old,
-                change.new,
-                user_id or "automation",
+                LABELS.get(change.key, change.key),
+                spoken(change.key, change.old),
+                spoken(change.key, change.new),
+                who,
             )
+
+    async def _who(self, user_id: str | None) -> str:
+        """The person behind a change, by name (an id means nothing in a log)."""
+        if user_id is not None and self._hass is not None:
+            user = await self._hass.auth.async_get_user(user_id)
+            if user is not None and user.name:
+                return user.name
+        return "an automation" if user_id is None else "a user"

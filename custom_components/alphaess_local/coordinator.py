@@ -56,6 +56,33 @@ from .protocol.server import DEFAULT_MAX_CONNECTIONS, AlphaServer
 type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
 
 
+def device_name(serial: str) -> str:
+    """``AlphaESS 0042``: several batteries read apart, without the whole serial.
+
+    Entity ids derive from it (``sensor.alphaess_0042_battery_power``), and they end up
+    in logs and automations.
+    """
+    return f"AlphaESS {serial[-4:]}"
+
+
+def battery_device(
+    registry: dr.DeviceRegistry, entry_id: str, serial: str
+) -> dr.DeviceEntry | None:
+    """The battery's device in this entry.
+
+    Looked up among the entry's own devices: identifiers are only unique per config
+    entry in Home Assistant 2026 (the registry-wide lookup is deprecated there).
+    """
+    return next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(registry, entry_id)
+            if (DOMAIN, serial) in device.identifiers
+        ),
+        None,
+    )
+
+
 class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     """One per config entry (one listening port), any number of batteries."""
 
@@ -95,6 +122,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             self.server,
             lambda serial: state.report if (state := self.data.get(serial)) else None,
             allowed=options.get(CONF_ALLOW_CONTROL, False),
+            hass=hass,
         )
 
     @property
@@ -165,6 +193,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 state.counters["corrupt"] += 1
             case Disconnected():
                 state.connected = False
+                state.connected_since = None
                 self.backfill.disconnected(state)
         if new_battery and isinstance(event, Received):
             self._battery_found(state)
@@ -233,6 +262,8 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
 
     def _seen(self, state: BatteryState, when: datetime) -> None:
         state.last_seen = when
+        if not state.connected:
+            state.connected_since = when
         state.connected = True
         if not state.available:
             LOGGER.info("Battery %s is sending again", mask_serial(state.serial))
@@ -328,12 +359,8 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             }
         registry = dr.async_get(self.hass)
         identifiers = {(DOMAIN, state.serial)}
-        if registry.async_get_device(identifiers=identifiers) is None:
-            # Not the serial: entity ids derive from this name and end up in logs.
-            count = len(
-                dr.async_entries_for_config_entry(registry, self.config_entry.entry_id)
-            )
-            details["name"] = "AlphaESS battery" + (f" {count + 1}" if count else "")
+        if battery_device(registry, self.config_entry.entry_id, state.serial) is None:
+            details["name"] = device_name(state.serial)
         registry.async_get_or_create(
             config_entry_id=self.config_entry.entry_id,
             identifiers=identifiers,

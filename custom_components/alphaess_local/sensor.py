@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -35,7 +36,7 @@ from homeassistant.helpers.typing import StateType
 
 from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities
+from .entity import AlphaEssEntity, async_add_battery_entities, control_enabled
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
 
 PARALLEL_UPDATES = 0
@@ -67,11 +68,17 @@ def _report(read: Callable[[SystemReport], Value]) -> Callable[[BatteryState], V
 
 
 def _positive(value: float | None) -> float | None:
-    return None if value is None else max(value, 0.0)
+    """The part of a signed power above zero (never ``-0``)."""
+    if value is None:
+        return None
+    return value if value > 0 else 0.0
 
 
 def _negative(value: float | None) -> float | None:
-    return None if value is None else max(-value, 0.0)
+    """The part of a signed power below zero, as a positive number (never ``-0``)."""
+    if value is None:
+        return None
+    return -value if value < 0 else 0.0
 
 
 def _has_realtime(state: BatteryState) -> bool:
@@ -415,22 +422,24 @@ REPORT_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
 
 
 def _clock_offset(state: BatteryState) -> int | None:
-    """Battery clock minus local time, in the battery's whole seconds.
+    """Battery clock minus local time, in whole seconds, moving in 10 s steps.
 
     From the smoothed estimate rather than the latest record, so it does not jitter
     with network latency, and it shows the jump when daylight saving changes.
     """
-    offset = state.clock_offset
+    offset = state.shown_clock_offset()
     return None if offset is None else round(offset.total_seconds())
 
 
 STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
+    # When the link came up, not when the last push came: that would write a state
+    # (and a logbook line) every 10 s. The connectivity sensor says it is up.
     AlphaEssSensorEntityDescription(
-        key="last_seen",
-        translation_key="last_seen",
+        key="connected_since",
+        translation_key="connected_since",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda state: state.last_seen,
+        value_fn=lambda state: state.connected_since,
         exists_fn=heard,
     ),
     AlphaEssSensorEntityDescription(
@@ -447,6 +456,8 @@ STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
 )
 
 SENSORS = REALTIME_SENSORS + DETAIL_SENSORS + REPORT_SENSORS + STATE_SENSORS
+# Read-only views of settings that the number entities show when control is on.
+SETTING_MIRRORS: Final = frozenset({"charge_stop_soc", "discharge_cutoff_soc"})
 
 
 async def async_setup_entry(
@@ -455,10 +466,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add sensors for every battery as its data appears."""
+    # With control on, the settings are the number entities; no read-only twin.
+    mirrored = SETTING_MIRRORS if control_enabled(entry) else frozenset()
     async_add_battery_entities(
         entry,
         async_add_entities,
-        SENSORS,
+        [d for d in SENSORS if d.key not in mirrored],
         AlphaEssSensor,
     )
 

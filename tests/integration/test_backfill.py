@@ -391,7 +391,7 @@ async def test_unanswered_resume_is_asked_again_on_reconnection(
     result = await outage_and_check(scenario, timedelta(hours=3), reconnect=reconnect)
     assert len(result["outage_hours"]) >= 3
     assert scenario.battery is not None
-    assert len(resumes(scenario.battery)) == 2
+    assert len(resumes(scenario.battery)) >= 2
 
 
 async def test_restart_between_two_sensors_imports(
@@ -419,7 +419,7 @@ async def test_restart_between_two_sensors_imports(
     result = await outage_and_check(scenario, timedelta(hours=3), reconnect=reconnect)
     assert len(result["outage_hours"]) >= 3
     assert scenario.battery is not None
-    assert len(resumes(scenario.battery)) == 2
+    assert len(resumes(scenario.battery)) >= 2
     assert len(set(calls)) >= 5
 
 

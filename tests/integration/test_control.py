@@ -23,6 +23,7 @@ from custom_components.alphaess_local.const import (
     CONF_UNAVAILABLE_AFTER,
     DOMAIN,
 )
+from custom_components.alphaess_local.coordinator import battery_device
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
 from ..protocol.conftest import HOST
@@ -120,7 +121,9 @@ async def test_change_round_trips_and_only_changed_keys_differ(
     assert set(answer) - {"Status"} == set(before)
     assert battery.settings["GridCharge"] == "true"
     assert hass.states.get(switch).state == STATE_ON  # type: ignore[union-attr]
-    assert "GridCharge changed from false to True by user" in caplog.text
+    # In plain words, by name, only what changed.
+    assert "Grid charging: off → on by " in caplog.text
+    assert "Timed discharge" not in caplog.text
     assert "Example" not in caplog.text
     assert battery.identity.password not in caplog.text
 
@@ -203,7 +206,7 @@ async def test_set_charge_schedule_action(
 ) -> None:
     await allow_control(hass, loaded_entry, True)
     battery: SimulatedBattery = await simulated()
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
     assert device is not None
     await hass.services.async_call(
         DOMAIN,
@@ -237,10 +240,10 @@ async def test_set_charge_schedule_action(
 
 
 async def test_action_refused_while_control_is_off(
-    hass: HomeAssistant, simulated: Callable[[], Any]
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
 ) -> None:
     battery: SimulatedBattery = await simulated()
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
     assert device is not None
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(

@@ -31,6 +31,7 @@ from custom_components.alphaess_local.const import (
     CONF_UNAVAILABLE_AFTER,
     DOMAIN,
 )
+from custom_components.alphaess_local.coordinator import battery_device
 from custom_components.alphaess_local.protocol import Frame
 from custom_components.alphaess_local.protocol.simulator import (
     Identity,
@@ -169,7 +170,12 @@ async def test_second_battery_joins_live(
     devices = dr.async_entries_for_config_entry(
         dr.async_get(hass), loaded_entry.entry_id
     )
-    assert sorted(d.name for d in devices) == ["AlphaESS battery", "AlphaESS battery 2"]
+    # Told apart without renaming; entity ids do not repeat a word.
+    assert sorted(d.name for d in devices) == ["AlphaESS 0002", "AlphaESS 0042"]
+    assert (
+        entity_id(hass, "sensor", "battery_power")
+        == "sensor.alphaess_0042_battery_power"
+    )
     assert {d.serial_number for d in devices} == {SERIAL, "AL2000000000002"}
     second = entity_id(hass, "sensor", "state_of_charge", "AL2000000000002")
     assert hass.states.get(second).state != STATE_UNAVAILABLE  # type: ignore[union-attr]
@@ -212,7 +218,7 @@ async def test_remove_device_only_when_disconnected(
     client: RecordedBattery = await battery()
     await client.replay()
     await hass.async_block_till_done()
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
     assert device is not None
     assert not await async_remove_config_entry_device(hass, loaded_entry, device)
     await client.close()

@@ -14,6 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.alphaess_local.const import DOMAIN
+from custom_components.alphaess_local.coordinator import battery_device
 
 from .conftest import SERIAL, RecordedBattery
 
@@ -34,6 +35,7 @@ def value(hass: HomeAssistant, key: str, platform: str = "sensor") -> str:
 
 async def test_recorded_session_creates_device_and_entities(
     hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
     battery: Callable[[], Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -42,7 +44,7 @@ async def test_recorded_session_creates_device_and_entities(
     await client.replay()
     await hass.async_block_till_done()
 
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
     assert device is not None
     assert device.manufacturer == "AlphaESS"
     assert device.model == "Smile-BAT-10.1P"
@@ -89,7 +91,7 @@ async def test_recorded_session_creates_device_and_entities(
     assert value(hass, "grid_charge", "binary_sensor") == STATE_OFF
     assert value(hass, "connected", "binary_sensor") == STATE_ON
     assert value(hass, "fault", "binary_sensor") == STATE_OFF
-    assert value(hass, "last_seen") != STATE_UNAVAILABLE
+    assert value(hass, "connected_since") != STATE_UNAVAILABLE
 
     ent_reg = er.async_get(hass)
     # Single phase, single module: no per-phase or per-module entities.

@@ -178,6 +178,10 @@ _QUOTE_LIMIT: Final = 40
 _MAX_CODE_DIGITS: Final = 9
 
 
+# Objects and arrays one payload may hold; a system report holds a handful.
+MAX_CONTAINERS: Final = 256
+
+
 class PayloadError(ValueError):
     """The payload is not what its command promises."""
 
@@ -213,6 +217,10 @@ def parse_json_object(payload: bytes) -> dict[str, object]:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as err:
         raise PayloadError(f"not UTF-8 at byte {err.start}") from None
+    # Records are flat objects. Deep nesting is refused before parsing, the same on
+    # every Python (3.14's parser recurses further than 3.13's before giving up).
+    if text.count("[") + text.count("{") > MAX_CONTAINERS:
+        raise PayloadError("JSON nested too deeply")
     try:
         data = json.loads(
             text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant

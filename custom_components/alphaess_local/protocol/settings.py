@@ -27,6 +27,38 @@ CONTROLLABLE: Final = HOUR_KEYS | SOC_KEYS | BOOL_KEYS
 
 type SettingValue = bool | int | float
 
+# How a person calls each setting (logs of who changed what).
+LABELS: Final = {
+    GRID_CHARGE: "Grid charging",
+    DISCHARGE_CONTROL: "Timed discharge",
+    CHARGE_STOP_SOC: "Charge stop state of charge",
+    DISCHARGE_CUTOFF_SOC: "Discharge cutoff state of charge",
+    **{
+        key: f"{kind} window {n} {edge}"
+        for kind, windows in (
+            ("Charge", CHARGE_WINDOWS),
+            ("Discharge", DISCHARGE_WINDOWS),
+        )
+        for n, pair in enumerate(windows, start=1)
+        for edge, key in zip(("start", "end"), pair, strict=True)
+    },
+}
+
+
+def spoken(key: str, value: object) -> str:
+    """A setting's value in plain words: ``on``, ``80 %``, ``02:00``."""
+    if key in BOOL_KEYS:
+        text = str(value).strip().lower()
+        return "on" if value is True or text in ("true", "1") else "off"
+    number = _number(value)
+    if number is None:
+        return str(value)
+    if key in HOUR_KEYS:
+        return f"{int(number):02d}:00"
+    if key in SOC_KEYS:
+        return f"{number:g} %"
+    return f"{number:g}"
+
 
 class SettingError(ValueError):
     """A requested setting the battery cannot hold; ``key`` names the rule broken."""
@@ -111,6 +143,8 @@ def build_answer(
     applied: list[Change] = []
     for key, value in changes.items():
         old = report.get(key)
+        if shows({key: old}, {key: value}):
+            continue  # already so: nothing to write, nothing to log as changed
         answer[key] = write_like(old, value)
         applied.append(Change(key, old, value))
     return answer, applied
