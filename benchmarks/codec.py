@@ -1,8 +1,16 @@
-"""Decode + CRC throughput of the frame decoder against a naive baseline.
+"""What one frame costs from bytes to typed message and acknowledgement, with anchors.
 
-Run: ``.venv/bin/python -m benchmarks.codec``. Streams are fed in 1460-byte chunks (one
-Ethernet MSS), as a TCP socket hands them over. The baseline is measured in the same
-run: a decoder with a bit-by-bit CRC loop that re-slices its buffer on every frame.
+Run: ``.venv/bin/python -m benchmarks.codec``. For each frame type a user's battery
+sends (the realtime record every 10 s, the system report, a history frame of three
+rows as the battery sends them, and one of 100 rows), the full per-frame path is
+timed: cut the frame from the stream, check its CRC, type the payload
+(``decode_message``) and build the acknowledgement. Anchors, in the same run:
+
+- *seed*: the original home fake server's decode path, a pure-Python ``crccheck``
+  CRC-16/MODBUS and ``json.loads`` of the payload (the CSV text decoded), then its ack;
+- *floor*: the least any Python decoder can do, ``fastcrc`` (C) and ``orjson.loads``.
+
+Printed: frames per second and the ratios ours/seed and ours/floor (1.0 = as fast).
 """
 
 from __future__ import annotations
@@ -10,116 +18,114 @@ from __future__ import annotations
 from collections.abc import Callable
 import json
 from pathlib import Path
+import struct
 import time
 
-from custom_components.alphaess_local.protocol import Frame, FrameDecoder, crc
-from custom_components.alphaess_local.protocol.frame import CorruptBytes
+from crccheck.crc import Crc16Modbus
+import fastcrc
+import orjson
+
+from custom_components.alphaess_local.protocol import (
+    Frame,
+    FrameDecoder,
+    acknowledge,
+    decode_message,
+)
 
 FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
-MSS = 1460
+HEADER = struct.Struct(">BBBI")
+ACK = b'{"Status":"Success"}'
 
 
-def bitwise_crc(data: bytes) -> int:
-    value = 0xFFFF
-    for byte in data:
-        value ^= byte
-        for _ in range(8):
-            value = (value >> 1) ^ 0xA001 if value & 1 else value >> 1
-    return value
-
-
-class NaiveDecoder:
-    """What a first attempt looks like: bytes concatenation, slicing, bitwise CRC."""
-
-    def __init__(self) -> None:
-        self.buf = b""
-
-    def feed(self, data: bytes) -> list[Frame]:
-        self.buf += data
-        out = []
-        while len(self.buf) >= 7:
-            length = int.from_bytes(self.buf[3:7], "big")
-            if len(self.buf) < 9 + length:
-                break
-            raw = self.buf[: 9 + length]
-            if bitwise_crc(raw[:-2]) == int.from_bytes(raw[-2:], "big"):
-                out.append(Frame(raw[1], raw[2], raw[7:-2], raw[0]))
-            self.buf = self.buf[9 + length :]
-        return out
-
-
-def payloads() -> dict[str, Frame]:
+def history_frame(rows: int) -> bytes:
     session = json.loads((FIXTURES / "session-2021-03-24.json").read_text())
-    rows = session["history_rows"]
-    history = "\n".join([session["csv_header"], *(rows * 5)]) + "\n"
+    lines = [session["csv_header"]]
+    recorded = session["history_rows"]
+    lines += [recorded[n % len(recorded)] for n in range(rows)]
+    return Frame(1, 12, "\n".join(lines).encode()).encode()
+
+
+def frames() -> dict[str, bytes]:
     return {
-        "realtime record": Frame(1, 16, (FIXTURES / "1-1-16.json").read_bytes()),
-        "system report": Frame(1, 4, session["system_report_raw"].encode()),
-        "history, 100 rows": Frame(1, 12, history.encode()),
+        "realtime record (16 keys)": Frame(
+            1, 16, (FIXTURES / "1-1-16.json").read_bytes().strip()
+        ).encode(),
+        "system report": Frame(
+            1, 4, (FIXTURES / "1-1-4.json").read_bytes().strip()
+        ).encode(),
+        "history, 3 rows": history_frame(3),
+        "history, 100 rows": history_frame(100),
     }
 
 
-def chunks(frame: Frame, count: int) -> list[bytes]:
-    stream = frame.encode() * count
-    return [stream[i : i + MSS] for i in range(0, len(stream), MSS)]
+def ours(wire: bytes) -> object:
+    decoder = FrameDecoder()
+    (frame,) = decoder.feed(wire)
+    assert isinstance(frame, Frame)
+    message = decode_message(frame)
+    acknowledge(frame).encode()
+    return message
 
 
-def measure(
-    make: Callable[[], Callable[[bytes], list[Frame | CorruptBytes] | list[Frame]]],
-    pieces: list[bytes],
-    count: int,
-    min_seconds: float = 0.5,
-) -> float:
-    """Return frames per second, repeating until ``min_seconds`` have passed."""
-    frames = 0
-    elapsed = 0.0
-    while elapsed < min_seconds:
-        feed = make()
-        start = time.perf_counter()
-        decoded = 0
-        for piece in pieces:
-            decoded += len(feed(piece))
-        elapsed += time.perf_counter() - start
-        assert decoded == count, (decoded, count)
-        frames += count
-    return frames / elapsed
+def _cut(wire: bytes) -> tuple[int, int, int, bytes, int]:
+    _version, kind, command, length = HEADER.unpack_from(wire)
+    payload = wire[7 : 7 + length]
+    (crc,) = struct.unpack_from(">H", wire, 7 + length)
+    return kind, command, length, payload, crc
 
 
-def python_decoder() -> Callable[[bytes], list[Frame | CorruptBytes]]:
-    return FrameDecoder().feed
+def seed(wire: bytes) -> object:
+    kind, command, length, payload, crc = _cut(wire)
+    assert Crc16Modbus.calc(wire[: 7 + length]) == crc
+    data: object = (
+        payload.decode() if command == 12 else json.loads(payload) if payload else {}
+    )
+    head = HEADER.pack(1, 2, command, len(ACK)) + ACK
+    head + struct.pack(">H", Crc16Modbus.calc(head))
+    return data
+
+
+def floor(wire: bytes) -> object:
+    kind, command, length, payload, crc = _cut(wire)
+    assert fastcrc.crc16.modbus(wire[: 7 + length]) == crc
+    data: object = (
+        payload.decode() if command == 12 else orjson.loads(payload) if payload else {}
+    )
+    head = HEADER.pack(1, 2, command, len(ACK)) + ACK
+    head + struct.pack(">H", fastcrc.crc16.modbus(head))
+    return data
+
+
+def rate(path: Callable[[bytes], object], wire: bytes) -> float:
+    """Frames per second, best of five runs of about 0.2 s."""
+    runs = 1
+    while True:
+        began = time.perf_counter()
+        for _ in range(runs):
+            path(wire)
+        elapsed = time.perf_counter() - began
+        if elapsed > 0.2:
+            break
+        runs *= 2
+    best = elapsed
+    for _ in range(4):
+        began = time.perf_counter()
+        for _ in range(runs):
+            path(wire)
+        best = min(best, time.perf_counter() - began)
+    return runs / best
 
 
 def main() -> None:
-    fast = crc.crc16_modbus is not crc.crc16_modbus_python
-    print(f"CRC in use: {'fastcrc (Rust wheel)' if fast else 'pure Python word table'}")
-    header = f"{'payload':<19}{'bytes':>7}  {'decoder':<26}{'frames/s':>11}{'MB/s':>9}{'× baseline':>12}"
-    print(header)
-    print("-" * len(header))
-    for name, frame in payloads().items():
-        size = len(frame.encode())
-        count = max(20, 400_000 // size)
-        pieces = chunks(frame, count)
-        base = measure(lambda: NaiveDecoder().feed, pieces, count)
-        results = [("naive, bitwise CRC", base)]
-        if fast:
-            results.append(("ours, fastcrc", measure(python_decoder, pieces, count)))
-        original = crc.crc16_modbus
-        try:
-            crc.crc16_modbus = crc.crc16_modbus_python
-            import custom_components.alphaess_local.protocol.frame as frame_module
-
-            frame_module.crc16_modbus = crc.crc16_modbus_python
-            results.append(
-                ("ours, Python word table", measure(python_decoder, pieces, count))
-            )
-        finally:
-            crc.crc16_modbus = original
-            frame_module.crc16_modbus = original
-        for label, rate in results:
-            print(
-                f"{name:<19}{size:>7}  {label:<26}{rate:>11,.0f}"
-                f"{rate * size / 1e6:>9.2f}{rate / base:>11.1f}×"
-            )
+    print(
+        f"{'frame':28s} {'bytes':>7s} {'ours/s':>10s} {'seed/s':>10s} {'floor/s':>10s}  ours/seed  ours/floor"
+    )
+    for name, wire in frames().items():
+        mine, theirs, least = rate(ours, wire), rate(seed, wire), rate(floor, wire)
+        print(
+            f"{name:28s} {len(wire):7d} {mine:10,.0f} {theirs:10,.0f} {least:10,.0f}"
+            f"  {mine / theirs:8.1f}x  {mine / least:9.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -117,6 +117,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         self._silence_timers: dict[str, CALLBACK_TYPE] = {}
         self._issue_timer: CALLBACK_TYPE | None = None
         self._update_scheduled = False
+        self._changed: set[str] = set()
+        # Batteries whose state changed in the update being delivered now.
+        self.updated: frozenset[str] = frozenset()
         self.backfill = HistoryBackfill(hass, entry, self.server, self._history_filed)
         self.control = BatteryControl(
             self.server,
@@ -197,14 +200,16 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 self.backfill.disconnected(state)
         if new_battery and isinstance(event, Received):
             self._battery_found(state)
-        self._schedule_update()
+        self._schedule_update(state.serial)
 
-    def _schedule_update(self) -> None:
-        """Notify entities once per loop turn.
+    def _schedule_update(self, serial: str) -> None:
+        """Notify the battery's entities once per loop turn.
 
         A burst of pushes read from one TCP segment (late records arrive that way)
-        then updates state once, with the newest.
+        then updates state once, with the newest; and only the batteries that sent
+        something are looked at (:attr:`updated`).
         """
+        self._changed.add(serial)
         if not self._update_scheduled:
             self._update_scheduled = True
             self.hass.loop.call_soon(self._push_update)
@@ -212,12 +217,14 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     @callback
     def _push_update(self) -> None:
         self._update_scheduled = False
-        self.async_set_updated_data(self.data)
+        self.updated = frozenset(self._changed)
+        self._changed.clear()
+        self.async_update_listeners()
 
     @callback
     def _history_filed(self, state: BatteryState) -> None:
         self._store.async_delay_save(self._stored, 10)
-        self._schedule_update()
+        self._schedule_update(state.serial)
 
     def _apply(
         self, state: BatteryState, message: object, received_at: datetime
@@ -286,7 +293,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 mask_serial(serial),
                 self.unavailable_after / 60,
             )
-            self.async_set_updated_data(self.data)
+            self._schedule_update(serial)
 
         return _went_silent
 

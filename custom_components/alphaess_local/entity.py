@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from homeassistant.const import EntityCategory
@@ -36,6 +36,7 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         """
         super().__init__(coordinator)
         self.serial = serial
+        self._last_shown: tuple[object, ...] | None = None
         self.entity_description = description
         self._attr_unique_id = f"{serial}_{description.key}"
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, serial)})
@@ -46,6 +47,36 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
     def battery(self) -> BatteryState:
         """The battery's current state."""
         return self.coordinator.data[self.serial]
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first state write (done when added) showed."""
+        await super().async_added_to_hass()
+        self._last_shown = self._shown()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write state only for this battery's pushes, and only when it shows change.
+
+        A push from one battery does not touch another's entities, and a push that
+        leaves what an entity shows (state, availability, attributes) as it was
+        writes nothing: Home Assistant would do the work of a write for nothing.
+        """
+        if self.serial not in self.coordinator.updated:
+            return
+        shown = self._shown()
+        if shown == self._last_shown:
+            return
+        self._last_shown = shown
+        self.async_write_ha_state()
+
+    def _shown(self) -> tuple[object, ...]:
+        """What a state write would carry; compared before writing."""
+        available = self.available
+        return (
+            available,
+            self.state if available else None,
+            self.extra_state_attributes,
+        )
 
     @property
     def available(self) -> bool:
@@ -102,20 +133,30 @@ def async_add_battery_entities[D: BatteryEntityDescription](
     one) all add entities without a restart.
     """
     coordinator = entry.runtime_data
-    added: set[tuple[str, str]] = set()
+    # Per battery, the descriptions whose data has not come yet: only those are
+    # looked at again, and only for the batteries that just sent something.
+    waiting: dict[str, list[D]] = {}
 
-    @callback
-    def _add_new() -> None:
+    def _add(serials: Iterable[str]) -> None:
         new: list[AlphaEssEntity] = []
-        for serial, state in coordinator.data.items():
-            for description in descriptions:
-                key = description.key
-                if (serial, key) in added or not description.exists_fn(state):
-                    continue
-                added.add((serial, key))
-                new.append(factory(coordinator, serial, description))
+        for serial in serials:
+            state = coordinator.data.get(serial)
+            if state is None:
+                continue
+            pending = waiting.setdefault(serial, list(descriptions))
+            if not pending:
+                continue
+            ready = [d for d in pending if d.exists_fn(state)]
+            if not ready:
+                continue
+            waiting[serial] = [d for d in pending if d not in ready]
+            new += [factory(coordinator, serial, d) for d in ready]
         if new:
             async_add_entities(new)
 
-    _add_new()
+    @callback
+    def _add_new() -> None:
+        _add(coordinator.updated)
+
+    _add(list(coordinator.data))
     entry.async_on_unload(coordinator.async_add_listener(_add_new))

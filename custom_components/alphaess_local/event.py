@@ -72,3 +72,4 @@ class AlphaEssEventLog(AlphaEssEntity, EventEntity):
                 {"code": entry.code, "battery_time": entry.timestamp.isoformat()},
             )
             self.async_write_ha_state()
+            self._last_shown = self._shown()

@@ -6,10 +6,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+from homeassistant.core import Event, HomeAssistant, callback
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .conftest import RecordedBattery
+from custom_components.alphaess_local.const import CONF_ALLOWLIST
+
+from .conftest import SERIAL, RecordedBattery
+
+
+@callback
+def _every(_event_data: Any) -> bool:
+    return True
 
 
 async def test_pushes_with_the_same_values_write_no_state(
@@ -24,6 +32,7 @@ async def test_pushes_with_the_same_values_write_no_state(
         changed.append(event.data["entity_id"])
 
     hass.bus.async_listen(EVENT_STATE_CHANGED, _listen)
+    hass.bus.async_listen(EVENT_STATE_REPORTED, _listen, event_filter=_every)
     last = client.session["realtime"][-1]
     stamp = datetime.strptime(last["Time"], "%Y/%m/%d %H:%M:%S")
     for n in range(1, 13):  # two minutes of pushes, nothing measured changes
@@ -31,3 +40,31 @@ async def test_pushes_with_the_same_values_write_no_state(
         await client.request(16, dict(last, Time=moment.strftime("%Y/%m/%d %H:%M:%S")))
         await hass.async_block_till_done()
     assert changed == []
+
+
+async def test_a_push_touches_only_its_own_battery(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    other = "AL9002021030077"
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={CONF_ALLOWLIST: [SERIAL, other]}
+    )
+    await hass.async_block_till_done()
+    first: RecordedBattery = await battery()
+    await first.replay()
+    second: RecordedBattery = await battery()
+    for record in second.session["realtime"]:
+        await second.request(16, dict(record, SN=other))
+    await hass.async_block_till_done()
+    written: list[str] = []
+
+    def _listen(event: Event[Any]) -> None:
+        written.append(event.data["entity_id"])
+
+    # Every write counts, also one that leaves the state as it was ("reported").
+    hass.bus.async_listen(EVENT_STATE_CHANGED, _listen)
+    hass.bus.async_listen(EVENT_STATE_REPORTED, _listen, event_filter=_every)
+    last = first.session["realtime"][-1]
+    await first.request(16, dict(last, Time="2021/03/24 10:09:00", SOC="50.0"))
+    await hass.async_block_till_done()
+    assert written == ["sensor.alphaess_0042_state_of_charge"]

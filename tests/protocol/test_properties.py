@@ -15,6 +15,7 @@ from custom_components.alphaess_local.protocol import (
     decode_message,
 )
 from custom_components.alphaess_local.protocol.frame import CRC_SIZE, HEADER_SIZE
+from custom_components.alphaess_local.protocol.messages import parse_json_object
 
 CAP = 2048
 
@@ -108,3 +109,21 @@ def test_json_payloads_of_known_commands_never_raise(
     command: int, data: dict[str, object]
 ) -> None:
     decode_message(Frame(1, command, json.dumps(data).encode()))
+
+
+@given(
+    st.dictionaries(
+        st.text(string.ascii_letters, min_size=1, max_size=8),
+        st.one_of(
+            st.text(string.printable, max_size=10),
+            st.integers(-(2**60), 2**60),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.booleans(),
+            st.none(),
+        ),
+        max_size=12,
+    )
+)
+def test_fast_json_path_agrees_with_the_strict_parser(data: dict[str, object]) -> None:
+    payload = json.dumps(data, separators=(",", ":")).encode()
+    assert parse_json_object(payload) == json.loads(payload)

@@ -15,6 +15,13 @@ import logging
 from typing import Final
 
 from .frame import Command, Frame, Kind
+
+try:  # Home Assistant ships orjson; the standalone library works without it.
+    import orjson
+
+    _HAVE_ORJSON = True
+except ImportError:  # pragma: no cover - exercised where orjson is missing
+    _HAVE_ORJSON = False
 from .records import (
     DetailedRecord,
     PowerRecord,
@@ -211,6 +218,30 @@ def _quote(text: str) -> str:
     return f"{text[:_QUOTE_LIMIT]!r}…"
 
 
+def _fast_object(payload: bytes, text: str) -> dict[str, object] | None:
+    """A flat object parsed by orjson when that gives the strict parser's answer.
+
+    orjson keeps the last of two equal keys silently, so its result is only taken when
+    the text holds exactly as many ``"key":`` marks as the object has keys (no
+    duplicate) and every value is a scalar; anything else (a duplicate, nesting, odd
+    spacing, NaN, a huge number, invalid JSON) goes to the strict parser, which gives
+    the reason.
+    """
+    if not _HAVE_ORJSON:
+        return None
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if (
+        type(data) is not dict
+        or text.count('":') != len(data)
+        or any(type(v) in (dict, list) for v in data.values())
+    ):
+        return None
+    return data
+
+
 def parse_json_object(payload: bytes) -> dict[str, object]:
     """Strictly parse a JSON object payload; raise :class:`PayloadError` otherwise."""
     try:
@@ -221,6 +252,8 @@ def parse_json_object(payload: bytes) -> dict[str, object]:
     # every Python (3.14's parser recurses further than 3.13's before giving up).
     if text.count("[") + text.count("{") > MAX_CONTAINERS:
         raise PayloadError("JSON nested too deeply")
+    if (fast := _fast_object(payload, text)) is not None:
+        return fast
     try:
         data = json.loads(
             text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant

@@ -41,6 +41,8 @@ _LOGGER = logging.getLogger(__name__)
 
 READ_SIZE: Final = 64 * 1024
 WRITE_TIMEOUT: Final = 30.0
+# Unread replies held for a peer before a write waits for it (bounded memory).
+DRAIN_ABOVE: Final = 64 * 1024
 # A connection must deliver its first valid frame within this (a battery logs in or
 # pushes at once), and identify itself before it may send long frames.
 FIRST_FRAME_TIMEOUT: Final = 20.0
@@ -287,10 +289,19 @@ class Session:
         )
 
     async def _send(self, frame: Frame) -> None:
-        self._writer.write(frame.encode())
+        """Queue a reply; wait (with a deadline) only when the peer stopped reading.
+
+        Acknowledgements are tiny: while the transport holds less than
+        :data:`DRAIN_ABOVE` bytes there is nothing to wait for, and no timeout to set
+        up for every frame.
+        """
+        writer = self._writer
+        writer.write(frame.encode())
+        if writer.transport.get_write_buffer_size() <= DRAIN_ABOVE:
+            return
         try:
             async with asyncio.timeout(WRITE_TIMEOUT):
-                await self._writer.drain()
+                await writer.drain()
         except TimeoutError:
             _LOGGER.warning(
                 "Closing %s: it has not read our replies for %.0f s",
