@@ -1,0 +1,171 @@
+"""Benchmark mode of the test harness (run by ``benchmarks/ha_push.py``, not by CI).
+
+A real Home Assistant (the test harness's ``hass``, no recorder) with our entry; the
+batteries are ``bin/alphaess-cloud simulate`` processes, so their work is not counted.
+Measured over a window while they push realtime records: the event-loop time spent per
+realtime frame in decoding, the coordinator and the entity writes it causes (timed
+around those calls), this process's CPU per frame (including the harness's own idle
+work, so an upper bound), state writes per frame
+(``state_changed`` plus ``state_reported``), and from the server's receipt of a frame
+to the state write it causes, p50 and p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+import socket
+import statistics
+import sys
+import time
+from typing import Any
+
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+)
+from homeassistant.core import Event, HomeAssistant, callback
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.alphaess_local  # noqa: F401 - our package before the plugin's
+from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
+from custom_components.alphaess_local.protocol import (
+    RealtimeRecord,
+    session as session_module,
+)
+from custom_components.alphaess_local.protocol.events import Received
+
+LAUNCHER = Path(__file__).parent.parent / "bin" / "alphaess-cloud"
+WINDOW = 10.0
+
+
+@callback
+def _every(_data: Any) -> bool:
+    return True
+
+
+@pytest.mark.parametrize("batteries", [1, 20])
+async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    socket_enabled: None,
+    batteries: int,
+) -> None:
+    # The harness runs the loop in debug mode (slow callbacks are timed and traced);
+    # a user's Home Assistant does not.
+    hass.loop.set_debug(False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serials = [f"AL90020210300{n:02d}" for n in range(batteries)]
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=str(port),
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: port},
+        options={CONF_ALLOWLIST: serials},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    received: dict[str, float] = {}
+    latencies: list[float] = []
+    frames = 0
+    writes = 0
+    measuring = False
+    original = coordinator.handle_event
+
+    loop_time = 0.0
+
+    def handle(event: Any) -> None:
+        nonlocal frames, loop_time
+        began = time.perf_counter()
+        if measuring and isinstance(event, Received):
+            received[event.serial] = began
+            frames += isinstance(event.message, RealtimeRecord)
+        original(event)
+        if measuring:
+            loop_time += time.perf_counter() - began
+
+    push = coordinator._push_update
+
+    def timed_push() -> None:
+        nonlocal loop_time
+        began = time.perf_counter()
+        push()
+        if measuring:
+            loop_time += time.perf_counter() - began
+
+    coordinator._push_update = timed_push
+    decode = session_module.decode_message
+
+    def timed_decode(frame: Any) -> Any:
+        nonlocal loop_time
+        began = time.perf_counter()
+        message = decode(frame)
+        if measuring:
+            loop_time += time.perf_counter() - began
+        return message
+
+    session_module.decode_message = timed_decode
+
+    coordinator.server._on_event = handle
+
+    def written(event: Event[Any]) -> None:
+        nonlocal writes
+        if not measuring:
+            return
+        writes += 1
+        entity_id = event.data["entity_id"]
+        for serial, at in received.items():
+            if serial[-4:] in entity_id:
+                latencies.append(time.perf_counter() - at)
+                break
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, written)
+    hass.bus.async_listen(EVENT_STATE_REPORTED, written, event_filter=_every)
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(LAUNCHER),
+            "simulate",
+            "--port",
+            str(port),
+            "--serial",
+            serial,
+            "--speed",
+            "20",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for serial in serials
+    ]
+    try:
+        await asyncio.sleep(8)  # connected, entities created
+        measuring = True
+        cpu = time.process_time()
+        await asyncio.sleep(WINDOW)
+        cpu = time.process_time() - cpu
+        measuring = False
+    finally:
+        session_module.decode_message = decode
+        for process in processes:
+            process.terminate()
+        await asyncio.gather(*(p.wait() for p in processes))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    ordered = sorted(latencies)
+    print(
+        f"\nBENCH {batteries:2d} batteries (asyncio debug {hass.loop.get_debug()}): "
+        f"{frames} realtime frames in {WINDOW:g} s; "
+        f"loop time per frame {loop_time / max(frames, 1) * 1e6:.0f} µs "
+        f"(decode, state, entity writes); process CPU per frame "
+        f"{cpu / max(frames, 1) * 1e6:.0f} µs (with the harness's idle work); "
+        f"state writes per frame {writes / max(frames, 1):.2f}; "
+        f"receipt to state written p50 {statistics.median(ordered) * 1e3:.2f} ms, "
+        f"p99 {ordered[int(len(ordered) * 0.99)] * 1e3:.2f} ms"
+        if ordered
+        else f"\nBENCH {batteries} batteries: no writes"
+    )
