@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python -m benchmarks.server [--seconds 10]``. The server runs in a
 child process so its CPU time and RSS are read from /proc on their own; 50 simulated
 batteries push realtime records as fast as the acks come back, then 200 junk
-connections (each a plausible header claiming 1 MiB, 64 KiB of it sent) are held open.
+connections (each a plausible header claiming 1 MiB, 64 KiB of it sent) are opened
+(they are refused or closed at once now: see benchmarks/hostile.py for that side).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from custom_components.alphaess_local.protocol import Frame, FrameDecoder
 from custom_components.alphaess_local.protocol.server import AlphaServer
 
 HOST = "127.0.0.1"
+FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
 BATTERIES = 50
 JUNK = 200
 
@@ -38,26 +40,35 @@ def proc_rss_mib(pid: int) -> float:
 
 
 async def child_server() -> None:
-    server = AlphaServer(lambda event: None, host=HOST, port=0, max_connections=400)
+    # Sized as Home Assistant sizes it: the batteries it knows, plus headroom.
+    server = AlphaServer(
+        lambda event: None, host=HOST, port=0, max_connections=BATTERIES + 8
+    )
     await server.start()
     print(server.port, flush=True)
     await asyncio.Event().wait()
 
 
+CONNECTING = asyncio.Lock()
+
+
 async def battery(
     port: int, serial: str, stop_at: float, latencies: list[float]
 ) -> int:
-    reader, writer = await asyncio.open_connection(HOST, port)
     decoder = FrameDecoder()
     loop = asyncio.get_running_loop()
-    body = {
-        "Time": "2021/03/24 10:01:52",
-        "SN": serial,
-        "Ppv1": "1250",
-        "Pbat": "-688.8960",
-        "SOC": "33.2",
-    }
+    # The battery's real 16-key realtime record, with this battery's serial.
+    body = json.loads((FIXTURES / "1-1-16.json").read_text()) | {"SN": serial}
     wire = Frame(1, 16, json.dumps(body).encode()).encode()
+    # All from 127.0.0.1 here: each names itself before the next connects, as real
+    # batteries (on their own addresses) do; silent ones from one address make room.
+    async with CONNECTING:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(wire)
+        while not any(
+            isinstance(f, Frame) for f in decoder.feed(await reader.read(4096))
+        ):
+            pass
     sent = 0
     while loop.time() < stop_at:
         writer.write(wire)
@@ -65,9 +76,10 @@ async def battery(
         start = time.perf_counter()
         got = False
         while not got:
-            got = any(
-                isinstance(f, Frame) for f in decoder.feed(await reader.read(4096))
-            )
+            data = await reader.read(4096)
+            if not data:
+                raise ConnectionResetError(f"{serial} was disconnected")
+            got = any(isinstance(f, Frame) for f in decoder.feed(data))
         latencies.append(time.perf_counter() - start)
         sent += 1
     writer.close()
