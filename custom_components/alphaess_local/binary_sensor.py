@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities, control_enabled
+from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
 
 PARALLEL_UPDATES = 0
 
@@ -68,11 +68,10 @@ async def async_setup_entry(
 ) -> None:
     """Add binary sensors for every battery as its data appears."""
     # With control on, grid charging is the switch; no read-only twin.
-    mirrored = {"grid_charge"} if control_enabled(entry) else set()
     async_add_battery_entities(
         entry,
         async_add_entities,
-        [d for d in BINARY_SENSORS if d.key not in mirrored],
+        without_mirrors(hass, entry, "binary_sensor", BINARY_SENSORS, {"grid_charge"}),
         AlphaEssBinarySensor,
     )
 

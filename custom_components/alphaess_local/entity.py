@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from homeassistant.const import EntityCategory
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -106,6 +107,30 @@ class AlphaEssSettingEntity(AlphaEssEntity):
 def control_enabled(entry: AlphaEssConfigEntry) -> bool:
     """Setting entities exist only when the user allowed control."""
     return entry.runtime_data.control.allowed
+
+
+def without_mirrors[D: BatteryEntityDescription](
+    hass: HomeAssistant,
+    entry: AlphaEssConfigEntry,
+    platform: str,
+    descriptions: Sequence[D],
+    mirrors: Collection[str],
+) -> list[D]:
+    """The descriptions to add, leaving out read-only twins of settings under control.
+
+    With control on, a setting is its switch or number; the read-only sensor that
+    showed it before is removed from the registry too, not left as "not provided".
+    """
+    if not control_enabled(entry):
+        return list(descriptions)
+    registry = er.async_get(hass)
+    for serial in entry.runtime_data.data:
+        for key in mirrors:
+            if entity_id := registry.async_get_entity_id(
+                platform, DOMAIN, f"{serial}_{key}"
+            ):
+                registry.async_remove(entity_id)
+    return [d for d in descriptions if d.key not in mirrors]
 
 
 class BatteryEntityDescription(Protocol):

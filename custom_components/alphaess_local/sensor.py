@@ -36,7 +36,7 @@ from homeassistant.helpers.typing import StateType
 
 from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities, control_enabled
+from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
 
 PARALLEL_UPDATES = 0
@@ -466,12 +466,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add sensors for every battery as its data appears."""
-    # With control on, the settings are the number entities; no read-only twin.
-    mirrored = SETTING_MIRRORS if control_enabled(entry) else frozenset()
     async_add_battery_entities(
         entry,
         async_add_entities,
-        [d for d in SENSORS if d.key not in mirrored],
+        without_mirrors(hass, entry, "sensor", SENSORS, SETTING_MIRRORS),
         AlphaEssSensor,
     )
 
