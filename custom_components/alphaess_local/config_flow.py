@@ -68,14 +68,22 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask where to listen; refuse a port that is taken."""
+        """Ask where to listen; refuse a port that is taken.
+
+        The port becomes the flow's unique ID only once it proved usable: a flow left
+        open at a "port in use" error must not hold the port, or a second attempt at
+        it would abort as already in progress while the first is not going anywhere.
+        """
         errors: dict[str, str] = {}
         host, port = DEFAULT_HOST, DEFAULT_PORT
         if user_input is not None:
             host, port = user_input[CONF_HOST].strip(), int(user_input[CONF_PORT])
-            await self.async_set_unique_id(str(port))
-            self._abort_if_unique_id_configured()
+            # Our own listener holds a configured port: say so, not "port in use".
+            self._async_abort_entries_match({CONF_PORT: port})
             if not (error := await _listen_error(host, port)):
+                # Aborts (translated) if another flow has claimed the port meanwhile.
+                await self.async_set_unique_id(str(port))
+                self._abort_if_unique_id_configured()
                 return self.async_create_entry(
                     title=_title(port), data={CONF_HOST: host, CONF_PORT: port}
                 )

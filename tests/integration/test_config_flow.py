@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import json
+from pathlib import Path
 import socket
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -10,6 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.alphaess_local import config_flow
 from custom_components.alphaess_local.const import (
     CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
@@ -24,6 +29,19 @@ from ..protocol.conftest import HOST
 from .conftest import free_port
 
 UNROUTABLE = "203.0.113.7"  # TEST-NET-3: never an address of this host
+# A custom integration's flows are shown with translations/en.json; a key missing
+# there reaches the user raw (e.g. "already_in_progress").
+CONFIG_STRINGS = json.loads(
+    (Path(config_flow.__file__).parent / "translations" / "en.json").read_text()
+)["config"]
+
+
+def assert_translated(result: Any) -> None:
+    """The abort reason or form errors of ``result`` have English text."""
+    if result["type"] is FlowResultType.ABORT:
+        assert result["reason"] in CONFIG_STRINGS["abort"], result["reason"]
+    for error in (result.get("errors") or {}).values():
+        assert error in CONFIG_STRINGS["error"], error
 
 
 async def test_user_flow_creates_entry(hass: HomeAssistant, port: int) -> None:
@@ -64,6 +82,7 @@ async def test_user_flow_port_in_use_then_recovers(
         )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "port_in_use"}
+    assert_translated(result)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
     )
@@ -83,6 +102,7 @@ async def test_user_flow_address_not_on_this_host(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_listen"}
+    assert_translated(result)
 
 
 async def test_user_flow_one_entry_per_port(
@@ -97,6 +117,7 @@ async def test_user_flow_one_entry_per_port(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+    assert_translated(result)
 
 
 async def test_options_flow(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
@@ -143,6 +164,7 @@ async def test_reconfigure_moves_the_listener(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
+    assert_translated(result)
     await hass.async_block_till_done()
     assert loaded_entry.data[CONF_PORT] == new_port
     assert loaded_entry.unique_id == str(new_port)
@@ -159,6 +181,7 @@ async def test_reconfigure_same_address_needs_no_probe(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
+    assert_translated(result)
     await hass.async_block_till_done()
 
 
@@ -179,8 +202,137 @@ async def test_reconfigure_refuses_busy_or_taken_ports(
         )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "port_in_use"}
+    assert_translated(result)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: HOST, CONF_PORT: 17000}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+    assert_translated(result)
+
+
+async def test_second_flow_for_a_port_after_a_port_in_use_error(
+    hass: HomeAssistant, port: int
+) -> None:
+    """A flow left open at "port in use" does not hold the port against a new one."""
+    first = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    second = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    with socket.socket() as squatter:
+        squatter.bind((HOST, port))
+        squatter.listen()
+        first = await hass.config_entries.flow.async_configure(
+            first["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
+        )
+        assert first["type"] is FlowResultType.FORM
+        assert first["errors"] == {"base": "port_in_use"}
+        second = await hass.config_entries.flow.async_configure(
+            second["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
+        )
+    assert_translated(second)
+    assert second["type"] is FlowResultType.FORM
+    assert second["errors"] == {"base": "port_in_use"}
+    # The port is free now: the second flow gets it, the first learns it is taken.
+    second = await hass.config_entries.flow.async_configure(
+        second["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
+    )
+    assert second["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    first = await hass.config_entries.flow.async_configure(
+        first["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
+    )
+    assert first["type"] is FlowResultType.ABORT
+    assert first["reason"] == "already_configured"
+    assert_translated(first)
+    await hass.config_entries.async_unload(second["result"].entry_id)
+
+
+async def test_flow_for_a_port_another_flow_claimed_aborts_translated(
+    hass: HomeAssistant, port: int
+) -> None:
+    # A flow that claimed the port and has not finished yet.
+    await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER, "unique_id": str(port)}
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_in_progress"
+    assert_translated(result)
+
+
+# Flow helpers of Home Assistant and the reason they abort with.
+IMPLIED_ABORTS = {
+    "_abort_if_unique_id_configured": "already_configured",
+    "_async_abort_entries_match": "already_configured",
+    "async_set_unique_id": "already_in_progress",
+    "async_update_reload_and_abort": "reconfigure_successful",
+}
+
+
+def _flow_outcomes() -> tuple[set[str], set[str]]:
+    """Every abort reason and form error config_flow.py can produce, from its source.
+
+    Errors are the strings the ``*_error`` probes return or ``errors[...]`` is given;
+    aborts are explicit reasons and those the Home Assistant helpers it calls imply.
+    """
+    tree = ast.parse(Path(config_flow.__file__).read_text())
+    errors: set[str] = set()
+    aborts: set[str] = set()
+
+    def strings(node: ast.AST) -> set[str]:
+        return {
+            n.value
+            for n in ast.walk(node)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and (
+            node.name.endswith("_error")
+        ):
+            for ret in ast.walk(node):
+                if isinstance(ret, ast.Return) and ret.value is not None:
+                    errors |= strings(ret.value)
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Subscript)
+            and isinstance(t.value, ast.Name)
+            and t.value.id == "errors"
+            for t in node.targets
+        ):
+            errors |= strings(node.value)
+        elif isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in {"async_abort", "AbortFlow"}:
+                aborts |= {
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "reason" and isinstance(k.value, ast.Constant)
+                }
+                if node.args and isinstance(node.args[0], ast.Constant):
+                    aborts.add(node.args[0].value)
+            quiet = any(
+                k.arg == "raise_on_progress"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is False
+                for k in node.keywords
+            )
+            if name in IMPLIED_ABORTS and not quiet:
+                aborts.add(IMPLIED_ABORTS[name])
+    return errors, aborts
+
+
+def test_every_flow_outcome_is_translated() -> None:
+    errors, aborts = _flow_outcomes()
+    # The scan finds what the flow is known to produce.
+    assert {"port_in_use", "cannot_listen"} <= errors
+    assert {"already_configured", "already_in_progress"} <= aborts
+    assert errors <= set(CONFIG_STRINGS["error"]), errors - set(CONFIG_STRINGS["error"])
+    assert aborts <= set(CONFIG_STRINGS["abort"]), aborts - set(CONFIG_STRINGS["abort"])

@@ -6,6 +6,10 @@ realtime pushes every 10 s, a detailed record every 5 min and a system report ev
 30 min. After a dropped link it reconnects *without* logging in again, and it keeps
 recording one-minute rows while offline so a ``Resume`` can fetch them.
 
+Every data frame waits for its acknowledgement and an unanswered one drops the link, as
+on the real battery. The heartbeat does not: a real battery streamed for months against
+the original home fake server, which never answered it.
+
 ``speed`` runs the battery's clock that many times faster than the host's and divides
 every interval by it, so tests and demos see hours in seconds.
 """
@@ -36,6 +40,8 @@ REPORT_INTERVAL: Final = 1800.0
 ACK_TIMEOUT: Final = 10.0
 HISTORY_ROWS_PER_FRAME: Final = 3
 RECONNECT_DELAY: Final = 5.0
+# Sent without waiting for an answer (see the module docstring); a reply is ignored.
+UNACKNOWLEDGED: Final = frozenset({Command.HEARTBEAT})
 
 CSV_COLUMNS: Final = [
     "Date",
@@ -283,17 +289,25 @@ class SimulatedBattery:
         self._acks: dict[int, asyncio.Queue[Frame]] = {}
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Whether the last attempt reached the server (None: no attempt yet); only a
+        # change is worth an info line, the retries in between are debug.
+        self._reached: bool | None = None
 
     # --- public control ---------------------------------------------------------
 
     async def run(self, *, reconnect: bool = True) -> None:
-        """Connect, run sessions, reconnect after drops (until cancelled)."""
+        """Connect, run sessions, reconnect after drops (until cancelled).
+
+        The server may be absent for a long time (``scripts/develop`` starts the battery
+        before the integration is added), so only the first failure is logged at info
+        and the retries after it at debug, until a connection succeeds again.
+        """
         while True:
             await self.online.wait()
             try:
                 await self.run_session()
             except (ConnectionError, OSError, TimeoutError) as err:
-                _LOGGER.info("Simulated battery link down: %s", err)
+                self._link_down(err)
             if not reconnect:
                 return
             await asyncio.sleep(RECONNECT_DELAY / self.speed)
@@ -301,6 +315,9 @@ class SimulatedBattery:
     async def run_session(self) -> None:
         """One connection, from connect to drop."""
         reader, writer = await asyncio.open_connection(self.host, self.port)
+        if not self._reached:
+            _LOGGER.info("Simulated battery connected to %s:%s", self.host, self.port)
+        self._reached = True
         self._writer = writer
         self._acks = {}
         reader_task = asyncio.create_task(self._read(reader))
@@ -322,6 +339,18 @@ class SimulatedBattery:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+    def _link_down(self, err: BaseException) -> None:
+        reason = str(err) or type(err).__name__
+        if self._reached is False:
+            _LOGGER.debug("Simulated battery link still down: %s", reason)
+            return
+        self._reached = False
+        _LOGGER.info(
+            "Simulated battery link down: %s (retrying every %g s)",
+            reason,
+            RECONNECT_DELAY / self.speed,
+        )
 
     def drop(self) -> None:
         """Cut the link abruptly, as a Wi-Fi outage would."""
@@ -473,7 +502,8 @@ class SimulatedBattery:
         """Send a request and wait for its acknowledgement, as the battery does.
 
         A timed record is passed as a function: it is stamped when it is sent, not
-        when it started waiting behind another request's acknowledgement.
+        when it started waiting behind another request's acknowledgement. Commands in
+        ``UNACKNOWLEDGED`` are only sent; a missing answer to one never drops the link.
         """
         async with self._send_lock:
             if callable(payload):
@@ -483,10 +513,21 @@ class SimulatedBattery:
                 body = payload
             else:
                 body = b"" if payload is None else encode_json(payload)
+            frame = Frame(Kind.REQUEST, command, body)
+            if command in UNACKNOWLEDGED:
+                self._write(frame)
+                return
             queue = self._acks.setdefault(command, asyncio.Queue())
-            self._write(Frame(Kind.REQUEST, command, body))
-            async with asyncio.timeout(self.ack_timeout):
-                await queue.get()
+            self._write(frame)
+            try:
+                async with asyncio.timeout(self.ack_timeout):
+                    await queue.get()
+            except TimeoutError as err:
+                # The bare TimeoutError says nothing in the link-down line.
+                raise TimeoutError(
+                    f"no acknowledgement of {command.name.lower()} "
+                    f"within {self.ack_timeout:g} s"
+                ) from err
 
     def _write(self, frame: Frame) -> None:
         if self._writer is None:
@@ -501,6 +542,8 @@ class SimulatedBattery:
                 if not isinstance(frame, Frame):
                     continue
                 if frame.kind == Kind.REPLY:
+                    if frame.command in UNACKNOWLEDGED:
+                        continue
                     if frame.command == Command.CONFIG:
                         with contextlib.suppress(ValueError):
                             self.config_answers.append(parse_json_object(frame.payload))
