@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from PIL import Image
+from PIL import Image, ImageChops
 import pytest
 
 ROOT = Path(__file__).parent.parent
@@ -78,4 +78,14 @@ def test_generator_reproduces_the_committed_images(
     assert _generator().main(["brand.py", str(tmp_path)]) == 0
     capsys.readouterr()
     for name in FILES:
-        assert (tmp_path / name).read_bytes() == (BRAND / name).read_bytes(), name
+        # Pixels, not bytes: zlib and Pillow versions compress (and anti-alias text)
+        # a little differently, and the committed images must still be what it draws.
+        with Image.open(tmp_path / name) as drawn, Image.open(BRAND / name) as kept:
+            assert (drawn.size, drawn.mode) == (kept.size, kept.mode), name
+            delta = ImageChops.difference(drawn, kept).split()
+            most = delta[0]
+            for band in delta[1:]:
+                most = ImageChops.lighter(most, band)
+            unchanged = most.histogram()[0]
+        total = kept.size[0] * kept.size[1]
+        assert total - unchanged <= total // 100, name
