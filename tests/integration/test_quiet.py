@@ -10,6 +10,7 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant
 
 from .conftest import RecordedBattery
+from .test_sensor import entity_id
 
 
 async def test_pushes_with_the_same_values_write_no_state(
@@ -31,3 +32,10 @@ async def test_pushes_with_the_same_values_write_no_state(
         await client.request(16, dict(last, Time=moment.strftime("%Y/%m/%d %H:%M:%S")))
         await hass.async_block_till_done()
     assert changed == []
+    # The listener does hear a change: one measurement moving writes that one state.
+    moment = stamp + timedelta(seconds=130)
+    await client.request(
+        16, dict(last, Time=moment.strftime("%Y/%m/%d %H:%M:%S"), SOC="35.0")
+    )
+    await hass.async_block_till_done()
+    assert changed == [entity_id(hass, "sensor", "state_of_charge")]
