@@ -7,6 +7,7 @@ module level makes Home Assistant find this integration instead.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("default")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the recorder's SQL out of the output.
+
+    The Home Assistant plugin sets ``sqlalchemy.engine`` to INFO when it is imported
+    (before any conftest), and its root handler prints every statement, even from the
+    recorder thread between test phases. Only that logger is turned down: our own
+    loggers keep their levels, so ``caplog`` sees what it always saw.
+    """
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture(autouse=True)

@@ -80,8 +80,8 @@ def test_quality_scale_lists_every_rule_with_reasons() -> None:
     assert set(scale) == RULES
     for rule, value in scale.items():
         status = value if isinstance(value, str) else value["status"]
-        assert status in {"done", "exempt"}, rule
-        if status == "exempt":
+        assert status in {"done", "exempt", "todo"}, rule
+        if status != "done":  # why it does not apply, or what is missing
             assert value["comment"].strip(), rule
 
 

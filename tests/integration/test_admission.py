@@ -9,6 +9,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
@@ -21,6 +22,7 @@ from custom_components.alphaess_local.admission import (
 )
 from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
 from custom_components.alphaess_local.protocol import Frame
+from custom_components.alphaess_local.repairs import AddBatteryFlow
 
 from ..protocol.conftest import HOST, RawClient
 from .conftest import SERIAL, RecordedBattery, load_session
@@ -173,3 +175,14 @@ async def test_removing_the_entry_removes_its_issues(
     assert await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done()
     assert our_issues(hass) == []
+
+
+async def test_yes_after_the_entry_was_removed_aborts(hass: HomeAssistant) -> None:
+    flow = AddBatteryFlow("entry-deleted-meanwhile", SECOND)
+    flow.hass = hass
+    form = await flow.async_step_init()
+    assert form["type"] is FlowResultType.FORM
+    assert form["description_placeholders"] == {"serial": "AL90*********77"}
+    result = await flow.async_step_confirm({})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_removed"

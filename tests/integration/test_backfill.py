@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+import threading
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder import Recorder, tasks as recorder_tasks
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
@@ -80,6 +81,8 @@ class Scenario:
         # Called with the current time at every step (an unrelated meter, for example).
         self.on_step: Any = None
         self.task: asyncio.Task[None] | None = None
+        # The battery's requests not acknowledged yet (see quiet_link).
+        self.in_flight = 0
 
     @property
     def coordinator(self) -> AlphaEssCoordinator:
@@ -106,6 +109,16 @@ class Scenario:
         )
         # The test jumps the clock by minutes; a real battery never sees that.
         self.battery.ack_timeout = 24 * 3600
+        request = self.battery._request
+
+        async def counted(*args: Any) -> None:
+            self.in_flight += 1
+            try:
+                await request(*args)
+            finally:
+                self.in_flight -= 1
+
+        self.battery._request = counted  # type: ignore[method-assign]
         self.task = asyncio.create_task(self.battery.run())
         await self.settle(
             until=lambda: SERIAL in self.coordinator.server.connected_serials
@@ -120,6 +133,19 @@ class Scenario:
                 await asyncio.sleep(0.02)
         await self.hass.async_block_till_done()
 
+    async def quiet_link(self) -> None:
+        """Wait until none of the battery's requests awaits its acknowledgement.
+
+        Only then may the clock jump: a push stamped just before a jump and received
+        after it would arrive a minute late, which no real battery's push does, and
+        the clock model would rightly ignore it. The server writes the acknowledgement
+        and reports the frame, stamped with its time of receipt, in one step of the
+        loop, so a push the battery has seen acknowledged was stamped before the jump.
+        """
+        async with asyncio.timeout(30):  # bounds a hang only
+            while self.in_flight:
+                await asyncio.sleep(0.005)
+
     async def run_for(
         self, duration: timedelta, step: timedelta = timedelta(minutes=1)
     ) -> None:
@@ -130,7 +156,8 @@ class Scenario:
         """
         end = dt_util.utcnow() + duration
         while dt_util.utcnow() < end:
-            self.freezer.tick(step)
+            await self.quiet_link()
+            self.freezer.tick(step)  # at once: nothing may be sent in between
             if self.on_step is not None:
                 self.on_step(dt_util.utcnow())
             async_fire_time_changed(self.hass)
@@ -423,13 +450,19 @@ async def test_restart_between_two_sensors_imports(
     assert len(set(calls)) >= 5
 
 
-async def test_import_never_collides_with_the_recorder(scenario: Scenario) -> None:
+async def test_import_never_collides_with_the_recorder(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A short outage ends two seconds into a new hour, its upload complete at once.
 
     The recorder compiles the hour that just ended (and its last five minutes) at
     :00:10, for every sensor, with plain inserts. Our sensors have rows in that hour
     (they were live in its first part), so an import of it landing first would make
     the compile fail and lose the hour for every sensor, such as this unrelated meter.
+
+    The clock ticks with real time, so on a slow machine the compile could come before
+    the upload is in and the collision would not be tried: that compile is held until
+    the upload has been received, whatever the machine's speed.
     """
     hass = scenario.hass
     meter = "sensor.unrelated_meter"
@@ -447,6 +480,19 @@ async def test_import_never_collides_with_the_recorder(scenario: Scenario) -> No
     scenario.on_step = step
     battery = await scenario.start_battery()
     hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    upload_in = threading.Event()
+    compiled_after_rows: list[int] = []
+    real_run = recorder_tasks.StatisticsTask.run
+
+    def compile_after_the_upload(
+        task: recorder_tasks.StatisticsTask, instance: Recorder
+    ) -> None:
+        if task.start == hour + timedelta(minutes=55):
+            upload_in.wait(timeout=60)  # only bounds a hang
+            compiled_after_rows.append(scenario.coordinator.backfill.rows_filed)
+        real_run(task, instance)
+
+    monkeypatch.setattr(recorder_tasks.StatisticsTask, "run", compile_after_the_upload)
     await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
     battery.go_offline()
     await scenario.run_for(timedelta(minutes=19))
@@ -454,11 +500,15 @@ async def test_import_never_collides_with_the_recorder(scenario: Scenario) -> No
     async_fire_time_changed(hass)
     backfill_ = scenario.coordinator.backfill
     battery.go_online()
-    await scenario.settle(until=lambda: backfill_.rows_filed > 0)
-    # The upload is complete before the recorder compiles the hour that just ended.
-    assert dt_util.utcnow() < hour + timedelta(hours=1, seconds=10)
+    try:
+        await scenario.settle(until=lambda: backfill_.rows_filed > 0)
+    finally:
+        upload_in.set()
     await scenario.settle(until=lambda: not backfill_.busy)
     await scenario.run_for(timedelta(minutes=15))
+    # The hour was compiled once, after the upload was in.
+    assert len(compiled_after_rows) == 1
+    assert compiled_after_rows[0] > 0
     state = scenario.coordinator.data[SERIAL]
     await scenario.settle(until=lambda: state.filed_until.get("pv", hour) > hour)
     await async_wait_recording_done(hass)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable
-import json
 import logging
 from typing import Any
 
 from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.alphaess_local import const
 from custom_components.alphaess_local.const import (
@@ -245,6 +244,8 @@ async def test_action_refused_while_control_is_off(
     battery: SimulatedBattery = await simulated()
     device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
     assert device is not None
+    settings = dict(battery.settings)
+    assert settings["GridCharge"] == "false"
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN,
@@ -253,5 +254,95 @@ async def test_action_refused_while_control_is_off(
             blocking=True,
         )
     assert err.value.translation_key == "control_disabled"
+    # Nothing reached the battery: no SetConfig, no settings in any answer.
+    assert [c.command for c in battery.commands if c.command == "SetConfig"] == []
     assert all(answer == {"Status": "Success"} for answer in battery.config_answers)
-    assert json.dumps(battery.settings)
+    assert battery.settings == settings
+
+
+async def test_action_refuses_what_it_cannot_send(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
+    assert device is not None
+    answers = len(battery.config_answers)
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charge_schedule",
+            {"device_id": device.id, "window": 2, "end": "05:30:00"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "whole_hours_only"
+    # What the battery already shows needs no SetConfig at all.
+    await hass.services.async_call(
+        DOMAIN,
+        "set_charge_schedule",
+        {"device_id": device.id, "grid_charge": False, "charge_stop_soc": 100},
+        blocking=True,
+    )
+    assert [c.command for c in battery.commands if c.command == "SetConfig"] == []
+    assert len(battery.config_answers) == answers
+
+    # A battery whose entry is not loaded cannot be reached.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charge_schedule",
+            {"device_id": device.id, "grid_charge": True},
+            blocking=True,
+        )
+    assert err.value.translation_key == "device_not_found"
+    assert battery.settings["GridCharge"] == "false"
+
+
+async def test_action_before_the_first_report_fails_plainly(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    client: RecordedBattery = await battery()
+    await client.request(16, client.session["realtime"][0])
+    await hass.async_block_till_done()
+    device = battery_device(dr.async_get(hass), loaded_entry.entry_id, SERIAL)
+    assert device is not None
+    sent = len(client.received)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charge_schedule",
+            {"device_id": device.id, "grid_charge": True},
+            blocking=True,
+        )
+    assert err.value.translation_key == "no_report"
+    assert len(client.received) == sent  # no SetConfig went out
+
+
+async def test_changes_are_logged_with_the_name_of_who_made_them(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    simulated: Callable[[], Any],
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    await simulated()
+    switch = setting_entity(hass, "switch", "grid_charging")
+    caplog.set_level(logging.INFO)
+    await hass.services.async_call(
+        "switch",
+        "turn_on",
+        {"entity_id": switch},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert f"Grid charging: off → on by {hass_admin_user.name}" in caplog.text
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": switch}, blocking=True
+    )
+    assert "Grid charging: on → off by an automation" in caplog.text
+    assert hass_admin_user.id not in caplog.text

@@ -10,16 +10,23 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
 
 from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.backfill import hour_end_totals, real_time
+from custom_components.alphaess_local.hourly_statistics import async_import_hours
 from custom_components.alphaess_local.protocol import DetailedRecord, Frame
 from custom_components.alphaess_local.protocol.records import build_record
 
@@ -208,3 +215,75 @@ def test_battery_state_survives_the_store_round_trip() -> None:
         state.owed_until,
     )
     assert restored.filed_until == state.filed_until
+
+
+async def test_no_hour_to_anchor_on_means_nothing_imported(
+    recorder_mock: Recorder, hass: HomeAssistant
+) -> None:
+    """The first hours after installing: no chain to continue, so none is started."""
+    entity = "sensor.alphaess_0042_pv_energy"
+    hour = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert not await async_import_hours(hass, entity, [(hour, 433.0)])
+    await async_wait_recording_done(hass)
+    found = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        hour - timedelta(days=1),
+        hour + timedelta(days=1),
+        {entity},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    assert found == {}
+
+
+async def test_outage_longer_than_the_buffer_asks_for_its_last_seven_days(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    # Eight days after the detailed record of 10:02:40: one day is beyond recovery.
+    back = dict(client.session["realtime"][1], Time="2021/04/01 10:02:40")
+    before = len(client.received)
+    await client.request(16, back)
+    command = (await client.frames(before + 2))[-1]
+    request = json.loads(command.payload)
+    assert request["Command"] == "Resume"
+    assert request["Parameter1"] == "2021/03/25 10:02:40"
+    assert request["Parameter2"] == str(7 * 24 * 60 + 1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "Battery AL90*********42: minutes before 2021-03-25 10:02:40 are beyond the "
+        "battery's 7-day buffer; they cannot be recovered"
+    ]
+
+
+async def test_history_row_with_an_impossible_total_is_not_filed(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    session = client.session
+    rows = list(session["history_rows"][:3])
+    assert rows[1].count(",431.6,") == 1
+    rows[1] = rows[1].replace(",431.6,", ",1000000000000,")
+    await client.request(12, history_frame(session, rows).payload)
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=backfill.UPLOAD_QUIET + 1)
+    )
+    await hass.async_block_till_done()
+    assert loaded_entry.runtime_data.backfill.rows_filed == 2
+    assert loaded_entry.runtime_data.data[SERIAL].energy["pv"] == 433.0
+
+
+def test_rows_without_a_time_end_no_hour() -> None:
+    timeless = build_record(DetailedRecord, {"EpvTotal": "433.0"})
+    assert timeless.time is None
+    assert hour_end_totals([timeless], timedelta(0)) == {}
+    rows = [_row(m, 100 + m / 10) for m in range(61)]
+    assert hour_end_totals([*rows, timeless], timedelta(0)) == hour_end_totals(
+        rows, timedelta(0)
+    )

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.alphaess_local.const import CONF_ALLOWLIST
 
 from .conftest import SERIAL, RecordedBattery
+from .test_sensor import entity_id
 
 
 @callback
@@ -40,6 +41,13 @@ async def test_pushes_with_the_same_values_write_no_state(
         await client.request(16, dict(last, Time=moment.strftime("%Y/%m/%d %H:%M:%S")))
         await hass.async_block_till_done()
     assert changed == []
+    # The listener does hear a change: one measurement moving writes that one state.
+    moment = stamp + timedelta(seconds=130)
+    await client.request(
+        16, dict(last, Time=moment.strftime("%Y/%m/%d %H:%M:%S"), SOC="35.0")
+    )
+    await hass.async_block_till_done()
+    assert changed == [entity_id(hass, "sensor", "state_of_charge")]
 
 
 async def test_a_push_touches_only_its_own_battery(

@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-import json
+from datetime import timedelta
 import logging
 from typing import Any
 
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import (
+    EVENT_STATE_CHANGED,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+)
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.alphaess_local.const import DOMAIN
 from custom_components.alphaess_local.coordinator import battery_device
 
 from .conftest import SERIAL, RecordedBattery
+
+DOMAIN_LOGGER = "custom_components.alphaess_local"
 
 
 def entity_id(
@@ -214,11 +230,41 @@ async def test_event_log_fires_each_entry_once(
 
 
 async def test_entry_without_battery_is_quiet(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert hass.states.async_entity_ids("sensor") == []
-    payload = json.dumps({})
-    assert payload == "{}"
+    changed: list[str] = []
+    hass.bus.async_listen(
+        EVENT_STATE_CHANGED, lambda event: changed.append(event.data["entity_id"])
+    )
+    # Nine minutes without a battery: short of the ten after which a repair says so.
+    start = dt_util.utcnow()
+    for minute in range(1, 10):
+        async_fire_time_changed(hass, start + timedelta(minutes=minute))
+        await hass.async_block_till_done()
+
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert (
+        er.async_entries_for_config_entry(er.async_get(hass), loaded_entry.entry_id)
+        == []
+    )
+    assert (
+        dr.async_entries_for_config_entry(dr.async_get(hass), loaded_entry.entry_id)
+        == []
+    )
+    assert hass.states.async_all() == []
+    assert changed == []
+    assert [
+        i for (domain, _), i in ir.async_get(hass).issues.items() if domain == DOMAIN
+    ] == []
+    # Nothing above debug level from us, from setup on.
+    ours = [
+        r.getMessage()
+        for r in caplog.get_records("setup") + caplog.records
+        if r.name.startswith(DOMAIN_LOGGER) and r.levelno > logging.INFO
+    ]
+    assert ours == []
 
 
 async def test_event_log_not_repeated_after_restart(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from datetime import datetime
 import json
 import logging
 import os
 from pathlib import Path
 import socket
-import sys
 from typing import Any
 
 import pytest
@@ -114,11 +114,16 @@ async def test_reconnect_without_login(server: AlphaServer, events: Events) -> N
         )
         before = len(events.messages(RealtimeRecord))
         await events.wait_for(lambda: len(events.messages(RealtimeRecord)) > before + 1)
+        assert server.connected_serials == {SERIAL}
     finally:
         await stop(task)
     assert len(events.messages(Login)) == 1
     assert len(events.messages(Heartbeat)) == 2
-    assert server.connected_serials in (frozenset(), frozenset({SERIAL}))
+    # The stopped battery's link closes too, and with it its serial is released.
+    await events.wait_for(
+        lambda: sum(isinstance(e, Disconnected) for e in events.events) == 2
+    )
+    assert server.connected_serials == frozenset()
 
 
 async def test_push_on_connection_that_never_logged_in(
@@ -141,9 +146,15 @@ async def test_two_batteries_at_once(server: AlphaServer, events: Events) -> Non
             lambda: {r.serial for r in events.messages(RealtimeRecord)}
             == {SERIAL, "AL2000000000002"}
         )
+        assert server.connected_serials == {SERIAL, "AL2000000000002"}
     finally:
         await stop(task_a)
         await stop(task_b)
+    # Each spoke for itself only: one login per battery, each with its own serial.
+    assert sorted(m.serial for m in events.messages(Login)) == [
+        "AL2000000000002",
+        SERIAL,
+    ]
 
 
 async def test_split_and_coalesced_frames(
@@ -183,15 +194,14 @@ async def test_junk_beside_a_good_session(
     await junk[1].send(bytes(bad_crc))
     await junk[2].send(hostile_length + b"\x00" * 100_000)
 
-    loop = asyncio.get_running_loop()
-    delays = []
+    # One request at a time, each waiting for its ack (frames() bounds a hang): the
+    # good session is served while the junk is still arriving.
     for n in range(20):
-        start = loop.time()
         await good.send(realtime(soc=str(n)))
         await good.frames(2 + n)
-        delays.append(loop.time() - start)
     await trickler
-    assert max(delays) < 1.0
+    assert [a.header for a in good.received] == [(1, 2, 2)] + [(1, 2, 16)] * 20
+    assert all(a.payload == SUCCESS for a in good.received)
     socs = [r.soc for r in events.messages(RealtimeRecord) if r.serial == SERIAL]
     assert socs == list(range(20))
     # The damaged request was still acknowledged, and reported.
@@ -250,19 +260,21 @@ async def test_idle_timeout_closes_silent_and_trickling_peers(
     trickling: RawClient = await connect(server.port)
 
     async def trickle() -> None:
-        for _ in range(30):
-            await trickling.send(b"\x01")
-            await asyncio.sleep(0.05)
+        # Until the server hangs up: activity without a frame must not keep it open.
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await trickling.send(b"\x01")
+                await asyncio.sleep(0.05)
 
     task = asyncio.create_task(trickle())
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    assert await silent.closed_by_server(timeout=3)
-    assert await trickling.closed_by_server(timeout=3)
-    assert loop.time() - start < 2.5
+    # Generous bounds: they only stop a hang; closing is what is checked.
+    assert await silent.closed_by_server(timeout=30)
+    assert await trickling.closed_by_server(timeout=30)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    assert server.connection_count == 0
+    async with asyncio.timeout(10):
+        while server.connection_count:
+            await asyncio.sleep(0.01)
 
 
 async def test_resume_round_trip_uploads_history(
@@ -453,44 +465,3 @@ async def test_owner_callback_errors_do_not_kill_sessions(
     await client.send(realtime())
     assert len(await client.frames(2)) == 2
     assert "Error in the AlphaESS event handler" in caplog.text
-
-
-async def test_serve_command_prints_redacted_json(
-    socket_enabled: None, tmp_path: Path
-) -> None:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "custom_components.alphaess_local.protocol",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--dump",
-        str(tmp_path / "d.jsonl"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stderr is not None
-        assert process.stdout is not None
-        async with asyncio.timeout(20):
-            while b"listening" not in await process.stderr.readline():
-                pass
-        client = await RawClient.connect(port)
-        await client.send(login(password="cli-secret"))
-        await client.frames(1)
-        async with asyncio.timeout(10):
-            line = json.loads(await process.stdout.readline())
-        await client.close()
-    finally:
-        process.terminate()
-        await process.wait()
-    assert line["type"] == "Login"
-    assert line["serial"] == "AL90*********42"
-    assert line["message"]["password"] == "**REDACTED**"
-    assert "cli-secret" not in json.dumps(line)

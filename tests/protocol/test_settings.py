@@ -8,6 +8,7 @@ from custom_components.alphaess_local.protocol.settings import (
     SettingError,
     build_answer,
     shows,
+    spoken,
     validate,
     write_like,
 )
@@ -86,3 +87,32 @@ def test_valid_changes_pass() -> None:
     validate(
         {"BatUseCap": 50}, {"BatHighCap": "x"}
     )  # unreadable stop: nothing to compare
+
+
+def test_build_answer_leaves_out_what_the_battery_already_shows() -> None:
+    answer, changes = build_answer(REPORT, {"GridCharge": False, "BatHighCap": 90})
+    assert answer["GridCharge"] == "false"  # as the battery wrote it
+    assert [c.key for c in changes] == ["BatHighCap"]
+    answer, changes = build_answer(REPORT, {"CtrDis": False})
+    assert (answer, changes) == (REPORT, [])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("GridCharge", "true", "on"),
+        ("GridCharge", True, "on"),
+        ("CtrDis", "False", "off"),
+        ("CtrDis", "1", "on"),
+        ("TimeChaF1", "2", "02:00"),
+        ("TimeDisE2", 23, "23:00"),
+        ("BatHighCap", "90.00", "90 %"),
+        ("BatUseCap", 13.5, "13.5 %"),
+        ("SetFeed", "100", "100"),  # not one of ours: the bare number
+        ("BatHighCap", "n/a", "n/a"),  # unreadable: as the battery sent it
+        ("BatHighCap", True, "True"),
+        ("BatHighCap", None, "None"),
+    ],
+)
+def test_spoken(key: str, value: object, words: str) -> None:
+    assert spoken(key, value) == words

@@ -1,0 +1,300 @@
+"""The terminal tool, in-process: its arguments, ``serve`` and ``simulate``, its output.
+
+``main()`` runs until interrupted, so each test swaps the command's coroutine for one
+that starts the real one as a task, drives it over loopback TCP and then cancels it,
+as Ctrl-C would. ``test_standalone.py`` runs the same commands as processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import json
+import logging
+from pathlib import Path
+import re
+import runpy
+import socket
+import sys
+from typing import Any
+
+import pytest
+
+from custom_components.alphaess_local.protocol import RealtimeRecord, cli
+from custom_components.alphaess_local.protocol.server import (
+    DEFAULT_MAX_CONNECTIONS,
+    AlphaServer,
+)
+from custom_components.alphaess_local.protocol.simulator import (
+    DEFAULT_SERIAL,
+    Identity,
+    SimulatedBattery,
+)
+
+from .conftest import HOST, EventLog, RawClient
+from .test_server import login, realtime
+
+MASKED = "AL90*********42"
+OTHER = "AL2000000000002"
+# Only bounds a hang: every wait below ends as soon as what it waits for happens.
+PATIENCE = 30
+
+
+class Output:
+    """Everything printed so far; ``capsys`` hands each piece out only once."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+        self.out = ""
+        self.err = ""
+
+    def read(self) -> Output:
+        captured = self._capsys.readouterr()
+        self.out += captured.out
+        self.err += captured.err
+        return self
+
+    async def wait_for(self, predicate: Callable[[Output], bool]) -> None:
+        async with asyncio.timeout(PATIENCE):
+            while not predicate(self.read()):
+                await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def logging_config(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What ``main()`` asked of ``logging.basicConfig`` (the test's logging stays)."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kw: calls.append(kw))
+    return calls
+
+
+def stop_after(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    drive: Callable[[asyncio.Task[None]], Any],
+) -> None:
+    """Run ``cli.<name>`` as a task while ``drive`` runs, then cancel it."""
+    real = getattr(cli, name)
+
+    async def run_and_stop(args: Any) -> None:
+        task = asyncio.create_task(real(args))
+        try:
+            await drive(task)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    monkeypatch.setattr(cli, name, run_and_stop)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_serve_prints_redacted_events_and_honours_its_options(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logging_config: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    servers: list[AlphaServer] = []
+
+    class RecordingServer(AlphaServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            servers.append(self)
+
+    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    output = Output(capsys)
+    dump = tmp_path / "unknown.jsonl"
+
+    async def drive(serve: asyncio.Task[None]) -> None:
+        await output.wait_for(lambda o: "listening on" in o.err)
+        found = re.search(rf"listening on {re.escape(HOST)}:(\d+)", output.err)
+        assert found, output.err
+        port = int(found.group(1))
+        assert port == servers[0].port != 0
+
+        battery = SimulatedBattery(HOST, port, speed=200)
+        running = asyncio.create_task(battery.run())
+        try:
+            await output.wait_for(lambda o: '"type": "RealtimeRecord"' in o.out)
+            # A serial that --allow does not name is shown the door.
+            stranger = await RawClient.connect(port)
+            await stranger.send(login(OTHER, "stranger-secret"))
+            assert await stranger.closed_by_server(timeout=PATIENCE)
+            await stranger.close()
+            # A damaged frame is acknowledged, reported on stderr and dumped.
+            damaged = bytearray(realtime(DEFAULT_SERIAL).encode())
+            damaged[-1] ^= 0x55
+            broken = await RawClient.connect(port)
+            await broken.send(bytes(damaged))
+            assert (await broken.frames(1, timeout=PATIENCE))[0].header == (1, 2, 16)
+            await broken.close()
+            await output.wait_for(lambda o: "corrupt bytes (crc_mismatch)" in o.err)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        await output.wait_for(
+            lambda o: f"{MASKED} " in o.err and "disconnected" in o.err
+        )
+        assert not serve.done()
+
+    stop_after(monkeypatch, "_serve", drive)
+    argv = ["-v", "serve", "--host", HOST, "--port", "0", "--dump", str(dump)]
+    argv += ["--allow", DEFAULT_SERIAL, "--allow", "AL9999999999999"]
+    argv += ["--max-connections", "5"]
+    assert cli.main(argv) == 0
+    output.read()
+
+    (server,) = servers
+    assert server.allowlist == {DEFAULT_SERIAL, "AL9999999999999"}
+    assert server.max_connections == 5
+    assert server.dump is not None
+    assert server.dump.path == dump
+    assert logging_config[0]["level"] == logging.DEBUG
+    # One JSON object per decoded message on stdout, personal data masked.
+    lines = [json.loads(line) for line in output.out.splitlines()]
+    kinds = [line["type"] for line in lines]
+    assert kinds[:2] == ["Login", "Heartbeat"]
+    assert "RealtimeRecord" in kinds
+    assert {line["serial"] for line in lines} == {MASKED}
+    assert all(line["peer"].startswith(f"{HOST}:") for line in lines)
+    assert lines[0]["message"]["password"] == "**REDACTED**"
+    # A readable line per event on stderr: received, corrupt, disconnected.
+    assert re.search(
+        rf"{re.escape(MASKED)} {re.escape(HOST)}:\d+: Login$", output.err, re.M
+    )
+    assert re.search(r": \d+ corrupt bytes \(crc_mismatch\)$", output.err, re.M)
+    assert re.search(
+        rf"{re.escape(MASKED)} {re.escape(HOST)}:\d+: disconnected$", output.err, re.M
+    )
+    for secret in (DEFAULT_SERIAL, OTHER, Identity().password, "stranger-secret"):
+        assert secret not in output.out + output.err, secret
+    # The dump was closed with the server: its line is on disk, redacted.
+    (dumped,) = (json.loads(line) for line in dump.read_text().splitlines())
+    assert dumped["reason"] == "crc_mismatch"
+    assert DEFAULT_SERIAL not in json.dumps(dumped)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_serve_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logging_config: list[dict[str, Any]],
+) -> None:
+    servers: list[AlphaServer] = []
+
+    class RecordingServer(AlphaServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            servers.append(self)
+
+    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    output = Output(capsys)
+
+    async def drive(serve: asyncio.Task[None]) -> None:
+        # No --host: every interface, printed as "*".
+        await output.wait_for(lambda o: "listening on *:" in o.err)
+
+    stop_after(monkeypatch, "_serve", drive)
+    # Port 0 only because the default, 7777, may be taken on a test machine.
+    assert cli.main(["serve", "--port", "0"]) == 0
+    (server,) = servers
+    assert server.allowlist == frozenset()  # everyone
+    assert server.max_connections == DEFAULT_MAX_CONNECTIONS
+    assert server.dump is None
+    assert logging_config[0]["level"] == logging.INFO
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_simulate_connects_a_battery_with_the_given_serial(
+    monkeypatch: pytest.MonkeyPatch,
+    logging_config: list[dict[str, Any]],
+) -> None:
+    batteries: list[SimulatedBattery] = []
+
+    class RecordingBattery(SimulatedBattery):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            batteries.append(self)
+
+    monkeypatch.setattr(cli, "SimulatedBattery", RecordingBattery)
+    port = free_port()
+    heard: list[RealtimeRecord] = []
+
+    async def drive(simulate: asyncio.Task[None]) -> None:
+        events = EventLog()
+        server = AlphaServer(events, host=HOST, port=port)
+        await server.start()
+        try:
+            await events.wait_for(
+                lambda: len(events.messages(RealtimeRecord)) >= 2, timeout=PATIENCE
+            )
+        finally:
+            await server.close()
+        heard.extend(events.messages(RealtimeRecord))
+
+    stop_after(monkeypatch, "_simulate", drive)
+    argv = ["simulate", "--host", HOST, "--port", str(port)]
+    argv += ["--serial", OTHER, "--speed", "200"]
+    assert cli.main(argv) == 0
+    (battery,) = batteries
+    assert battery.identity.serial == OTHER
+    assert {record.serial for record in heard} == {OTHER}
+    assert logging_config[0]["level"] == logging.INFO
+
+
+def test_ctrl_c_ends_with_status_zero(
+    monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
+) -> None:
+    reached: list[str] = []
+
+    async def interrupted(args: Any) -> None:
+        reached.append(args.command)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_simulate", interrupted)
+    assert cli.main(["simulate"]) == 0
+    assert reached == ["simulate"]
+
+
+def test_help_describes_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: alphaess-cloud")
+    assert "answer batteries in the cloud's place" in text
+    assert "behave like a battery" in text
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["serve", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--host", "--port", "--dump", "--allow", "--max-connections"):
+        assert option in text
+    assert f"(default: {DEFAULT_MAX_CONNECTIONS})" in text
+
+
+def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([])
+    assert done.value.code == 2
+    assert "required: command" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["alphaess-cloud", "simulate", "--help"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module(
+            "custom_components.alphaess_local.protocol", run_name="__main__"
+        )
+    assert done.value.code == 0
+    assert "--speed" in capsys.readouterr().out
