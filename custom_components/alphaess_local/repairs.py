@@ -8,8 +8,9 @@ from homeassistant import data_entry_flow
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 
-from .const import CONF_ALLOWLIST
+from .const import CONF_ALLOWLIST, DOMAIN
 from .protocol.redact import mask_serial
 
 
@@ -34,10 +35,20 @@ class AddBatteryFlow(ConfirmRepairFlow):
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
             return self.async_abort(reason="entry_removed")
-        # An empty allowlist accepted every battery the entry knows: keep them all.
+        # An empty allowlist accepted every battery the entry knows: keep them all,
+        # from its devices as well (the entry may not be loaded right now).
         current = set(entry.options.get(CONF_ALLOWLIST) or ())
-        if not current and entry.state is ConfigEntryState.LOADED:
-            current |= set(entry.runtime_data.data)
+        if not current:
+            if entry.state is ConfigEntryState.LOADED:
+                current |= set(entry.runtime_data.data)
+            current |= {
+                serial
+                for device in dr.async_entries_for_config_entry(
+                    dr.async_get(self.hass), entry.entry_id
+                )
+                for domain, serial in device.identifiers
+                if domain == DOMAIN
+            }
         current.add(self._serial)
         self.hass.config_entries.async_update_entry(
             entry, options={**entry.options, CONF_ALLOWLIST: sorted(current)}
