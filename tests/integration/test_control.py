@@ -64,7 +64,11 @@ async def simulated(
         return battery
 
     yield _start
-    for _, task in batteries:
+    for battery, task in batteries:
+        # Offline first: a battery cancelled halfway through reconnecting (the entry
+        # reloads when control is allowed) could leave its socket to the collector.
+        battery.go_offline()
+        await asyncio.sleep(0.05)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
