@@ -173,10 +173,6 @@ class HistoryBackfill:
         upload = self._uploads.get(serial)
         return upload.hours.rows if upload else 0
 
-    def owes(self, state: BatteryState) -> bool:
-        """Whether the battery's statistics still lack minutes it can upload."""
-        return state.owed_from is not None
-
     # --- when to ask ----------------------------------------------------------------
 
     @callback

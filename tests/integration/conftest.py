@@ -92,14 +92,13 @@ class RecordedBattery(RawClient):
 
 
 @pytest.fixture
-async def battery(
-    socket_enabled: None, loaded_entry: MockConfigEntry
-) -> AsyncGenerator[Callable[[], Any]]:
+async def battery_at(socket_enabled: None) -> AsyncGenerator[Callable[[int], Any]]:
+    """Connect a recorded battery to any port (an entry set up by the test itself)."""
     clients: list[RecordedBattery] = []
 
-    async def _connect() -> RecordedBattery:
-        reader_writer = await RawClient.connect(loaded_entry.data[CONF_PORT])
-        client = RecordedBattery(reader_writer.reader, reader_writer.writer)
+    async def _connect(port: int) -> RecordedBattery:
+        raw = await RawClient.connect(port)
+        client = RecordedBattery(raw.reader, raw.writer)
         client.session = load_session()
         clients.append(client)
         return client
@@ -107,3 +106,16 @@ async def battery(
     yield _connect
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def battery(
+    loaded_entry: MockConfigEntry, battery_at: Callable[[int], Any]
+) -> Callable[[], Any]:
+    """Connect a recorded battery to the loaded entry's port."""
+
+    async def _connect() -> RecordedBattery:
+        client: RecordedBattery = await battery_at(loaded_entry.data[CONF_PORT])
+        return client
+
+    return _connect

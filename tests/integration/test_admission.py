@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 import json
 from typing import Any
 
@@ -12,7 +12,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -24,26 +23,10 @@ from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
 from custom_components.alphaess_local.protocol import Frame
 from custom_components.alphaess_local.repairs import AddBatteryFlow
 
-from ..protocol.conftest import HOST, RawClient
-from .conftest import SERIAL, RecordedBattery, load_session
+from ..protocol.conftest import HOST
+from .conftest import SERIAL, RecordedBattery
 
 SECOND = "AL9002021030077"
-
-
-@pytest.fixture
-async def battery_at(socket_enabled: None) -> AsyncGenerator[Callable[[int], Any]]:
-    clients: list[RecordedBattery] = []
-
-    async def _connect(port: int) -> RecordedBattery:
-        raw = await RawClient.connect(port)
-        client = RecordedBattery(raw.reader, raw.writer)
-        client.session = load_session()
-        clients.append(client)
-        return client
-
-    yield _connect
-    for client in clients:
-        await client.close()
 
 
 def devices(hass: HomeAssistant, entry: MockConfigEntry) -> list[dr.DeviceEntry]:
