@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN, LOGGER
-from .protocol.redact import mask_serial
+from .protocol import mask_serial
 
 # Unconfirmed serials remembered (and repair issues raised) at most, per entry.
 MAX_UNCONFIRMED: Final = 3

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import math
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -31,15 +31,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .battery import ENERGY_TOTALS, BatteryState
-from .const import DOMAIN, LOGGER
+from .battery import ENERGY_TOTALS, BatteryState, energy_key
+from .const import DOMAIN, LOGGER, unique_id
 from .hourly_statistics import async_compiled_until, async_import_hours, retry_at
-from .protocol import DetailedRecord
-from .protocol.events import ServerError
-from .protocol.redact import mask_serial
-
-if TYPE_CHECKING:
-    from .protocol.server import AlphaServer
+from .protocol import AlphaServer, DetailedRecord, ServerError, mask_serial
 
 GAP: Final = timedelta(minutes=2)
 MAX_RESUME_MINUTES: Final = 7 * 24 * 60
@@ -344,7 +339,7 @@ class HistoryBackfill:
         waiting: datetime | None = None  # end of the first hour not compiled yet
         for key, _attribute in ENERGY_TOTALS:
             entity_id = registry.async_get_entity_id(
-                "sensor", DOMAIN, f"{state.serial}_{key}_energy"
+                "sensor", DOMAIN, unique_id(state.serial, energy_key(key))
             )
             hours = ends.get(key, [])
             ready = [h for h in hours if compiled and h[0] + HOUR <= compiled]

@@ -26,8 +26,13 @@ from typing import Any, ClassVar, Final
 from homeassistant.util import dt as dt_util
 
 from .const import LOGGER
-from .protocol import DetailedRecord, EventLogEntry, RealtimeRecord, SystemReport
-from .protocol.redact import mask_serial
+from .protocol import (
+    DetailedRecord,
+    EventLogEntry,
+    RealtimeRecord,
+    SystemReport,
+    mask_serial,
+)
 
 # Lifetime totals as (key, attribute of DetailedRecord).
 ENERGY_TOTALS: Final = (
@@ -39,6 +44,12 @@ ENERGY_TOTALS: Final = (
     ("battery_grid_charge", "e_grid_charge"),
 )
 MAX_QUEUED_EVENTS: Final = 100
+
+
+def energy_key(total: str) -> str:
+    """Key of the energy sensor of lifetime total ``total`` (its unique id's end)."""
+    return f"{total}_energy"
+
 
 # A record fits the clock when its offset from UTC is this close to the estimate. The
 # battery stamps whole seconds, drifts about a minute in weeks and sits on the LAN, so

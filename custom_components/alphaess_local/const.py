@@ -9,6 +9,16 @@ from typing import Final
 DOMAIN: Final = "alphaess_local"
 LOGGER = logging.getLogger(__package__)
 
+
+def unique_id(serial: str, key: str) -> str:
+    """Unique id of battery ``serial``'s entity ``key``.
+
+    Never change it: entity ids, customisations and long-term statistics hang on it,
+    and the backfill finds its energy sensors by it.
+    """
+    return f"{serial}_{key}"
+
+
 DEFAULT_HOST: Final = "0.0.0.0"  # noqa: S104 - the battery must reach us from the LAN
 DEFAULT_PORT: Final = 7777
 

@@ -9,26 +9,41 @@ report shows it. One change per battery at a time; the next one waits its turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from . import const
 from .const import DOMAIN, LOGGER
-from .protocol import SystemReport
-from .protocol.events import ServerError
-from .protocol.redact import mask_serial
-from .protocol.server import AlphaServer
-from .protocol.settings import (
-    LABELS,
+from .protocol import (
+    AlphaServer,
+    Requested,
+    ServerError,
     SettingError,
-    SettingValue,
+    SystemReport,
     build_answer,
+    mask_serial,
+    normalize,
+    setting_label,
     shows,
     spoken,
     validate,
 )
+
+
+@contextmanager
+def _refusal() -> Iterator[None]:
+    """A rule of the library broken: the user's input, named in their language."""
+    try:
+        yield
+    except SettingError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=err.key,
+            translation_placeholders={"detail": str(err)},
+        ) from err
 
 
 class BatteryControl:
@@ -59,7 +74,7 @@ class BatteryControl:
     async def async_apply(
         self,
         serial: str,
-        changes: Mapping[str, SettingValue],
+        changes: Mapping[str, Requested],
         user_id: str | None,
     ) -> None:
         """Send ``changes`` and wait until the battery reports them applied."""
@@ -67,6 +82,8 @@ class BatteryControl:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="control_disabled"
             )
+        with _refusal():
+            normalize(changes)  # what the battery cannot hold fails before any wait
         lock = self._locks.setdefault(serial, asyncio.Lock())
         async with lock:
             try:
@@ -77,7 +94,7 @@ class BatteryControl:
     async def _apply_locked(
         self,
         serial: str,
-        changes: Mapping[str, SettingValue],
+        requested: Mapping[str, Requested],
         user_id: str | None,
     ) -> None:
         # Read inside the lock: a change queued behind another builds on its result.
@@ -86,14 +103,8 @@ class BatteryControl:
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="no_report"
             )
-        try:
-            validate(changes, report.raw)
-        except SettingError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=err.key,
-                translation_placeholders={"detail": str(err)},
-            ) from err
+        with _refusal():
+            changes = validate(requested, report.raw)
         if shows(report.raw, changes):
             return
         answer, applied = build_answer(report.raw, changes)
@@ -125,7 +136,7 @@ class BatteryControl:
             LOGGER.info(
                 "Battery %s: %s: %s → %s by %s",
                 mask_serial(serial),
-                LABELS.get(change.key, change.key),
+                setting_label(change.key),
                 spoken(change.key, change.old),
                 spoken(change.key, change.new),
                 who,

@@ -40,18 +40,22 @@ from .const import (
 )
 from .control import BatteryControl
 from .protocol import (
+    DEFAULT_MAX_CONNECTIONS,
+    AlphaServer,
+    Corrupted,
     DetailedRecord,
+    Disconnected,
     EventLog,
     HistoryUpload,
     RealtimeRecord,
+    Received,
+    ServerEvent,
     SystemReport,
+    TrafficDump,
     Undecodable,
     UnknownMessage,
+    mask_serial,
 )
-from .protocol.dump import TrafficDump
-from .protocol.events import Corrupted, Disconnected, Received, ServerEvent
-from .protocol.redact import mask_serial
-from .protocol.server import DEFAULT_MAX_CONNECTIONS, AlphaServer
 
 type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
 

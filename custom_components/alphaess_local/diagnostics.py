@@ -13,7 +13,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_ALLOWLIST
 from .coordinator import AlphaEssConfigEntry
-from .protocol.redact import mask_serial, to_jsonable
+from .protocol import mask_serial, to_jsonable
 
 
 async def async_get_config_entry_diagnostics(

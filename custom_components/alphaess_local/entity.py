@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
 from homeassistant.const import EntityCategory
@@ -14,9 +14,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .battery import BatteryState
-from .const import DOMAIN
+from .const import DOMAIN, unique_id
 from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
-from .protocol.settings import SettingValue
+from .protocol import Requested, Setting, SettingValue
 
 
 class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
@@ -39,7 +39,7 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         self.serial = serial
         self._last_shown: tuple[object, ...] | None = None
         self.entity_description = description
-        self._attr_unique_id = f"{serial}_{description.key}"
+        self._attr_unique_id = unique_id(serial, description.key)
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, serial)})
         if placeholders := getattr(description, "placeholders", None):
             self._attr_translation_placeholders = placeholders
@@ -85,19 +85,35 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         return self.battery.available and self.battery.last_seen is not None
 
 
+class SettingDescription(Protocol):
+    """A description of a setting entity: which of the battery's settings it is."""
+
+    @property
+    def setting(self) -> Setting:
+        """The library's entry for the setting (wire key, kind, range)."""
+
+
 class AlphaEssSettingEntity(AlphaEssEntity):
     """A battery setting: shows the latest report, changes go through SetConfig."""
 
     _attr_entity_category = EntityCategory.CONFIG
+    entity_description: SettingDescription  # type: ignore[assignment]
 
     @property
     def available(self) -> bool:
         """Only with a system report to build a change on."""
         return super().available and self.battery.report is not None
 
-    async def _async_change(self, changes: Mapping[str, SettingValue]) -> None:
-        """Apply ``changes``; on failure the state shows what the battery reports."""
+    @property
+    def reported(self) -> SettingValue | None:
+        """The setting in the battery's latest report, never what we sent."""
+        report = self.battery.report
+        return self.entity_description.setting.read(report.raw) if report else None
+
+    async def _async_change(self, value: Requested) -> None:
+        """Set this entity's setting; on failure the state shows what the battery reports."""
         user_id = self._context.user_id if self._context else None
+        changes = {self.entity_description.setting.wire_key: value}
         try:
             await self.coordinator.control.async_apply(self.serial, changes, user_id)
         finally:
@@ -127,7 +143,7 @@ def without_mirrors[D: BatteryEntityDescription](
     for serial in entry.runtime_data.data:
         for key in mirrors:
             if entity_id := registry.async_get_entity_id(
-                platform, DOMAIN, f"{serial}_{key}"
+                platform, DOMAIN, unique_id(serial, key)
             ):
                 registry.async_remove(entity_id)
     return [d for d in descriptions if d.key not in mirrors]

@@ -17,41 +17,32 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
-from .protocol import SystemReport
-from .protocol.settings import CHARGE_STOP_SOC, DISCHARGE_CUTOFF_SOC
+from .protocol import SETTINGS, Setting, SettingKind
 
 PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class AlphaEssNumberEntityDescription(NumberEntityDescription):
-    """A numeric setting and where the battery reports it."""
+    """A percentage setting of the battery."""
 
-    setting: str
-    value_fn: Callable[[SystemReport], float | None]
+    setting: Setting
     exists_fn: Callable[[BatteryState], bool] = heard
 
 
 NUMBERS: tuple[AlphaEssNumberEntityDescription, ...] = tuple(
     AlphaEssNumberEntityDescription(
-        key=key,
-        translation_key=key,
+        key=setting.key,
+        translation_key=setting.key,
         setting=setting,
-        value_fn=value_fn,
-        native_min_value=0,
-        native_max_value=100,
+        native_min_value=setting.minimum,
+        native_max_value=setting.maximum,
         native_step=1,
         native_unit_of_measurement=PERCENTAGE,
         mode=NumberMode.BOX,
     )
-    for key, setting, value_fn in (
-        ("charge_stop_soc", CHARGE_STOP_SOC, lambda r: r.charge_stop_soc),
-        (
-            "discharge_cutoff_soc",
-            DISCHARGE_CUTOFF_SOC,
-            lambda r: r.discharge_cutoff_soc,
-        ),
-    )
+    for setting in SETTINGS
+    if setting.kind is SettingKind.PERCENT
 )
 
 
@@ -73,9 +64,9 @@ class AlphaEssNumber(AlphaEssSettingEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """From the battery's latest report."""
-        report = self.battery.report
-        return self.entity_description.value_fn(report) if report else None
+        value = self.reported
+        return None if value is None else float(value)
 
     async def async_set_native_value(self, value: float) -> None:
         """Send the new limit (whole percent)."""
-        await self._async_change({self.entity_description.setting: round(value)})
+        await self._async_change(round(value))

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_ALLOWLIST, DOMAIN
-from .protocol.redact import mask_serial
+from .protocol import mask_serial
 
 
 class AddBatteryFlow(ConfirmRepairFlow):

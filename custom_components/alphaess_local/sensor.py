@@ -22,11 +22,13 @@ from homeassistant.components.sensor import (
 from homeassistant.const import (
     PERCENTAGE,
     EntityCategory,
+    UnitOfApparentPower,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
     UnitOfFrequency,
     UnitOfPower,
+    UnitOfReactivePower,
     UnitOfTemperature,
     UnitOfTime,
 )
@@ -34,7 +36,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .battery import BatteryState, heard
+from .battery import BatteryState, energy_key, heard
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
@@ -126,8 +128,8 @@ def _power(
 
 def _energy(key: str) -> AlphaEssSensorEntityDescription:
     return AlphaEssSensorEntityDescription(
-        key=f"{key}_energy",
-        translation_key=f"{key}_energy",
+        key=energy_key(key),
+        translation_key=energy_key(key),
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -197,7 +199,7 @@ REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         key="apparent_power",
         translation_key="apparent_power",
         device_class=SensorDeviceClass.APPARENT_POWER,
-        native_unit_of_measurement="VA",
+        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
         state_class=SensorStateClass.MEASUREMENT,
         entity_registry_enabled_default=False,
         value_fn=_realtime(lambda r: r.apparent_power),
@@ -207,7 +209,7 @@ REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         key="reactive_power",
         translation_key="reactive_power",
         device_class=SensorDeviceClass.REACTIVE_POWER,
-        native_unit_of_measurement="var",
+        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
         state_class=SensorStateClass.MEASUREMENT,
         entity_registry_enabled_default=False,
         value_fn=_realtime(lambda r: r.reactive_power_ac),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import time
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
@@ -12,11 +10,12 @@ import voluptuous as vol
 
 from .const import DOMAIN
 from .coordinator import AlphaEssConfigEntry
-from .protocol.settings import (
+from .protocol import (
     CHARGE_STOP_SOC,
-    CHARGE_WINDOWS,
-    GRID_CHARGE,
-    SettingValue,
+    GRID_CHARGING,
+    WINDOWS,
+    Requested,
+    charge_window,
 )
 
 SERVICE_SET_CHARGE_SCHEDULE = "set_charge_schedule"
@@ -31,10 +30,12 @@ SET_CHARGE_SCHEDULE_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_DEVICE_ID): cv.string,
         vol.Optional(ATTR_GRID_CHARGE): cv.boolean,
-        vol.Optional(ATTR_WINDOW, default=1): vol.In([1, 2]),
+        vol.Optional(ATTR_WINDOW, default=1): vol.In(WINDOWS),
         vol.Optional(ATTR_START): cv.time,
         vol.Optional(ATTR_END): cv.time,
-        vol.Optional(ATTR_CHARGE_STOP_SOC): vol.All(vol.Coerce(int), vol.Range(0, 100)),
+        vol.Optional(ATTR_CHARGE_STOP_SOC): vol.All(
+            vol.Coerce(int), vol.Range(CHARGE_STOP_SOC.minimum, CHARGE_STOP_SOC.maximum)
+        ),
     }
 )
 
@@ -61,26 +62,21 @@ def _battery(hass: HomeAssistant, device_id: str) -> tuple[AlphaEssConfigEntry, 
     )
 
 
-def _whole_hour(value: time) -> int:
-    if value.minute or value.second:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="whole_hours_only"
-        )
-    return value.hour
-
-
 async def _set_charge_schedule(call: ServiceCall) -> None:
     entry, serial = _battery(call.hass, call.data[ATTR_DEVICE_ID])
-    start_key, end_key = CHARGE_WINDOWS[call.data[ATTR_WINDOW] - 1]
-    changes: dict[str, SettingValue] = {}
-    if ATTR_GRID_CHARGE in call.data:
-        changes[GRID_CHARGE] = call.data[ATTR_GRID_CHARGE]
-    if ATTR_START in call.data:
-        changes[start_key] = _whole_hour(call.data[ATTR_START])
-    if ATTR_END in call.data:
-        changes[end_key] = _whole_hour(call.data[ATTR_END])
-    if ATTR_CHARGE_STOP_SOC in call.data:
-        changes[CHARGE_STOP_SOC] = call.data[ATTR_CHARGE_STOP_SOC]
+    start, end = charge_window(call.data[ATTR_WINDOW])
+    fields = {
+        ATTR_GRID_CHARGE: GRID_CHARGING,
+        ATTR_START: start,
+        ATTR_END: end,
+        ATTR_CHARGE_STOP_SOC: CHARGE_STOP_SOC,
+    }
+    # Ranges and the whole-hours rule are the library's, checked by the control.
+    changes: dict[str, Requested] = {
+        setting.wire_key: call.data[field]
+        for field, setting in fields.items()
+        if field in call.data
+    }
     if not changes:
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="nothing_to_change"

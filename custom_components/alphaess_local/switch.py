@@ -13,34 +13,25 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
-from .protocol import SystemReport
-from .protocol.settings import DISCHARGE_CONTROL, GRID_CHARGE
+from .protocol import SETTINGS, Setting, SettingKind
 
 PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class AlphaEssSwitchEntityDescription(SwitchEntityDescription):
-    """An on/off setting and where the battery reports it."""
+    """An on/off setting of the battery."""
 
-    setting: str
-    is_on_fn: Callable[[SystemReport], bool | None]
+    setting: Setting
     exists_fn: Callable[[BatteryState], bool] = heard
 
 
-SWITCHES: tuple[AlphaEssSwitchEntityDescription, ...] = (
+SWITCHES: tuple[AlphaEssSwitchEntityDescription, ...] = tuple(
     AlphaEssSwitchEntityDescription(
-        key="grid_charging",
-        translation_key="grid_charging",
-        setting=GRID_CHARGE,
-        is_on_fn=lambda report: report.grid_charge,
-    ),
-    AlphaEssSwitchEntityDescription(
-        key="discharge_control",
-        translation_key="discharge_control",
-        setting=DISCHARGE_CONTROL,
-        is_on_fn=lambda report: report.discharge_control,
-    ),
+        key=setting.key, translation_key=setting.key, setting=setting
+    )
+    for setting in SETTINGS
+    if setting.kind is SettingKind.SWITCH
 )
 
 
@@ -62,13 +53,13 @@ class AlphaEssSwitch(AlphaEssSettingEntity, SwitchEntity):
     @property
     def is_on(self) -> bool | None:
         """From the battery's latest report, never from what we sent."""
-        report = self.battery.report
-        return self.entity_description.is_on_fn(report) if report else None
+        value = self.reported
+        return None if value is None else bool(value)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Enable the setting."""
-        await self._async_change({self.entity_description.setting: True})
+        await self._async_change(value=True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Disable the setting."""
-        await self._async_change({self.entity_description.setting: False})
+        await self._async_change(value=False)

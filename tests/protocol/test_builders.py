@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from custom_components.alphaess_local.protocol import (
-    CommandIndex,
     Frame,
     ServerCommand,
     acknowledge,
     config_answer,
     decode_message,
+)
+from custom_components.alphaess_local.protocol.builders import (
+    CommandIndex,
     resume_command,
     set_config_command,
     sync_time_command,

@@ -1,17 +1,31 @@
 """AlphaESS cloud protocol: codec, fake-cloud server and a simulated battery.
 
-Nothing in this package imports Home Assistant; it could ship on PyPI on its own.
+Nothing in this package imports Home Assistant; it also ships alone as
+``alphaess_cloud`` (docs/library.md). What is listed here is the public API: the
+integration uses nothing else, and the rest may change without notice.
+
+- Codec (sans-IO): :class:`FrameDecoder` cuts frames from bytes, :func:`decode_message`
+  types them, :func:`acknowledge` and :func:`config_answer` build replies.
+- Server: :class:`AlphaServer` answers batteries in any asyncio loop and reports
+  :data:`ServerEvent` values to one callback; its commands raise :class:`ServerError`.
+- Settings: the table of what a battery takes (:data:`SETTINGS`) and the rules for
+  changing it without touching anything else.
+- Privacy: :func:`mask_serial` and :func:`to_jsonable` for logs and diagnostics,
+  :class:`TrafficDump` for a redacted copy of traffic that could not be decoded.
 """
 
-from .builders import (
-    CommandIndex,
-    acknowledge,
-    config_answer,
-    resume_command,
-    set_config_command,
-    sync_time_command,
-)
+from .builders import acknowledge, config_answer
 from .crc import crc16_modbus
+from .dump import TrafficDump
+from .events import (
+    BatteryNotConnectedError,
+    CommandTimeoutError,
+    Corrupted,
+    Disconnected,
+    Received,
+    ServerError,
+    ServerEvent,
+)
 from .frame import (
     DEFAULT_MAX_PAYLOAD,
     Command,
@@ -39,19 +53,57 @@ from .messages import (
     decode_message,
 )
 from .records import DetailedRecord, PowerRecord, RealtimeRecord, SystemReport
+from .redact import mask_serial, to_jsonable
+from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
+from .settings import (
+    CHARGE_STOP_SOC,
+    CHARGE_WINDOW_ENDS,
+    DISCHARGE_CONTROL,
+    DISCHARGE_CUTOFF_SOC,
+    DISCHARGE_WINDOW_ENDS,
+    GRID_CHARGING,
+    SETTINGS,
+    WINDOWS,
+    Requested,
+    Setting,
+    SettingError,
+    SettingKind,
+    SettingValue,
+    build_answer,
+    charge_window,
+    normalize,
+    setting_label,
+    shows,
+    spoken,
+    validate,
+)
 from .values import PackedCell
 
 __all__ = [
+    "CHARGE_STOP_SOC",
+    "CHARGE_WINDOW_ENDS",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_PAYLOAD",
+    "DEFAULT_PORT",
+    "DISCHARGE_CONTROL",
+    "DISCHARGE_CUTOFF_SOC",
+    "DISCHARGE_WINDOW_ENDS",
+    "GRID_CHARGING",
+    "SETTINGS",
+    "WINDOWS",
     "Acknowledgement",
+    "AlphaServer",
+    "BatteryNotConnectedError",
     "Command",
-    "CommandIndex",
     "CommandReply",
+    "CommandTimeoutError",
     "ConfigAnswer",
     "ConfigRequest",
     "CorruptBytes",
     "CorruptReason",
+    "Corrupted",
     "DetailedRecord",
+    "Disconnected",
     "EventLog",
     "EventLogEntry",
     "Frame",
@@ -64,16 +116,31 @@ __all__ = [
     "PackedCell",
     "PowerRecord",
     "RealtimeRecord",
+    "Received",
+    "Requested",
     "ServerCommand",
+    "ServerError",
+    "ServerEvent",
+    "Setting",
+    "SettingError",
+    "SettingKind",
+    "SettingValue",
     "SystemMessage",
     "SystemReport",
+    "TrafficDump",
     "Undecodable",
     "UnknownMessage",
     "acknowledge",
+    "build_answer",
+    "charge_window",
     "config_answer",
     "crc16_modbus",
     "decode_message",
-    "resume_command",
-    "set_config_command",
-    "sync_time_command",
+    "mask_serial",
+    "normalize",
+    "setting_label",
+    "shows",
+    "spoken",
+    "to_jsonable",
+    "validate",
 ]

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Final, cast
 
+from . import settings
 from .values import (
     PackedCell,
     Value,
     parse_any,
-    parse_bool,
     parse_float,
     parse_int,
     parse_packed_temperature,
@@ -40,6 +40,10 @@ def _number(key: str) -> Any:
 
 def _code(key: str) -> Any:
     return wire(key, parse=parse_int)
+
+
+def _setting(setting: settings.Setting) -> Any:
+    return wire(setting.wire_key, parse=setting.parse)
 
 
 def _text(key: str, *, secret: bool = False) -> Any:
@@ -256,19 +260,13 @@ class SystemReport:
     wifi_sw: str | None = _text("WifiSW")
     wifi_hw: str | None = _text("WifiHW")
     country: str | None = _text("Country")
-    grid_charge: bool | None = wire("GridCharge", parse=parse_bool)
-    discharge_control: bool | None = wire("CtrDis", parse=parse_bool)
-    charge_stop_soc: float | None = _number("BatHighCap")
-    discharge_cutoff_soc: float | None = _number("BatUseCap")
+    # The settings we change are declared once, in settings.py; the report reads them
+    # the same way the control does.
+    grid_charge: bool | None = _setting(settings.GRID_CHARGING)
+    discharge_control: bool | None = _setting(settings.DISCHARGE_CONTROL)
+    charge_stop_soc: float | None = _setting(settings.CHARGE_STOP_SOC)
+    discharge_cutoff_soc: float | None = _setting(settings.DISCHARGE_CUTOFF_SOC)
     export_limit: float | None = _number("SetFeed")
-    time_charge_start1: int | None = _code("TimeChaF1")
-    time_charge_end1: int | None = _code("TimeChaE1")
-    time_charge_start2: int | None = _code("TimeChaF2")
-    time_charge_end2: int | None = _code("TimeChaE2")
-    time_discharge_start1: int | None = _code("TimeDisF1")
-    time_discharge_end1: int | None = _code("TimeDisE1")
-    time_discharge_start2: int | None = _code("TimeDisF2")
-    time_discharge_end2: int | None = _code("TimeDisE2")
     address: str | None = _text("Address", secret=True)
     zip_code: str | None = _text("ZipCode", secret=True)
     phone_number: str | None = _text("PhoneNumber", secret=True)

@@ -16,19 +16,18 @@ import time
 from typing import Final
 
 from .builders import (
-    RESUME,
-    SET_CONFIG,
-    SYNC_TIME,
     CommandIndex,
     command_frame,
+    resume_command,
+    set_config_command,
+    sync_time_command,
 )
 from .dump import TrafficDump
 from .events import BatteryNotConnectedError, Disconnected, ServerEvent
-from .frame import DEFAULT_MAX_PAYLOAD
+from .frame import DEFAULT_MAX_PAYLOAD, Frame
 from .messages import CommandReply
 from .redact import mask_serial
 from .session import Session
-from .values import TIME_FORMAT
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class AlphaServer:
         self.idle_timeout = idle_timeout
         self.max_payload = max_payload
         self.dump = dump
-        self.now = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._server: asyncio.Server | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
         self._by_serial: dict[str, Session] = {}
@@ -120,6 +119,10 @@ class AlphaServer:
         if self.dump is not None:
             await self.dump.aclose()
 
+    def now(self) -> datetime:
+        """Host time, as stamped on events."""
+        return self._clock()
+
     @property
     def connected_serials(self) -> frozenset[str]:
         """Serials with an open connection."""
@@ -139,15 +142,9 @@ class AlphaServer:
         *parameters: str,
         timeout: float = DEFAULT_COMMAND_TIMEOUT,
     ) -> CommandReply:
-        """Send a server command to ``serial`` and return its ``(1,2,8)`` reply."""
-        session = self._by_serial.get(serial)
-        if session is None:
-            raise BatteryNotConnectedError(
-                f"battery {mask_serial(serial)} is not connected"
-            )
-        index = self._index.next()
-        return await session.command(
-            index, command_frame(index, command, *parameters), timeout
+        """Send any server command to ``serial`` and return its ``(1,2,8)`` reply."""
+        return await self._command(
+            serial, lambda index: command_frame(index, command, *parameters), timeout
         )
 
     async def resume(
@@ -159,21 +156,32 @@ class AlphaServer:
         timeout: float = DEFAULT_COMMAND_TIMEOUT,
     ) -> CommandReply:
         """Ask for buffered history from ``start`` (battery clock) for ``minutes``."""
-        return await self.send_command(
-            serial, RESUME, start.strftime(TIME_FORMAT), str(minutes), timeout=timeout
+        return await self._command(
+            serial, lambda index: resume_command(index, start, minutes), timeout
         )
 
     async def set_config(
         self, serial: str, *, timeout: float = DEFAULT_COMMAND_TIMEOUT
     ) -> CommandReply:
         """Make the battery request (and apply) its configuration again."""
-        return await self.send_command(serial, SET_CONFIG, timeout=timeout)
+        return await self._command(serial, set_config_command, timeout)
 
     async def sync_time(
         self, serial: str, *, timeout: float = DEFAULT_COMMAND_TIMEOUT
     ) -> CommandReply:
         """``SyncTime``, parameter format unknown; kept for experiments."""
-        return await self.send_command(serial, SYNC_TIME, timeout=timeout)
+        return await self._command(serial, sync_time_command, timeout)
+
+    async def _command(
+        self, serial: str, build: Callable[[str], Frame], timeout: float
+    ) -> CommandReply:
+        session = self._by_serial.get(serial)
+        if session is None:
+            raise BatteryNotConnectedError(
+                f"battery {mask_serial(serial)} is not connected"
+            )
+        index = self._index.next()
+        return await session.command(index, build(index), timeout)
 
     def hand_config(self, serial: str, settings: Mapping[str, object]) -> None:
         """Send ``settings`` in the answer to ``serial``'s next configuration request.

@@ -11,9 +11,11 @@ a few bad frames within a minute close it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection, Mapping
 from dataclasses import replace
+from datetime import datetime
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from .builders import acknowledge, config_answer
 from .events import (
@@ -21,6 +23,7 @@ from .events import (
     CommandTimeoutError,
     Corrupted,
     Received,
+    ServerEvent,
 )
 from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
 from .messages import (
@@ -33,9 +36,6 @@ from .messages import (
     message_serial,
 )
 from .redact import mask_serial
-
-if TYPE_CHECKING:
-    from .server import AlphaServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,12 +56,59 @@ STRIKE_WINDOW: Final = 60.0
 PARTIAL_TIMEOUT: Final = 15.0
 
 
+class SessionOwner(Protocol):
+    """What a session asks of the server that accepted it.
+
+    Policy (who may connect, what is logged, where events go) stays with the server;
+    the session only reports what it saw. Spelled out here so that neither module
+    imports the other.
+    """
+
+    max_payload: int
+    idle_timeout: float
+
+    def now(self) -> datetime:
+        """Host time to stamp events with."""
+        ...
+
+    def admit(self, session: Session, serial: str) -> bool:
+        """Whether ``session`` may speak for ``serial`` (and now does)."""
+        ...
+
+    def take_config(self, serial: str | None) -> Mapping[str, object] | None:
+        """Settings handed over for ``serial``'s next configuration answer."""
+        ...
+
+    def may_warn(self, host: str) -> bool:
+        """Whether bad input from ``host`` may still be logged as a warning."""
+        ...
+
+    def dump_bytes(
+        self,
+        session: Session,
+        reason: str,
+        data: bytes,
+        header: tuple[int, int, int] | None,
+        serials: Collection[str] = (),
+    ) -> None:
+        """Keep a redacted copy of bytes that could not be used."""
+        ...
+
+    def emit(self, event: ServerEvent) -> None:
+        """Hand an event to the owner."""
+        ...
+
+    def session_ended(self, session: Session) -> None:
+        """The connection is gone."""
+        ...
+
+
 class Session:
     """State of one TCP connection from a battery (or from anything else)."""
 
     def __init__(
         self,
-        server: AlphaServer,
+        server: SessionOwner,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:

@@ -8,56 +8,178 @@ lower-case string, ``"100.00"`` keeps two decimals, a JSON ``false`` stays a boo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import time
+from enum import StrEnum
+import math
 from typing import Final
 
-GRID_CHARGE: Final = "GridCharge"
-DISCHARGE_CONTROL: Final = "CtrDis"
-CHARGE_STOP_SOC: Final = "BatHighCap"
-DISCHARGE_CUTOFF_SOC: Final = "BatUseCap"
-CHARGE_WINDOWS: Final = (("TimeChaF1", "TimeChaE1"), ("TimeChaF2", "TimeChaE2"))
-DISCHARGE_WINDOWS: Final = (("TimeDisF1", "TimeDisE1"), ("TimeDisF2", "TimeDisE2"))
-HOUR_KEYS: Final = frozenset(
-    k for pair in CHARGE_WINDOWS + DISCHARGE_WINDOWS for k in pair
-)
-SOC_KEYS: Final = frozenset({CHARGE_STOP_SOC, DISCHARGE_CUTOFF_SOC})
-BOOL_KEYS: Final = frozenset({GRID_CHARGE, DISCHARGE_CONTROL})
-CONTROLLABLE: Final = HOUR_KEYS | SOC_KEYS | BOOL_KEYS
+from .values import parse_bool, parse_float, parse_int
 
 type SettingValue = bool | int | float
+# What a caller may ask for: an hour setting also takes a time of day (whole hours).
+type Requested = SettingValue | time
 
-# How a person calls each setting (logs of who changed what).
-LABELS: Final = {
-    GRID_CHARGE: "Grid charging",
-    DISCHARGE_CONTROL: "Timed discharge",
-    CHARGE_STOP_SOC: "Charge stop state of charge",
-    DISCHARGE_CUTOFF_SOC: "Discharge cutoff state of charge",
-    **{
-        key: f"{kind} window {n} {edge}"
-        for kind, windows in (
-            ("Charge", CHARGE_WINDOWS),
-            ("Discharge", DISCHARGE_WINDOWS),
-        )
-        for n, pair in enumerate(windows, start=1)
-        for edge, key in zip(("start", "end"), pair, strict=True)
-    },
+
+class SettingKind(StrEnum):
+    """How the battery holds a setting, and so what it accepts."""
+
+    SWITCH = "switch"  # on/off, written as the battery wrote it ("false", 0, False)
+    PERCENT = "percent"  # a state-of-charge limit, 0-100
+    HOUR = "hour"  # one end of a charge/discharge window: a whole hour, 0-23
+
+
+_RANGES: Final = {SettingKind.PERCENT: (0, 100), SettingKind.HOUR: (0, 23)}
+_PARSERS: Final[dict[SettingKind, Callable[[object], SettingValue | None]]] = {
+    SettingKind.SWITCH: parse_bool,
+    SettingKind.PERCENT: parse_float,
+    SettingKind.HOUR: parse_int,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting the battery takes in a configuration answer.
+
+    ``key`` is our stable name for it (Home Assistant builds entity keys and
+    translation keys from it); ``wire_key`` is the battery's.
+    """
+
+    key: str
+    wire_key: str
+    kind: SettingKind
+    label: str
+    window: int | None = None
+
+    @property
+    def minimum(self) -> int:
+        """Lowest value the battery holds (0 for switches: off)."""
+        return _RANGES.get(self.kind, (0, 1))[0]
+
+    @property
+    def maximum(self) -> int:
+        """Highest value the battery holds (1 for switches: on)."""
+        return _RANGES.get(self.kind, (0, 1))[1]
+
+    def parse(self, raw: object) -> SettingValue | None:
+        """The value as the battery wrote it, typed; ``None`` if unreadable."""
+        value = _PARSERS[self.kind](raw)
+        if self.kind is SettingKind.HOUR and value is not None:
+            return value if self.minimum <= value <= self.maximum else None
+        return value
+
+    def read(self, report: Mapping[str, object]) -> SettingValue | None:
+        """The setting in a system report (the payload as sent)."""
+        return self.parse(report.get(self.wire_key))
+
+    def check(self, value: Requested) -> SettingValue:
+        """``value`` as the battery will hold it, or :class:`SettingError`."""
+        if self.kind is SettingKind.SWITCH:
+            if not isinstance(value, bool):
+                raise SettingError(
+                    "invalid_value", f"{self.wire_key} must be on or off"
+                )
+            return value
+        if isinstance(value, time):
+            if self.kind is not SettingKind.HOUR:
+                raise SettingError("invalid_value", f"{self.wire_key} must be a number")
+            if value.minute or value.second or value.microsecond:
+                raise SettingError(
+                    "whole_hours_only", f"{self.wire_key} takes whole hours only"
+                )
+            return value.hour
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise SettingError("invalid_value", f"{self.wire_key} must be a number")
+        if self.kind is SettingKind.HOUR:
+            if value != int(value) or not self.minimum <= value <= self.maximum:
+                raise SettingError(
+                    "hour_out_of_range", f"{self.wire_key} must be a whole hour 0-23"
+                )
+            return int(value)
+        if not self.minimum <= value <= self.maximum:
+            raise SettingError("soc_out_of_range", f"{self.wire_key} must be 0-100 %")
+        return value
+
+
+# The battery has two charge windows and two discharge windows.
+WINDOWS: Final = (1, 2)
+
+
+def _window_ends(kind: str, prefix: str) -> tuple[Setting, ...]:
+    return tuple(
+        Setting(
+            f"{kind.lower()}_window_{number}_{edge}",
+            f"{prefix}{code}{number}",
+            SettingKind.HOUR,
+            f"{kind} window {number} {edge}",
+            window=number,
+        )
+        for number in WINDOWS
+        for edge, code in (("start", "F"), ("end", "E"))
+    )
+
+
+GRID_CHARGING: Final = Setting(
+    "grid_charging", "GridCharge", SettingKind.SWITCH, "Grid charging"
+)
+DISCHARGE_CONTROL: Final = Setting(
+    "discharge_control", "CtrDis", SettingKind.SWITCH, "Timed discharge"
+)
+CHARGE_STOP_SOC: Final = Setting(
+    "charge_stop_soc", "BatHighCap", SettingKind.PERCENT, "Charge stop state of charge"
+)
+DISCHARGE_CUTOFF_SOC: Final = Setting(
+    "discharge_cutoff_soc",
+    "BatUseCap",
+    SettingKind.PERCENT,
+    "Discharge cutoff state of charge",
+)
+CHARGE_WINDOW_ENDS: Final = _window_ends("Charge", "TimeCha")
+DISCHARGE_WINDOW_ENDS: Final = _window_ends("Discharge", "TimeDis")
+
+# Every setting we change, and nothing else: the rest of an answer is the battery's.
+SETTINGS: Final[tuple[Setting, ...]] = (
+    GRID_CHARGING,
+    DISCHARGE_CONTROL,
+    CHARGE_STOP_SOC,
+    DISCHARGE_CUTOFF_SOC,
+    *CHARGE_WINDOW_ENDS,
+    *DISCHARGE_WINDOW_ENDS,
+)
+BY_WIRE_KEY: Final = {setting.wire_key: setting for setting in SETTINGS}
+
+
+def charge_window(number: int) -> tuple[Setting, Setting]:
+    """Start and end of charge window ``number`` (1 or 2)."""
+    start, end = (s for s in CHARGE_WINDOW_ENDS if s.window == number)
+    return start, end
 
 
 def spoken(key: str, value: object) -> str:
     """A setting's value in plain words: ``on``, ``80 %``, ``02:00``."""
-    if key in BOOL_KEYS:
+    setting = BY_WIRE_KEY.get(key)
+    if setting is not None and setting.kind is SettingKind.SWITCH:
         text = str(value).strip().lower()
         return "on" if value is True or text in ("true", "1") else "off"
     number = _number(value)
     if number is None:
         return str(value)
-    if key in HOUR_KEYS:
+    if setting is not None and setting.kind is SettingKind.HOUR:
         return f"{int(number):02d}:00"
-    if key in SOC_KEYS:
+    if setting is not None and setting.kind is SettingKind.PERCENT:
         return f"{number:g} %"
     return f"{number:g}"
+
+
+def setting_label(key: str) -> str:
+    """How a person calls the setting behind wire key ``key`` (logs of changes)."""
+    setting = BY_WIRE_KEY.get(key)
+    return setting.label if setting is not None else key
 
 
 class SettingError(ValueError):
@@ -78,31 +200,36 @@ class Change:
     new: SettingValue
 
 
-def validate(
-    changes: Mapping[str, SettingValue], current: Mapping[str, object]
-) -> None:
-    """Refuse what the battery cannot hold, before anything is sent."""
+def normalize(changes: Mapping[str, Requested]) -> dict[str, SettingValue]:
+    """The changes as the battery will hold them; refuses what it cannot hold."""
+    normalized: dict[str, SettingValue] = {}
     for key, value in changes.items():
-        if key not in CONTROLLABLE:
+        setting = BY_WIRE_KEY.get(key)
+        if setting is None:
             raise SettingError("unknown_setting", f"{key} cannot be changed")
-        if key in BOOL_KEYS:
-            if not isinstance(value, bool):
-                raise SettingError("invalid_value", f"{key} must be on or off")
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise SettingError("invalid_value", f"{key} must be a number")
-        elif key in HOUR_KEYS and (value != int(value) or not 0 <= value <= 23):
-            raise SettingError("hour_out_of_range", f"{key} must be a whole hour 0-23")
-        elif key in SOC_KEYS and not 0 <= value <= 100:
-            raise SettingError("soc_out_of_range", f"{key} must be 0-100 %")
-    stop = _number(changes.get(CHARGE_STOP_SOC, current.get(CHARGE_STOP_SOC)))
+        normalized[key] = setting.check(value)
+    return normalized
+
+
+def validate(
+    changes: Mapping[str, Requested], current: Mapping[str, object]
+) -> dict[str, SettingValue]:
+    """:func:`normalize`, plus the rules between settings given the current report."""
+    normalized = normalize(changes)
+    stop = _number(
+        normalized.get(CHARGE_STOP_SOC.wire_key, current.get(CHARGE_STOP_SOC.wire_key))
+    )
     cutoff = _number(
-        changes.get(DISCHARGE_CUTOFF_SOC, current.get(DISCHARGE_CUTOFF_SOC))
+        normalized.get(
+            DISCHARGE_CUTOFF_SOC.wire_key, current.get(DISCHARGE_CUTOFF_SOC.wire_key)
+        )
     )
     if stop is not None and cutoff is not None and stop <= cutoff:
         raise SettingError(
             "stop_below_cutoff",
             "the charge stop SOC must be above the discharge cutoff",
         )
+    return normalized
 
 
 def _number(value: object) -> float | None:
