@@ -16,10 +16,10 @@ record cannot correct (docs/backfill.md):
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import Enum, auto
+from enum import Enum, StrEnum, auto
 import logging
 from typing import Any, ClassVar, Final
 
@@ -44,6 +44,50 @@ ENERGY_TOTALS: Final = (
     ("battery_grid_charge", "e_grid_charge"),
 )
 MAX_QUEUED_EVENTS: Final = 100
+
+
+class Part(StrEnum):
+    """The records a battery sends; an entity that reads one skips pushes of others."""
+
+    REALTIME = "realtime"
+    DETAIL = "detail"
+    REPORT = "report"
+    # Uploaded history goes into statistics, not into any entity's state.
+    HISTORY = "history"
+
+
+@dataclass(frozen=True, slots=True)
+class PartValue[V]:
+    """A value of the battery's state that only a push of ``part`` changes.
+
+    It says so, so an entity showing it is not even asked about a push of another
+    part: a realtime push every 10 s leaves the detail sensors alone.
+    """
+
+    part: Part
+    read: Callable[[BatteryState], V]
+
+    def __call__(self, state: BatteryState) -> V:
+        """The value now."""
+        return self.read(state)
+
+
+def from_record[V](part: Part, read: Callable[[Any], V]) -> PartValue[V | None]:
+    """``read`` applied to the battery's newest record of ``part`` (``None`` before)."""
+
+    def value(state: BatteryState) -> V | None:
+        match part:
+            case Part.REALTIME:
+                record: object = state.realtime
+            case Part.DETAIL:
+                record = state.detail
+            case Part.REPORT:
+                record = state.report
+            case Part.HISTORY:
+                record = None
+        return None if record is None else read(record)
+
+    return PartValue(part, value)
 
 
 def energy_key(total: str) -> str:
@@ -302,6 +346,25 @@ class BatteryState:
                 # Kept before times were: the totals date from the newest record
                 # that carried energy, and a rise is judged from then.
                 self.energy_at[key] = self._host_time(self.newest_energy_record)
+
+    @property
+    def shape(self) -> tuple[object, ...]:
+        """What entities the battery can have: which data it has sent, not its values.
+
+        Entity discovery looks at a battery again only when this changes; every
+        description's ``exists_fn`` reads nothing but what is here.
+        """
+        detail = self.detail
+        return (
+            self.last_seen is not None,
+            self.realtime is not None,
+            detail is not None,
+            self.report is not None,
+            self.three_phase,
+            detail.bms_num if detail is not None else None,
+            len(self.energy),
+            self.clock.offset is not None,
+        )
 
     # --- the clock ------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, heard
+from .battery import BatteryState, Part, PartValue, from_record, heard
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
 
@@ -46,16 +47,16 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         key="fault",
         translation_key="fault",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda state: bool(state.errors),
+        is_on_fn=PartValue(Part.DETAIL, lambda state: bool(state.errors)),
         exists_fn=lambda state: state.detail is not None,
         # The codes behind a fault, so the user can look them up.
-        attributes_fn=lambda state: state.errors,
+        attributes_fn=lambda state: state.errors,  # from the same detailed record
     ),
     AlphaEssBinarySensorEntityDescription(
         key="grid_charge",
         translation_key="grid_charge",
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda state: state.report.grid_charge if state.report else None,
+        is_on_fn=from_record(Part.REPORT, lambda report: report.grid_charge),
         exists_fn=lambda state: state.report is not None,
     ),
 )
@@ -90,6 +91,16 @@ class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Current value."""
         return self.entity_description.is_on_fn(self.battery)
+
+    def _value(self) -> object:
+        return self.is_on
+
+    @classmethod
+    def part_read(cls, description: EntityDescription) -> Part | None:
+        """The record part the state comes from, when it comes from one."""
+        assert isinstance(description, AlphaEssBinarySensorEntityDescription)  # noqa: S101
+        is_on_fn = description.is_on_fn
+        return is_on_fn.part if isinstance(is_on_fn, PartValue) else None
 
     @property
     def extra_state_attributes(self) -> dict[str, int] | None:

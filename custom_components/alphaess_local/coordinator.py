@@ -7,10 +7,10 @@ Home Assistant's event loop for every message; the coordinator updates the batte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 import errno
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -23,7 +23,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .admission import BatteryAdmission
 from .backfill import HistoryBackfill
-from .battery import CLOCK_ISSUE_REFRESH, BatteryState, ClockVerdict
+from .battery import CLOCK_ISSUE_REFRESH, BatteryState, ClockVerdict, Part
 from .const import (
     CLOCK_ISSUE_THRESHOLD,
     CONF_ALLOW_CONTROL,
@@ -58,6 +58,22 @@ from .protocol import (
 )
 
 type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
+
+
+class Listening(NamedTuple):
+    """An entity's listener context: its battery, and the record part it reads."""
+
+    serial: str
+    part: Part | None
+
+
+# The part of a battery's state each kind of record replaces.
+_PARTS: Final[Mapping[type, Part]] = {
+    RealtimeRecord: Part.REALTIME,
+    DetailedRecord: Part.DETAIL,
+    SystemReport: Part.REPORT,
+    HistoryUpload: Part.HISTORY,
+}
 
 
 def device_name(serial: str) -> str:
@@ -121,9 +137,18 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         self._silence_timers: dict[str, CALLBACK_TYPE] = {}
         self._issue_timer: CALLBACK_TYPE | None = None
         self._update_scheduled = False
-        self._changed: set[str] = set()
-        # Batteries whose state changed in the update being delivered now.
-        self.updated: frozenset[str] = frozenset()
+        # Per battery, the record parts pushed since the last update (None: anything
+        # may have changed, such as availability).
+        self._changed: dict[str, set[Part] | None] = {}
+        # Each battery's entities by the record part they read (None: any), notified
+        # only of that battery's pushes, and of those only of the parts they read.
+        self._battery_listeners: dict[
+            str, dict[Part | None, dict[object, CALLBACK_TYPE]]
+        ] = {}
+        self._shapes: dict[str, tuple[object, ...]] = {}
+        # Batteries that gained data they did not have, in the update delivered now:
+        # the only ones entity discovery looks at.
+        self.grown: frozenset[str] = frozenset()
         self.backfill = HistoryBackfill(hass, entry, self.server, self._history_filed)
         self.control = BatteryControl(
             self.server,
@@ -192,28 +217,40 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         new_battery = state is None or state.last_seen is None
         if state is None:
             state = self.data[event.serial] = BatteryState(event.serial)
+        link = (state.available, state.connected)
+        part: Part | None = None
         match event:
             case Received(message=message):
                 self._seen(state, event.received_at)
                 self._apply(state, message, event.received_at)
+                part = _PARTS.get(type(message))
             case Corrupted():
-                state.counters["corrupt"] += 1
+                state.counters["corrupt"] += 1  # shown in diagnostics only
+                return
             case Disconnected():
                 state.connected = False
                 state.connected_since = None
                 self.backfill.disconnected(state)
         if new_battery and isinstance(event, Received):
             self._battery_found(state)
-        self._schedule_update(state.serial)
+        if new_battery or (state.available, state.connected) != link:
+            part = None
+        self._schedule_update(state.serial, part)
 
-    def _schedule_update(self, serial: str) -> None:
+    def _schedule_update(self, serial: str, part: Part | None = None) -> None:
         """Notify the battery's entities once per loop turn.
 
         A burst of pushes read from one TCP segment (late records arrive that way)
-        then updates state once, with the newest; and only the batteries that sent
-        something are looked at (:attr:`updated`).
+        then updates state once, with the newest. Only that battery's entities are
+        called, and of those, with ``part`` given, only the ones that read it or no
+        part in particular (:attr:`changed_parts`).
         """
-        self._changed.add(serial)
+        if part is None:
+            self._changed[serial] = None
+        elif serial not in self._changed:
+            self._changed[serial] = {part}
+        elif (parts := self._changed[serial]) is not None:
+            parts.add(part)
         if not self._update_scheduled:
             self._update_scheduled = True
             self.hass.loop.call_soon(self._push_update)
@@ -221,9 +258,47 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     @callback
     def _push_update(self) -> None:
         self._update_scheduled = False
-        self.updated = frozenset(self._changed)
-        self._changed.clear()
-        self.async_update_listeners()
+        changed, self._changed = self._changed, {}
+        grown: list[str] = []
+        for serial, parts in changed.items():
+            for part, listeners in list(
+                self._battery_listeners.get(serial, {}).items()
+            ):
+                if part is None or parts is None or part in parts:
+                    for update in list(listeners.values()):
+                        update()
+            state = self.data.get(serial)
+            if state is not None and self._shapes.get(serial) != (shape := state.shape):
+                self._shapes[serial] = shape
+                grown.append(serial)
+        if grown:
+            self.grown = frozenset(grown)
+            self.async_update_listeners()
+
+    @callback
+    def async_add_listener(
+        self, update_callback: CALLBACK_TYPE, context: Any = None
+    ) -> Callable[[], None]:
+        """Entities listen to their own battery (:class:`Listening`).
+
+        A realtime push then calls the battery's realtime entities and the few that
+        read no record in particular, not every entity of every battery. Listeners
+        without that context (entity discovery) hear only of batteries that gained
+        data (:attr:`grown`).
+        """
+        if not isinstance(context, Listening):
+            return super().async_add_listener(update_callback, context)
+        listeners = self._battery_listeners.setdefault(context.serial, {}).setdefault(
+            context.part, {}
+        )
+        token = object()
+        listeners[token] = update_callback
+
+        @callback
+        def remove() -> None:
+            listeners.pop(token, None)
+
+        return remove
 
     @callback
     def _history_filed(self, state: BatteryState) -> None:
@@ -279,17 +354,29 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         if not state.available:
             LOGGER.info("Battery %s is sending again", mask_serial(state.serial))
             state.available = True
-        if cancel := self._silence_timers.pop(state.serial, None):
-            cancel()
-        self._silence_timers[state.serial] = async_call_later(
-            self.hass, self.unavailable_after, self._silence_callback(state.serial)
+        if state.serial not in self._silence_timers:
+            self._watch_silence(state.serial, self.unavailable_after)
+
+    def _watch_silence(self, serial: str, delay: float) -> None:
+        """One timer per battery, not one per push: it checks when it fires."""
+        self._silence_timers[serial] = async_call_later(
+            self.hass, delay, self._silence_callback(serial)
         )
 
     def _silence_callback(self, serial: str) -> Callable[[datetime], None]:
         @callback
-        def _went_silent(_now: datetime) -> None:
+        def _went_silent(now: datetime) -> None:
             self._silence_timers.pop(serial, None)
-            state = self.data[serial]
+            state = self.data.get(serial)
+            if state is None or state.last_seen is None:
+                return
+            quiet = (now - state.last_seen).total_seconds()
+            if quiet < 0:  # the host clock stepped back: start the wait again
+                self._watch_silence(serial, self.unavailable_after)
+                return
+            if quiet < self.unavailable_after:
+                self._watch_silence(serial, self.unavailable_after - quiet)
+                return
             state.available = False
             LOGGER.info(
                 "Battery %s has not been heard for %.0f minutes; its entities are "

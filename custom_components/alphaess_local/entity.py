@@ -13,9 +13,9 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .battery import BatteryState
+from .battery import BatteryState, Part
 from .const import DOMAIN, unique_id
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator, Listening
 from .protocol import Requested, Setting, SettingValue
 
 
@@ -35,7 +35,11 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         Descriptions that share a translation (``Module {module} …``) carry their
         ``placeholders``.
         """
-        super().__init__(coordinator)
+        # Only this battery's pushes, and of those only the ones of the record part
+        # the entity reads (if it reads one), reach the entity.
+        super().__init__(
+            coordinator, context=Listening(serial, self.part_read(description))
+        )
         self.serial = serial
         self._last_shown: tuple[object, ...] | None = None
         self.entity_description = description
@@ -62,8 +66,6 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         leaves what an entity shows (state, availability, attributes) as it was
         writes nothing: Home Assistant would do the work of a write for nothing.
         """
-        if self.serial not in self.coordinator.updated:
-            return
         shown = self._shown()
         if shown == self._last_shown:
             return
@@ -75,9 +77,22 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         available = self.available
         return (
             available,
-            self.state if available else None,
+            self._value() if available else None,
             self.extra_state_attributes,
         )
+
+    @classmethod
+    def part_read(cls, description: EntityDescription) -> Part | None:
+        """The one record part the entity's state comes from; ``None``: any push."""
+        return None
+
+    def _value(self) -> object:
+        """What the state is computed from: the platform's native value, cheaply.
+
+        Home Assistant's ``state`` (unit conversion, formatting) is a pure function of
+        it, so comparing this is enough, and ten times cheaper per entity.
+        """
+        return self.state
 
     @property
     def available(self) -> bool:
@@ -98,6 +113,11 @@ class AlphaEssSettingEntity(AlphaEssEntity):
 
     _attr_entity_category = EntityCategory.CONFIG
     entity_description: SettingDescription  # type: ignore[assignment]
+
+    @classmethod
+    def part_read(cls, description: EntityDescription) -> Part | None:
+        """Settings come in system reports."""
+        return Part.REPORT
 
     @property
     def available(self) -> bool:
@@ -158,7 +178,11 @@ class BatteryEntityDescription(Protocol):
 
     @property
     def exists_fn(self) -> Callable[[BatteryState], bool]:
-        """Whether the battery has sent the data behind the entity yet."""
+        """Whether the battery has sent the data behind the entity yet.
+
+        It may only depend on what :attr:`BatteryState.shape` covers: discovery looks
+        again when that changes, not on every push.
+        """
 
 
 def async_add_battery_entities[D: BatteryEntityDescription](
@@ -197,7 +221,7 @@ def async_add_battery_entities[D: BatteryEntityDescription](
 
     @callback
     def _add_new() -> None:
-        _add(coordinator.updated)
+        _add(coordinator.grown)
 
     _add(list(coordinator.data))
     entry.async_on_unload(coordinator.async_add_listener(_add_new))

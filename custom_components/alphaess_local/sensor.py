@@ -33,10 +33,18 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .battery import BatteryState, energy_key, heard
+from .battery import (
+    BatteryState,
+    Part,
+    PartValue,
+    energy_key,
+    from_record,
+    heard,
+)
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
@@ -55,18 +63,16 @@ class AlphaEssSensorEntityDescription(SensorEntityDescription):
     placeholders: dict[str, str] | None = None
 
 
-def _realtime(
-    read: Callable[[RealtimeRecord], float | None],
-) -> Callable[[BatteryState], Value]:
-    return lambda state: read(state.realtime) if state.realtime else None
+def _realtime(read: Callable[[RealtimeRecord], Value]) -> PartValue[Value]:
+    return from_record(Part.REALTIME, read)
 
 
-def _detail(read: Callable[[DetailedRecord], Value]) -> Callable[[BatteryState], Value]:
-    return lambda state: read(state.detail) if state.detail else None
+def _detail(read: Callable[[DetailedRecord], Value]) -> PartValue[Value]:
+    return from_record(Part.DETAIL, read)
 
 
-def _report(read: Callable[[SystemReport], Value]) -> Callable[[BatteryState], Value]:
-    return lambda state: read(state.report) if state.report else None
+def _report(read: Callable[[SystemReport], Value]) -> PartValue[Value]:
+    return from_record(Part.REPORT, read)
 
 
 def _positive(value: float | None) -> float | None:
@@ -134,7 +140,8 @@ def _energy(key: str) -> AlphaEssSensorEntityDescription:
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=1,
-        value_fn=lambda state: state.energy.get(key),
+        # Lifetime totals come with detailed records (history goes to statistics).
+        value_fn=PartValue(Part.DETAIL, lambda state: state.energy.get(key)),
         exists_fn=lambda state: key in state.energy,
     )
 
@@ -485,3 +492,13 @@ class AlphaEssSensor(AlphaEssEntity, SensorEntity):
     def native_value(self) -> Value:
         """Current value, read from the battery's latest records."""
         return self.entity_description.value_fn(self.battery)
+
+    def _value(self) -> object:
+        return self.native_value
+
+    @classmethod
+    def part_read(cls, description: EntityDescription) -> Part | None:
+        """The record part the value comes from, when it comes from one."""
+        assert isinstance(description, AlphaEssSensorEntityDescription)  # noqa: S101
+        value_fn = description.value_fn
+        return value_fn.part if isinstance(value_fn, PartValue) else None

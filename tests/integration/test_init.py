@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 import json
 import logging
 import socket
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -227,3 +228,34 @@ async def test_remove_device_only_when_disconnected(
             await asyncio.sleep(0.01)
     assert await async_remove_config_entry_device(hass, loaded_entry, device)
     assert SERIAL not in loaded_entry.runtime_data.data
+
+
+async def test_a_battery_that_keeps_pushing_stays_available(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The silence timer is armed once and re-armed from the last push when it fires."""
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    last = client.session["realtime"][-1]
+    stamp = datetime.strptime(last["Time"], "%Y/%m/%d %H:%M:%S")
+    for minute in range(1, 13):  # twelve minutes, one push a minute
+        freezer.tick(timedelta(minutes=1))
+        moment = stamp + timedelta(minutes=minute)
+        await client.request(
+            16, dict(last, Time=moment.strftime("%Y/%m/%d %H:%M:%S"), SOC=f"{minute}")
+        )
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+        assert hass.states.get(soc).state == f"{minute:.1f}"  # type: ignore[union-attr]
+    freezer.tick(timedelta(minutes=4))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "12.0"  # type: ignore[union-attr]
+    freezer.tick(timedelta(minutes=2))  # five minutes and more since the last push
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]

@@ -8,9 +8,12 @@ from typing import Any
 
 from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.alphaess_local.const import CONF_ALLOWLIST
+from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
+from custom_components.alphaess_local.entity import AlphaEssEntity
 
 from .conftest import SERIAL, RecordedBattery
 from .test_sensor import entity_id
@@ -76,3 +79,55 @@ async def test_a_push_touches_only_its_own_battery(
     await first.request(16, dict(last, Time="2021/03/24 10:09:00", SOC="50.0"))
     await hass.async_block_till_done()
     assert written == ["sensor.alphaess_0042_state_of_charge"]
+
+
+async def test_a_realtime_push_asks_only_the_entities_that_read_it(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    asked: list[str] = []
+    shown = AlphaEssEntity._shown
+
+    def _spy(entity: AlphaEssEntity) -> tuple[object, ...]:
+        asked.append(entity.entity_id)
+        return shown(entity)
+
+    monkeypatch.setattr(AlphaEssEntity, "_shown", _spy)
+    last = client.session["realtime"][-1]
+    stamp = datetime.strptime(last["Time"], "%Y/%m/%d %H:%M:%S")
+    moment = (stamp + timedelta(seconds=10)).strftime("%Y/%m/%d %H:%M:%S")
+    await client.request(16, dict(last, Time=moment, SOC="50.0"))
+    await hass.async_block_till_done()
+    # The realtime sensors, and the few that read no record in particular (the link,
+    # the clock, the event log); not the detail, energy or report ones.
+    assert entity_id(hass, "sensor", "state_of_charge") in asked
+    assert entity_id(hass, "sensor", "battery_power") in asked
+    registry = er.async_get(hass)
+    others = [
+        found
+        for key in (
+            "pv_energy",
+            "battery_voltage",
+            "battery_capacity",
+            "inverter_temperature",
+        )
+        if (found := registry.async_get_entity_id("sensor", DOMAIN, f"{SERIAL}_{key}"))
+    ]
+    assert len(others) >= 2
+    assert not set(others) & set(asked)
+    assert entity_id(hass, "binary_sensor", "fault") not in asked
+    assert len(asked) < len(hass.states.async_entity_ids()) / 2
+
+    # A detailed record asks the detail sensors, not the realtime ones.
+    asked.clear()
+    detail = client.session["detail"]
+    moment = (stamp + timedelta(seconds=15)).strftime("%Y/%m/%d %H:%M:%S")
+    await client.request(5, dict(detail, Time=moment))
+    await hass.async_block_till_done()
+    assert entity_id(hass, "sensor", "pv_energy") in asked
+    assert entity_id(hass, "binary_sensor", "fault") in asked
+    assert entity_id(hass, "sensor", "battery_power") not in asked
