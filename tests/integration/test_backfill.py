@@ -62,6 +62,29 @@ def enable_statistics() -> bool:
     return True
 
 
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """Commit on the recorder's own schedule, as Home Assistant does by default.
+
+    The test plugin commits after every event instead: ten commits per simulated
+    minute, the largest cost of these tests. Whatever reads the database here runs
+    as a recorder task (compile, import) that commits first, or waits for the
+    recording to be done.
+    """
+    return {"commit_interval": 5}
+
+
+@pytest.fixture(autouse=True)
+def enable_event_loop_debug() -> None:
+    """Leave asyncio's debug mode off here (the plugin turns it on for every test).
+
+    Each of these tests runs hundreds of simulated minutes through the whole stack,
+    and debug mode captures a stack trace for every callback and future: 40 % of the
+    run time. The same code (server, sessions, coordinator, backfill) runs with debug
+    mode on in the rest of the suite, and Home Assistant checks thread safety itself.
+    """
+
+
 class Scenario:
     """A battery, its entry, and a clock that can be pushed forward."""
 
