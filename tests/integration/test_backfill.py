@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
+import contextlib
 from datetime import UTC, datetime, timedelta
 import threading
 from typing import Any
@@ -34,7 +35,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.const import DOMAIN
 from custom_components.alphaess_local.coordinator import AlphaEssCoordinator
-from custom_components.alphaess_local.protocol import ServerCommand
+from custom_components.alphaess_local.protocol import Command, ServerCommand
 from custom_components.alphaess_local.protocol.model import BatteryModel, Sample
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
@@ -61,6 +62,29 @@ def enable_statistics() -> bool:
     return True
 
 
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """Commit on the recorder's own schedule, as Home Assistant does by default.
+
+    The test plugin commits after every event instead: ten commits per simulated
+    minute, the largest cost of these tests. Whatever reads the database here runs
+    as a recorder task (compile, import) that commits first, or waits for the
+    recording to be done.
+    """
+    return {"commit_interval": 5}
+
+
+@pytest.fixture(autouse=True)
+def enable_event_loop_debug() -> None:
+    """Leave asyncio's debug mode off here (the plugin turns it on for every test).
+
+    Each of these tests runs hundreds of simulated minutes through the whole stack,
+    and debug mode captures a stack trace for every callback and future: 40 % of the
+    run time. The same code (server, sessions, coordinator, backfill) runs with debug
+    mode on in the rest of the suite, and Home Assistant checks thread safety itself.
+    """
+
+
 class Scenario:
     """A battery, its entry, and a clock that can be pushed forward."""
 
@@ -81,8 +105,11 @@ class Scenario:
         # Called with the current time at every step (an unrelated meter, for example).
         self.on_step: Any = None
         self.task: asyncio.Task[None] | None = None
-        # The battery's requests not acknowledged yet (see quiet_link).
+        # The battery's requests not acknowledged yet (see quiet_link), the realtime
+        # pushes it has had acknowledged, and a flag raised whenever a request ends.
         self.in_flight = 0
+        self.pushes = 0
+        self.progress = asyncio.Event()
 
     @property
     def coordinator(self) -> AlphaEssCoordinator:
@@ -111,12 +138,15 @@ class Scenario:
         self.battery.ack_timeout = 24 * 3600
         request = self.battery._request
 
-        async def counted(*args: Any) -> None:
+        async def counted(command: Command, payload: Any) -> None:
             self.in_flight += 1
             try:
-                await request(*args)
+                await request(command, payload)
             finally:
                 self.in_flight -= 1
+                self.progress.set()
+            if command is Command.REALTIME:
+                self.pushes += 1
 
         self.battery._request = counted  # type: ignore[method-assign]
         self.task = asyncio.create_task(self.battery.run())
@@ -125,12 +155,23 @@ class Scenario:
         )
         return self.battery
 
-    async def settle(self, until: Any = None, seconds: float = 0.05) -> None:
-        """Let real time pass for I/O (and wait for a condition, if given)."""
-        async with asyncio.timeout(30):
-            await asyncio.sleep(seconds)
+    async def next_progress(self) -> None:
+        """Wait until one of the battery's requests ends, or a moment passes.
+
+        Most conditions change when the battery hears back; the few that do not (a
+        timer of the integration, the battery reconnecting) are looked at every 10 ms.
+        """
+        self.progress.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await self.progress.wait()
+
+    async def settle(self, until: Callable[[], bool] | None = None) -> None:
+        """Let pending work finish, and wait for a condition, if given."""
+        async with asyncio.timeout(30):  # bounds a hang only
+            await self.hass.async_block_till_done()
             while until is not None and not until():
-                await asyncio.sleep(0.02)
+                await self.next_progress()
         await self.hass.async_block_till_done()
 
     async def quiet_link(self) -> None:
@@ -144,7 +185,7 @@ class Scenario:
         """
         async with asyncio.timeout(30):  # bounds a hang only
             while self.in_flight:
-                await asyncio.sleep(0.005)
+                await self.next_progress()
 
     async def run_for(
         self, duration: timedelta, step: timedelta = timedelta(minutes=1)
@@ -152,16 +193,23 @@ class Scenario:
         """Jump the clock forward step by step; timers and pushes catch up each time.
 
         While the battery is online, steps stay at one minute: a real battery pushes
-        every 10 s, and a longer silence is exactly what triggers a Resume.
+        every 10 s, and a longer silence is exactly what triggers a Resume. Each step
+        waits for the battery's first push stamped after the jump (the loop's clock
+        jumps too, so the battery wakes at once), not for any real time to pass.
         """
+        assert self.battery is not None
         end = dt_util.utcnow() + duration
         while dt_util.utcnow() < end:
             await self.quiet_link()
+            pushes = self.pushes
             self.freezer.tick(step)  # at once: nothing may be sent in between
             if self.on_step is not None:
                 self.on_step(dt_util.utcnow())
             async_fire_time_changed(self.hass)
-            await self.settle()
+            if self.battery.online.is_set():
+                await self.settle(until=lambda: self.pushes > pushes)  # noqa: B023
+            else:
+                await self.settle()
         await async_wait_recording_done(self.hass)
 
     async def stop(self) -> None:
