@@ -13,6 +13,7 @@ to the state write it causes, p50 and p99.
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 import socket
 import statistics
@@ -82,6 +83,21 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
     # Event-loop time by where it went, and the longest single call of each.
     spent = {"decode": 0.0, "coordinator": 0.0, "entities": 0.0, "state writes": 0.0}
     longest = dict.fromkeys(spent, 0.0)
+
+    # Garbage collections during the window: a full one in a process this size is the
+    # one thing here that can stall a single update for long.
+    collections: list[tuple[int, float]] = []
+    collecting: dict[str, float] = {}
+
+    def gc_timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting["at"] = time.perf_counter()
+        elif measuring and "at" in collecting:
+            collections.append(
+                (info["generation"], time.perf_counter() - collecting["at"])
+            )
+
+    gc.callbacks.append(gc_timer)
 
     def account(part: str, seconds: float) -> None:
         spent[part] += seconds
@@ -172,6 +188,7 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
         cpu = time.process_time() - cpu
         measuring = False
     finally:
+        gc.callbacks.remove(gc_timer)
         session_module.decode_message = decode
         Entity.async_write_ha_state = write  # type: ignore[method-assign]
         for process in processes:
@@ -192,6 +209,13 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
         f"receipt to state written p50 {statistics.median(ordered) * 1e3:.2f} ms, "
         f"p99 {ordered[int(len(ordered) * 0.99)] * 1e3:.2f} ms; longest single call: "
         + ", ".join(f"{part} {t * 1e3:.2f} ms" for part, t in longest.items())
+        + f"; garbage collections {len(collections)}, longest "
+        + (
+            f"{max(t for _, t in collections) * 1e3:.2f} ms (generation "
+            f"{max(collections, key=lambda c: c[1])[0]})"
+            if collections
+            else "-"
+        )
         if ordered
         else f"\nBENCH {batteries} batteries: no writes"
     )
