@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
+import threading
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder import Recorder, tasks as recorder_tasks
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.battery import ENERGY_TOTALS, BatteryState
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
 from .conftest import SERIAL
-from .test_backfill import Scenario, outage_and_check, resumes
+from .test_backfill import (
+    HOURLY_TOLERANCE,
+    Scenario,
+    hour_of,
+    outage_and_check,
+    resumes,
+)
 
 pytestmark = pytest.mark.freeze_time(tick=True)
 
@@ -127,3 +137,77 @@ async def test_upload_cut_by_a_dropped_link_leaves_the_rest_owed(
     first, again = resumes(scenario.battery)[-2:]
     assert first.parameters[0] == owed["asked_from"].strftime(STAMP)
     assert again.parameters[0] == owed_from.strftime(STAMP)
+
+
+async def test_restart_while_the_newest_hour_waits_for_the_recorder(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The battery is back a second into a new hour, which the recorder compiles at
+    ten seconds past: the hour just ended waits for that compile, and Home Assistant
+    restarts in between.
+
+    Nothing is written behind the stopped entry, and nothing is lost: the outage is
+    still owed, asked for again after the restart, and its last hour filed once the
+    recorder has compiled it.
+    """
+    hass = scenario.hass
+    battery = await scenario.start_battery()
+    hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    # The compile of the hour's last five minutes is held until the entry is
+    # unloaded, however slow the machine: the hour cannot be filed before.
+    held = threading.Event()
+    release = threading.Event()
+    real_run = recorder_tasks.StatisticsTask.run
+
+    def hold_the_compile(
+        task: recorder_tasks.StatisticsTask, instance: Recorder
+    ) -> None:
+        if task.start == hour + timedelta(minutes=55):
+            held.set()
+            release.wait(timeout=60)  # only bounds a hang
+        real_run(task, instance)
+
+    monkeypatch.setattr(recorder_tasks.StatisticsTask, "run", hold_the_compile)
+    await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=19))
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=1))
+    async_fire_time_changed(hass)
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    try:
+        # Filed what the recorder has compiled; the last hour waits for its compile
+        # (or, on a slow machine, the import waits behind the held compile).
+        await scenario.settle(
+            until=lambda: backfill_.rows_filed > 0
+            and (not backfill_.busy or held.is_set())
+        )
+        asked_from = state.owed_from
+        assert asked_from is not None
+        assert not state.filed_until  # the only complete hour is not compiled yet
+        assert await hass.config_entries.async_unload(scenario.entry.entry_id)
+        await hass.async_block_till_done()
+    finally:
+        release.set()
+    # Still owed after the restart, from the same minute.
+    assert state.owed_from == asked_from
+    stopped, filed_by_stopped = state, dict(state.filed_until)
+    assert await hass.config_entries.async_setup(scenario.entry.entry_id)
+    await hass.async_block_till_done()
+    backfill_ = scenario.coordinator.backfill
+    await scenario.settle(
+        until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+    )
+    first, again = resumes(battery)[-2:]
+    assert again.parameters[0] == first.parameters[0]
+    await scenario.run_for(timedelta(minutes=2))
+    state = battery_state(scenario)
+    await scenario.settle(until=lambda: state.owed_from is None)
+    assert state.filed_until["pv"] == hour + timedelta(hours=1)
+    # The stopped entry wrote nothing after it was unloaded.
+    assert stopped is not state
+    assert stopped.filed_until == filed_by_stopped
+    changes = await scenario.hourly_changes(hour, hour + timedelta(hours=1))
+    for key, truth in scenario.truth(hour).items():
+        assert changes[key][hour] == pytest.approx(truth, abs=HOURLY_TOLERANCE), key
