@@ -1,0 +1,213 @@
+"""Backfill's less travelled paths, end to end: cut uploads, gaps during an upload,
+hours the recorder has not compiled yet, shutting down while work is pending.
+
+Same set-up as :mod:`.test_backfill` (recorder, simulated battery over loopback TCP,
+frozen but ticking time), whose fixtures and helpers these tests reuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
+import threading
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder, tasks as recorder_tasks
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.alphaess_local import backfill
+from custom_components.alphaess_local.battery import ENERGY_TOTALS, BatteryState
+from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
+
+from .conftest import SERIAL
+from .test_backfill import (
+    HOURLY_TOLERANCE,
+    Scenario,
+    hour_of,
+    outage_and_check,
+    resumes,
+)
+
+pytestmark = pytest.mark.freeze_time(tick=True)
+
+STAMP = "%Y/%m/%d %H:%M:%S"
+
+
+# The set-up of test_backfill.py (see there why).
+@pytest.fixture
+def enable_statistics() -> bool:
+    return True
+
+
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    return {"commit_interval": 5}
+
+
+@pytest.fixture(autouse=True)
+def enable_event_loop_debug() -> None:
+    """Leave asyncio's debug mode off (hundreds of simulated minutes per test)."""
+
+
+@pytest.fixture
+async def scenario(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+) -> AsyncGenerator[Scenario]:
+    # A sunny morning, so every hour moves energy.
+    now = dt_util.now()
+    freezer.move_to(
+        (now + timedelta(days=2)).replace(hour=8, minute=1, second=0, microsecond=0)
+    )
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    result = Scenario(hass, freezer, config_entry)
+    yield result
+    await result.stop()
+    await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+def battery_state(scenario: Scenario) -> BatteryState:
+    state: BatteryState = scenario.coordinator.data[SERIAL]
+    return state
+
+
+async def test_upload_cut_by_a_dropped_link_leaves_the_rest_owed(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link drops in the middle of an upload; Home Assistant keeps running.
+
+    The rows that arrived are filed at once, but only the hours they complete pay off
+    the debt: the rest of the outage stays owed, and is asked for, from the first
+    minute not filed, when the battery is back. Every outage hour ends up holding the
+    battery's energy.
+    """
+    owed: dict[str, datetime | None] = {}
+
+    async def cut_then_reconnect(scenario: Scenario, battery: SimulatedBattery) -> None:
+        backfill_ = scenario.coordinator.backfill
+        state = battery_state(scenario)
+        battery.upload_limit = 25  # 75 of the ~185 minutes, then the upload stalls
+        battery.go_online()
+        await scenario.settle(until=lambda: backfill_.rows_arrived(SERIAL) >= 75)
+        owed["until"] = state.owed_until
+        owed["asked_from"] = state.owed_from
+        battery.go_offline()  # the link drops; the battery stays away a moment
+        await scenario.settle(until=lambda: not backfill_.busy)
+        owed["from"] = state.owed_from
+        assert state.owed_from is not None, "a cut upload settled the whole debt"
+        owed["filed"] = min(state.filed_until.values())
+        # Every total filed the hours the cut upload completed.
+        assert len(state.filed_until) == len(ENERGY_TOTALS)
+        battery.upload_limit = None
+        # The rest is asked for from the filed hour's end as the battery's clock reads
+        # it (measured, so not on a whole second): the last minute asked for is not
+        # recorded yet, and the upload ends on its quiet spell, shortened here.
+        monkeypatch.setattr(backfill, "UPLOAD_QUIET", 1.0)
+        battery.go_online()
+        await scenario.settle(until=lambda: backfill_.resumes_answered >= 2)
+
+    result = await outage_and_check(
+        scenario, timedelta(hours=3), reconnect=cut_then_reconnect
+    )
+    assert len(result["outage_hours"]) >= 3
+    # The cut upload filed the hour it completed, and paid off only that much.
+    filed = owed["filed"]
+    assert filed is not None
+    assert result["gone_at"] < filed < result["back_at"]
+    owed_from = owed["from"]
+    assert owed_from is not None
+    # (the battery's measured offset from UTC wanders by a second or so)
+    assert abs(owed_from - scenario.battery_time(filed)) < timedelta(seconds=5)
+    assert owed["asked_from"] is not None
+    assert owed_from > owed["asked_from"]
+    # The battery was asked again for the rest, from the first minute not filed.
+    assert scenario.battery is not None
+    first, again = resumes(scenario.battery)[-2:]
+    assert first.parameters[0] == owed["asked_from"].strftime(STAMP)
+    assert again.parameters[0] == owed_from.strftime(STAMP)
+
+
+async def test_restart_while_the_newest_hour_waits_for_the_recorder(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The battery is back a second into a new hour, which the recorder compiles at
+    ten seconds past: the hour just ended waits for that compile, and Home Assistant
+    restarts in between.
+
+    Nothing is written behind the stopped entry, and nothing is lost: the outage is
+    still owed, asked for again after the restart, and its last hour filed once the
+    recorder has compiled it.
+    """
+    hass = scenario.hass
+    battery = await scenario.start_battery()
+    hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    # The compile of the hour's last five minutes is held until the entry is
+    # unloaded, however slow the machine: the hour cannot be filed before.
+    held = threading.Event()
+    release = threading.Event()
+    real_run = recorder_tasks.StatisticsTask.run
+
+    def hold_the_compile(
+        task: recorder_tasks.StatisticsTask, instance: Recorder
+    ) -> None:
+        if task.start == hour + timedelta(minutes=55):
+            held.set()
+            release.wait(timeout=60)  # only bounds a hang
+        real_run(task, instance)
+
+    monkeypatch.setattr(recorder_tasks.StatisticsTask, "run", hold_the_compile)
+    await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=19))
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=1))
+    async_fire_time_changed(hass)
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    try:
+        # Filed what the recorder has compiled; the last hour waits for its compile
+        # (or, on a slow machine, the import waits behind the held compile).
+        await scenario.settle(
+            until=lambda: backfill_.rows_filed > 0
+            and (not backfill_.busy or held.is_set())
+        )
+        asked_from = state.owed_from
+        assert asked_from is not None
+        assert not state.filed_until  # the only complete hour is not compiled yet
+        assert await hass.config_entries.async_unload(scenario.entry.entry_id)
+        await hass.async_block_till_done()
+    finally:
+        release.set()
+    # Still owed after the restart, from the same minute.
+    assert state.owed_from == asked_from
+    stopped, filed_by_stopped = state, dict(state.filed_until)
+    assert await hass.config_entries.async_setup(scenario.entry.entry_id)
+    await hass.async_block_till_done()
+    backfill_ = scenario.coordinator.backfill
+    await scenario.settle(
+        until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+    )
+    first, again = resumes(battery)[-2:]
+    assert again.parameters[0] == first.parameters[0]
+    await scenario.run_for(timedelta(minutes=2))
+    state = battery_state(scenario)
+    await scenario.settle(until=lambda: state.owed_from is None)
+    assert state.filed_until["pv"] == hour + timedelta(hours=1)
+    # The stopped entry wrote nothing after it was unloaded.
+    assert stopped is not state
+    assert stopped.filed_until == filed_by_stopped
+    changes = await scenario.hourly_changes(hour, hour + timedelta(hours=1))
+    for key, truth in scenario.truth(hour).items():
+        assert changes[key][hour] == pytest.approx(truth, abs=HOURLY_TOLERANCE), key
