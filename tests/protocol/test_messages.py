@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
 import json
 import string
@@ -36,7 +37,6 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.frame import Command, payload_limit
 from custom_components.alphaess_local.protocol.messages import Message
-from custom_components.alphaess_local.protocol.records import wire_keys
 from custom_components.alphaess_local.protocol.values import (
     parse_any,
     parse_float,
@@ -453,10 +453,15 @@ def test_parse_str_refuses_integers_past_the_digit_cap() -> None:
 
 # --- property: no payload of any known command makes decode_message raise ----------
 
+
+def _payload_keys(*classes: type) -> set[str]:
+    return {
+        key for c in classes for f in fields(c) for key in f.metadata.get("keys", ())
+    }
+
+
 KEYS = sorted(
-    wire_keys(RealtimeRecord)
-    | wire_keys(DetailedRecord)
-    | wire_keys(SystemReport)
+    _payload_keys(RealtimeRecord, DetailedRecord, SystemReport)
     | {"UserName", "Password", "CompanyName", "MsgType", "MsgContent", "Description"}
     | {"Command", "CmdIndex", "Parameter1", "Parameter2", "Status", "X"}
 )

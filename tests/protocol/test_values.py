@@ -13,7 +13,6 @@ from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.messages import record_time
 from custom_components.alphaess_local.protocol.values import (
     parse_any,
     parse_bool,
@@ -93,16 +92,18 @@ def test_derived_powers_need_their_inputs() -> None:
     assert isinstance(record, RealtimeRecord)
     assert record.pv_power is None
     assert record.house_load is None
-    assert record_time(record) == datetime(2021, 3, 24, 10)
+    assert record.time == datetime(2021, 3, 24, 10)
 
 
-def test_record_time_of_history_is_newest_row() -> None:
+def test_history_rows_carry_date_and_time_joined() -> None:
     upload = decode_message(
         Frame(1, 12, b"Date,Time\n2021/03/24,10:00:00\n2021/03/24,10:01:00\n")
     )
     assert isinstance(upload, HistoryUpload)
-    assert record_time(upload) == datetime(2021, 3, 24, 10, 1)
-    assert record_time(decode_message(Frame(1, 0))) is None
+    assert [row.time for row in upload.rows] == [
+        datetime(2021, 3, 24, 10),
+        datetime(2021, 3, 24, 10, 1),
+    ]
 
 
 def test_error_codes_and_module_socs() -> None:

@@ -438,15 +438,6 @@ def _decode(frame: Frame) -> Message:
     return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
 
 
-def record_time(message: Message) -> datetime | None:
-    """Battery timestamp of a timed message (used to order and deduplicate)."""
-    if isinstance(message, PowerRecord):
-        return message.time
-    if isinstance(message, HistoryUpload) and message.rows:
-        return max(r.time for r in message.rows if r.time is not None)
-    return None
-
-
 def message_serial(message: Message) -> str | None:
     """The system serial a message names, if it names one."""
     match message:
@@ -478,5 +469,4 @@ __all__ = [
     "decode_message",
     "message_serial",
     "parse_json_object",
-    "record_time",
 ]

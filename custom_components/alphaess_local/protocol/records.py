@@ -85,11 +85,6 @@ def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -
     return cast(Callable[..., R], cls)(**kwargs)
 
 
-def wire_keys(cls: type) -> frozenset[str]:
-    """All payload keys a record type understands."""
-    return frozenset(_lookup(cls))
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PowerRecord:
     """The power flows every timed record carries (realtime, detailed, history)."""
