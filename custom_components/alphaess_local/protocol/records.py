@@ -46,16 +46,46 @@ def _text(key: str, *, secret: bool = False) -> Any:
     return wire(key, parse=parse_str, secret=secret)
 
 
-type _Lookup = dict[str, tuple[str, Callable[[object], Any]]]
+# A parser's answers for the strings it has already read. The battery repeats most
+# values ("0", "", "false", the same firmware versions) in every frame and every history
+# row; a dict hit costs a fraction of a parser call (an int() or float() that fails costs
+# most: it raises). Bounded so that a peer sending endless new values costs no memory.
+type _Cache = dict[str, object]
+_CACHE_LIMIT: Final = 4096
+_CACHED_LENGTH: Final = 32
+_UNSEEN: Final = object()
+_CACHES: dict[Callable[[object], Any], _Cache] = {}
+# Timestamps differ in every record: remembering them would only churn the cache.
+_UNCACHED: Final = frozenset({parse_time})
+_ANY_CACHE: Final[_Cache] = {}
+
+
+def _cache_for(parse: Callable[[object], Any]) -> _Cache | None:
+    if parse in _UNCACHED:
+        return None
+    return _CACHES.setdefault(parse, {})
+
+
+def _remember(cache: _Cache, parse: Callable[[object], Any], raw: str) -> object:
+    value = parse(raw)
+    if len(raw) <= _CACHED_LENGTH:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = value
+    return value
+
+
+# Payload key → (field name, parser, the parser's cache).
+type _Lookup = dict[str, tuple[str, Callable[[object], Any], _Cache | None]]
 _LOOKUPS: dict[type, _Lookup] = {}
 
 
 def _lookup(cls: type) -> _Lookup:
-    """Payload key → (field name, parser), built once per record type."""
+    """Payload key → (field name, parser, cache), built once per record type."""
     lookup = _LOOKUPS.get(cls)
     if lookup is None:
         lookup = _LOOKUPS[cls] = {
-            key: (f.name, f.metadata[_PARSE])
+            key: (f.name, f.metadata[_PARSE], _cache_for(f.metadata[_PARSE]))
             for f in fields(cls)
             if _KEYS in f.metadata
             for key in f.metadata[_KEYS]
@@ -66,20 +96,35 @@ def _lookup(cls: type) -> _Lookup:
 def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -> R:
     """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
 
-    One pass over the payload: history uploads bring thousands of rows at once.
+    One pass over the payload: history uploads bring thousands of rows at once. Strings
+    go through the parsers' caches (exact: the parsers are pure and only ``str`` keys
+    are stored, so ``1``, ``1.0`` and ``True`` never meet a cached answer).
     """
     lookup = _lookup(cls)
     kwargs: dict[str, object] = dict(known)
     extra: dict[str, Value] = {}
+    any_cache = _ANY_CACHE
+    unseen = _UNSEEN
     for key, raw in data.items():
         spec = lookup.get(key)
         if spec is None or spec[0] in kwargs:  # unknown, or an alias already read
-            extra[key] = parse_any(raw)
+            if type(raw) is str:
+                value = any_cache.get(raw, unseen)
+                if value is unseen:
+                    value = _remember(any_cache, parse_any, raw)
+                extra[key] = cast(Value, value)
+            else:
+                extra[key] = parse_any(raw)
             continue
-        name, parse = spec
-        value = parse(raw)
+        name, parse, cache = spec
+        if cache is not None and type(raw) is str:
+            value = cache.get(raw, unseen)
+            if value is unseen:
+                value = _remember(cache, parse, raw)
+        else:
+            value = parse(raw)
         kwargs[name] = value
-        if value is None and raw not in (None, ""):
+        if value is None and raw is not None and raw != "":
             extra[key] = parse_any(raw)  # kept visible, as sent
     kwargs["extra"] = extra
     return cast(Callable[..., R], cls)(**kwargs)
