@@ -96,30 +96,35 @@ def _lookup(cls: type) -> _Lookup:
 def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -> R:
     """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
 
-    One pass over the payload: history uploads bring thousands of rows at once. Strings
-    go through the parsers' caches (exact: the parsers are pure and only ``str`` keys
-    are stored, so ``1``, ``1.0`` and ``True`` never meet a cached answer).
+    Every realtime push and every history row comes through here, so each record type
+    gets a builder of its own (:func:`_plan`); it hands back ``None`` for the rare
+    payload it does not handle, and :func:`_build_general` does it.
     """
+    builder = _BUILDERS.get(cls)
+    if builder is None:
+        builder = _BUILDERS[cls] = _plan(cls)
+    record = builder(data, known)
+    if record is None:
+        return _build_general(cls, data, known)
+    return cast(R, record)
+
+
+def _build_general[R](
+    cls: type[R], data: Mapping[str, object], known: Mapping[str, object]
+) -> R:
+    """The reference: one pass in payload order, the first alias present wins."""
     lookup = _lookup(cls)
     kwargs: dict[str, object] = dict(known)
     extra: dict[str, Value] = {}
-    any_cache = _ANY_CACHE
-    unseen = _UNSEEN
     for key, raw in data.items():
         spec = lookup.get(key)
         if spec is None or spec[0] in kwargs:  # unknown, or an alias already read
-            if type(raw) is str:
-                value = any_cache.get(raw, unseen)
-                if value is unseen:
-                    value = _remember(any_cache, parse_any, raw)
-                extra[key] = cast(Value, value)
-            else:
-                extra[key] = parse_any(raw)
+            extra[key] = _typed_any(raw)
             continue
         name, parse, cache = spec
         if cache is not None and type(raw) is str:
-            value = cache.get(raw, unseen)
-            if value is unseen:
+            value = cache.get(raw, _UNSEEN)
+            if value is _UNSEEN:
                 value = _remember(cache, parse, raw)
         else:
             value = parse(raw)
@@ -128,6 +133,130 @@ def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -
             extra[key] = parse_any(raw)  # kept visible, as sent
     kwargs["extra"] = extra
     return cast(Callable[..., R], cls)(**kwargs)
+
+
+def _typed_any(raw: object) -> Value:
+    if type(raw) is str:
+        value = _ANY_CACHE.get(raw, _UNSEEN)
+        if value is _UNSEEN:
+            value = _remember(_ANY_CACHE, parse_any, raw)
+        return cast(Value, value)
+    return parse_any(raw)
+
+
+def _extra(
+    data: Mapping[str, object], unknown: set[str], unread: list[str] | None
+) -> dict[str, Value]:
+    """Unknown and unparsable keys, typed as well as can be, in payload order."""
+    if unread:
+        unknown.update(unread)
+    return {k: _typed_any(v) for k, v in data.items() if k in unknown}
+
+
+type _Builder = Callable[[Mapping[str, object], Mapping[str, object]], object]
+_BUILDERS: dict[type, _Builder] = {}
+
+
+def _plan(cls: type) -> _Builder:
+    """Write straight-line code that builds ``cls``: a record type's builder.
+
+    What the general loop does key by key, looking up each key's field, parser and
+    cache, is decided here once; the record is filled through its slots (as its frozen
+    ``__init__`` does, without matching keyword arguments). The result is the general
+    loop's exactly: tests/protocol/test_messages.py compares the two on random payloads.
+    A field read from two keys (an alias) is only handled when one of them is present:
+    with both, payload order decides, which is the general loop's business.
+    """
+    env: dict[str, object] = {
+        "cls": cls,
+        "new": object.__new__,
+        "remember": _remember,
+        "unseen": _UNSEEN,
+        "extras": _extra,
+    }
+    wired: set[str] = set()
+    settable: set[str] = set()
+    extra_setter = ""
+    code = [
+        "def build(data, known):",
+        "    get = data.get",
+        "    record = new(cls)",
+        "    unread = None",
+    ]
+    for n, f in enumerate(fields(cls)):
+        env[f"set{n}"] = getattr(cls, f.name).__set__
+        if _KEYS not in f.metadata:
+            if f.name == "extra":
+                extra_setter = f"set{n}"
+                continue
+            settable.add(f.name)
+            env[f"default{n}"] = f.default_factory
+            code.append(
+                f"    set{n}(record, known[{f.name!r}]"
+                f" if {f.name!r} in known else default{n}())"
+            )
+            continue
+        keys: tuple[str, ...] = f.metadata[_KEYS]
+        parse = env[f"parse{n}"] = f.metadata[_PARSE]
+        wired.update(keys)
+        if len(keys) == 1:
+            code += [f"    key = {keys[0]!r}", "    raw = get(key)"]
+        else:
+            first, *others = keys
+            code += [
+                f"    if {first!r} in data:",
+                f"        if {' or '.join(f'{k!r} in data' for k in others)}:",
+                "            return None",
+                f"        key = {first!r}",
+                "        raw = data[key]",
+            ]
+            for other in others[:-1]:
+                code += [f"    elif {other!r} in data:", f"        key = {other!r}"]
+                code.append("        raw = data[key]")
+            code += [
+                "    else:",
+                f"        key = {others[-1]!r}",
+                "        raw = get(key)",
+            ]
+        cache = _cache_for(parse)
+        if cache is not None:
+            env[f"cache{n}"] = cache
+            code += [
+                "    if raw.__class__ is str:",
+                f"        value = cache{n}.get(raw, unseen)",
+                "        if value is unseen:",
+                f"            value = remember(cache{n}, parse{n}, raw)",
+            ]
+            if parse(None) is None:
+                code += ["    elif raw is None:", "        value = None"]
+            code += ["    else:", f"        value = parse{n}(raw)"]
+        else:
+            code.append(f"    value = parse{n}(raw)")
+        code += [
+            '    if value is None and raw is not None and raw != "":',
+            "        if unread is None:",
+            "            unread = []",
+            "        unread.append(key)",
+            f"    set{n}(record, value)",
+        ]
+    if not extra_setter:
+        raise TypeError(f"{cls.__name__} has no extra field")
+    env["wired"] = frozenset(wired)
+    env["settable"] = frozenset(settable)
+    code += [
+        "    unknown = data.keys() - wired",
+        f"    {extra_setter}(record, extras(data, unknown, unread)"
+        " if unknown or unread else {})",
+        "    return record",
+    ]
+    # Known values go to fields not read from the payload; anything else (a field the
+    # payload also fills, or no such field) is the general path's to decide or refuse.
+    code[1:1] = [
+        "    if known and not known.keys() <= settable:",
+        "        return None",
+    ]
+    exec("\n".join(code), env)  # noqa: S102 - our own field declarations, no input
+    return cast(_Builder, env["build"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
