@@ -243,25 +243,25 @@ def _fast_object(payload: bytes, text: str) -> dict[str, object] | None:
     if type(data) is not dict:
         return None
     values = data.values()
-    types = set(map(type, values))
-    if not types <= _SCALARS or (
-        float in types
-        and any(
-            type(v) is float and abs(v) >= _INT64 and v.is_integer() for v in values
-        )
-    ):
-        return None
+    try:  # every value a string: flat, and no number orjson could read differently
+        joined: str | None = "".join(values)
+    except TypeError:
+        types = set(map(type, values))
+        if not types <= _SCALARS or (
+            float in types
+            and any(
+                type(v) is float and abs(v) >= _INT64 and v.is_integer() for v in values
+            )
+        ):
+            return None
+        joined = None
     colons = text.count(":")
     if colons == len(data):  # no colon inside a string, none for a dropped member
         return data
     if "\\" not in text:
-        joined = (
-            "".join(values)
-            if len(types) == 1 and str in types
-            else "".join(map(str, values))
-        )
-        inside = "".join(data).count(":") + joined.count(":")
-        if colons == len(data) + inside:
+        # str() of a number, a boolean or null holds no colon.
+        inside = ("".join(map(str, values)) if joined is None else joined).count(":")
+        if colons == len(data) + inside:  # (so no key holds one either)
             return data
         if inside:
             return None
