@@ -50,24 +50,25 @@ def _text(key: str, *, secret: bool = False) -> Any:
 # values ("0", "", "false", the same firmware versions) in every frame and every history
 # row; a dict hit costs a fraction of a parser call (an int() or float() that fails costs
 # most: it raises). Bounded so that a peer sending endless new values costs no memory.
-type _Cache = dict[str, object]
 _CACHE_LIMIT: Final = 4096
 _CACHED_LENGTH: Final = 32
-_UNSEEN: Final = object()
-_CACHES: dict[Callable[[object], Any], _Cache] = {}
-# Timestamps differ in every record: remembering them would only churn the cache.
-_UNCACHED: Final = frozenset({parse_time})
 
 
-class _AnyMemo(dict[object, Value]):
-    """:func:`parse_any`'s cache, read by ``map`` at C speed: misses come here.
+class _Memo(dict[object, Any]):
+    """A parser's cache: ``memo[raw]`` is ``parse(raw)``, misses come to ``__missing__``.
 
     Only strings are stored, so ``1``, ``1.0`` and ``True`` (equal keys) never meet
-    each other's answer; an array or object inside raises ``TypeError`` (unhashable).
+    each other's answer; an array or object raises ``TypeError`` (unhashable).
     """
 
-    def __missing__(self, raw: object) -> Value:
-        value = parse_any(raw)
+    __slots__ = ("_parse",)
+
+    def __init__(self, parse: Callable[[object], Any]) -> None:
+        super().__init__()
+        self._parse = parse
+
+    def __missing__(self, raw: object) -> Any:
+        value = self._parse(raw)
         if type(raw) is str and len(raw) <= _CACHED_LENGTH:
             if len(self) >= _CACHE_LIMIT:
                 self.clear()
@@ -75,26 +76,23 @@ class _AnyMemo(dict[object, Value]):
         return value
 
 
-_ANY_MEMO: Final = _AnyMemo()
+_MEMOS: dict[Callable[[object], Any], _Memo] = {}
+# Timestamps differ in every record: remembering them would only churn the cache.
+_UNCACHED: Final = frozenset({parse_time})
+_ANY_MEMO: Final = _Memo(parse_any)
 
 
-def _cache_for(parse: Callable[[object], Any]) -> _Cache | None:
+def _cache_for(parse: Callable[[object], Any]) -> _Memo | None:
     if parse in _UNCACHED:
         return None
-    return _CACHES.setdefault(parse, {})
-
-
-def _remember(cache: _Cache, parse: Callable[[object], Any], raw: str) -> object:
-    value = parse(raw)
-    if len(raw) <= _CACHED_LENGTH:
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[raw] = value
-    return value
+    memo = _MEMOS.get(parse)
+    if memo is None:
+        memo = _MEMOS[parse] = _Memo(parse)
+    return memo
 
 
 # Payload key → (field name, parser, the parser's cache).
-type _Lookup = dict[str, tuple[str, Callable[[object], Any], _Cache | None]]
+type _Lookup = dict[str, tuple[str, Callable[[object], Any], _Memo | None]]
 _LOOKUPS: dict[type, _Lookup] = {}
 
 
@@ -140,12 +138,7 @@ def _build_general[R](
             extra[key] = _typed_any(raw)
             continue
         name, parse, cache = spec
-        if cache is not None and type(raw) is str:
-            value = cache.get(raw, _UNSEEN)
-            if value is _UNSEEN:
-                value = _remember(cache, parse, raw)
-        else:
-            value = parse(raw)
+        value = cache[raw] if cache is not None and type(raw) is str else parse(raw)
         kwargs[name] = value
         if value is None and raw is not None and raw != "":
             extra[key] = parse_any(raw)  # kept visible, as sent
@@ -154,7 +147,7 @@ def _build_general[R](
 
 
 def _typed_any(raw: object) -> Value:
-    return _ANY_MEMO[raw] if type(raw) is str else parse_any(raw)
+    return cast(Value, _ANY_MEMO[raw]) if type(raw) is str else parse_any(raw)
 
 
 def _extra(
@@ -189,8 +182,6 @@ def _plan(cls: type) -> _Builder:
     env: dict[str, object] = {
         "cls": cls,
         "new": object.__new__,
-        "remember": _remember,
-        "unseen": _UNSEEN,
         "extras": _extra,
     }
     wired: set[str] = set()
@@ -240,12 +231,7 @@ def _plan(cls: type) -> _Builder:
         cache = _cache_for(parse)
         if cache is not None:
             env[f"cache{n}"] = cache
-            code += [
-                "    if raw.__class__ is str:",
-                f"        value = cache{n}.get(raw, unseen)",
-                "        if value is unseen:",
-                f"            value = remember(cache{n}, parse{n}, raw)",
-            ]
+            code += ["    if raw.__class__ is str:", f"        value = cache{n}[raw]"]
             if parse(None) is None:
                 code += ["    elif raw is None:", "        value = None"]
             code += ["    else:", f"        value = parse{n}(raw)"]
