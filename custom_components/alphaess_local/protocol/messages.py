@@ -433,7 +433,14 @@ def _reply(frame: Frame, data: Mapping[str, object]) -> Message:
 
 
 def _request(frame: Frame, data: Mapping[str, object]) -> Message:
+    # Most frequent first: a match tries its cases in turn.
     match frame.command:
+        case Command.REALTIME:
+            return _timed(build_record(RealtimeRecord, data))
+        case Command.SYSTEM_REPORT:
+            return build_record(SystemReport, data, raw=data)
+        case Command.DETAILED_RECORD:
+            return _timed(build_record(DetailedRecord, data))
         case Command.HEARTBEAT:
             return Heartbeat(_extra(data))
         case Command.LOGIN:
@@ -445,16 +452,10 @@ def _request(frame: Frame, data: Mapping[str, object]) -> Message:
             )
         case Command.CONFIG:
             return ConfigRequest(parse_str(data.get("SN")), _extra(data, "SN"))
-        case Command.SYSTEM_REPORT:
-            return build_record(SystemReport, data, raw=data)
-        case Command.DETAILED_RECORD:
-            return _timed(build_record(DetailedRecord, data))
         case Command.SERVER_COMMAND:
             return _command(data)
         case Command.EVENT_LOG:
             return _event_log(data)
-        case Command.REALTIME:
-            return _timed(build_record(RealtimeRecord, data))
     return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
 
 

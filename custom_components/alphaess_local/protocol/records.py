@@ -156,9 +156,12 @@ def _extra(
     """Unknown and unparsable keys, typed as well as can be, in payload order."""
     if unread:
         unknown.update(unread)
-    kept = dict(data)
-    for key in data.keys() - unknown:
-        del kept[key]
+    if 2 * len(unknown) < len(data):  # a history row: a few columns nobody reads
+        kept = {k: v for k, v in data.items() if k in unknown}
+    else:  # a system report: most keys are unknown
+        kept = dict(data)
+        for key in data.keys() - unknown:
+            del kept[key]
     try:
         return dict(zip(kept, map(_ANY_MEMO.__getitem__, kept.values()), strict=True))
     except TypeError:  # an array or object inside (nested JSON, the strict parser's)
@@ -210,8 +213,10 @@ def _plan(cls: type) -> _Builder:
         parse = env[f"parse{n}"] = f.metadata[_PARSE]
         wired.update(keys)
         if len(keys) == 1:
-            code += [f"    key = {keys[0]!r}", "    raw = get(key)"]
+            source = repr(keys[0])
+            code.append(f"    raw = get({source})")
         else:
+            source = "key"
             first, *others = keys
             code += [
                 f"    if {first!r} in data:",
@@ -241,7 +246,7 @@ def _plan(cls: type) -> _Builder:
             '    if value is None and raw is not None and raw != "":',
             "        if unread is None:",
             "            unread = []",
-            "        unread.append(key)",
+            f"        unread.append({source})",
             f"    set{n}(record, value)",
         ]
     if not extra_setter:
