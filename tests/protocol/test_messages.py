@@ -38,6 +38,9 @@ from custom_components.alphaess_local.protocol import (
 from custom_components.alphaess_local.protocol.frame import Command, payload_limit
 from custom_components.alphaess_local.protocol.messages import Message
 from custom_components.alphaess_local.protocol.records import (
+    _ANY_MEMO,
+    _CACHE_LIMIT,
+    _MEMOS,
     _build_general,
     build_record,
 )
@@ -590,3 +593,12 @@ def test_both_aliases_present_take_the_general_path() -> None:
     record = build_record(DetailedRecord, {"Vpv1": "2", "Upv1": "1", "Time": "x"})
     assert record.upv1 == 2.0
     assert record.extra == {"Upv1": 1, "Time": "x"}
+
+
+def test_parser_memos_stay_bounded() -> None:
+    for n in range(5000):
+        build_record(RealtimeRecord, {"Pbat": f"{n}.5", "Novel": f"x{n}"})
+    assert 0 < len(_MEMOS[parse_float]) <= _CACHE_LIMIT
+    assert 0 < len(_ANY_MEMO) <= _CACHE_LIMIT
+    build_record(RealtimeRecord, {"Pbat": "1" * 40})
+    assert "1" * 40 not in _MEMOS[parse_float]
