@@ -80,6 +80,7 @@ _MEMOS: dict[Callable[[object], Any], _Memo] = {}
 # Timestamps differ in every record: remembering them would only churn the cache.
 _UNCACHED: Final = frozenset({parse_time})
 _ANY_MEMO: Final = _Memo(parse_any)
+_UNSEEN: Final = object()
 
 
 def _cache_for(parse: Callable[[object], Any]) -> _Memo | None:
@@ -186,6 +187,7 @@ def _plan(cls: type) -> _Builder:
         "cls": cls,
         "new": object.__new__,
         "extras": _extra,
+        "unseen": _UNSEEN,
     }
     wired: set[str] = set()
     settable: set[str] = set()
@@ -234,7 +236,32 @@ def _plan(cls: type) -> _Builder:
                 "        raw = get(key)",
             ]
         cache = _cache_for(parse)
-        if cache is not None:
+        if parse is parse_float and cache is not None:
+            # Readings change from frame to frame: a miss must cost little, so this is
+            # parse_float for a str inline (x - x is 0.0 for a finite x, NaN for an
+            # infinity or NaN), remembered as _Memo.__missing__ would.
+            env[f"cache{n}"] = cache
+            code += [
+                "    if raw.__class__ is str:",
+                f"        value = cache{n}.get(raw, unseen)",
+                "        if value is unseen:",
+                "            try:",
+                "                value = float(raw) if raw else None",
+                "            except ValueError:",
+                "                value = None",
+                "            else:",
+                "                if value is not None and value - value:",
+                "                    value = None",
+                f"            if len(raw) <= {_CACHED_LENGTH}:",
+                f"                if len(cache{n}) >= {_CACHE_LIMIT}:",
+                f"                    cache{n}.clear()",
+                f"                cache{n}[raw] = value",
+                "    elif raw is None:",
+                "        value = None",
+                "    else:",
+                f"        value = parse{n}(raw)",
+            ]
+        elif cache is not None:
             env[f"cache{n}"] = cache
             code += ["    if raw.__class__ is str:", f"        value = cache{n}[raw]"]
             if parse(None) is None:
