@@ -151,22 +151,38 @@ def _typed_any(raw: object) -> Value:
     return cast(Value, _ANY_MEMO[raw]) if type(raw) is str else parse_any(raw)
 
 
+# Per record type, the last payload layout seen (its keys in order) and which of them
+# no field reads: a battery sends the same keys in every system report, and a history
+# upload the same header on every row, so the layout is worked out once.
+_LAYOUTS: dict[frozenset[str], tuple[tuple[str, ...], list[str]]] = {}
+
+
 def _extra(
-    data: Mapping[str, object], unknown: set[str], unread: list[str] | None
+    data: Mapping[str, object], wired: frozenset[str], unread: list[str] | None
 ) -> dict[str, Value]:
     """Unknown and unparsable keys, typed as well as can be, in payload order."""
+    keys = tuple(data)
+    layout = _LAYOUTS.get(wired)
+    if layout is not None and layout[0] == keys:
+        order = layout[1]
+    else:
+        order = [k for k in keys if k not in wired]
+        _LAYOUTS[wired] = (keys, order)
     if unread:
-        unknown.update(unread)
-    if 2 * len(unknown) < len(data):  # a history row: a few columns nobody reads
-        kept = {k: v for k, v in data.items() if k in unknown}
-    else:  # a system report: most keys are unknown
-        kept = dict(data)
-        for key in data.keys() - unknown:
-            del kept[key]
+        marked = {*order, *unread}
+        order = [k for k in keys if k in marked]
+    if not order:
+        return {}
     try:
-        return dict(zip(kept, map(_ANY_MEMO.__getitem__, kept.values()), strict=True))
+        return dict(
+            zip(
+                order,
+                map(_ANY_MEMO.__getitem__, map(data.__getitem__, order)),
+                strict=False,
+            )
+        )
     except TypeError:  # an array or object inside (nested JSON, the strict parser's)
-        return {k: _typed_any(v) for k, v in kept.items()}
+        return {k: _typed_any(data[k]) for k in order}
 
 
 type _Builder = Callable[[Mapping[str, object], Mapping[str, object]], object]
@@ -281,9 +297,7 @@ def _plan(cls: type) -> _Builder:
     env["wired"] = frozenset(wired)
     env["settable"] = frozenset(settable)
     code += [
-        "    unknown = data.keys() - wired",
-        f"    {extra_setter}(record, extras(data, unknown, unread)"
-        " if unknown or unread else {})",
+        f"    {extra_setter}(record, extras(data, wired, unread))",
         "    return record",
     ]
     # Known values go to fields not read from the payload; anything else (a field the
