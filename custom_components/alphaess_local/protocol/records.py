@@ -8,8 +8,9 @@ not parse) in ``extra``, so nothing the battery sends is lost when firmware adds
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from typing import Any, Final, cast
 
 from .values import (
@@ -178,11 +179,15 @@ def _extra(
             zip(
                 order,
                 map(_ANY_MEMO.__getitem__, map(data.__getitem__, order)),
-                strict=False,
+                strict=True,
             )
         )
     except TypeError:  # an array or object inside (nested JSON, the strict parser's)
         return {k: _typed_any(data[k]) for k in order}
+
+
+def _same(value: object) -> object:
+    return value
 
 
 type _Builder = Callable[[Mapping[str, object], Mapping[str, object]], object]
@@ -221,7 +226,11 @@ def _plan(cls: type) -> _Builder:
                 extra_setter = f"set{n}"
                 continue
             settable.add(f.name)
-            env[f"default{n}"] = f.default_factory
+            env[f"default{n}"] = (
+                partial(_same, f.default)
+                if f.default_factory is MISSING
+                else f.default_factory
+            )
             code.append(
                 f"    set{n}(record, known[{f.name!r}]"
                 f" if {f.name!r} in known else default{n}())"
