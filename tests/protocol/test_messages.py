@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
 import json
 import string
@@ -36,7 +37,13 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.frame import Command, payload_limit
 from custom_components.alphaess_local.protocol.messages import Message
-from custom_components.alphaess_local.protocol.records import wire_keys
+from custom_components.alphaess_local.protocol.records import (
+    _ANY_MEMO,
+    _CACHE_LIMIT,
+    _MEMOS,
+    _build_general,
+    build_record,
+)
 from custom_components.alphaess_local.protocol.values import (
     parse_any,
     parse_float,
@@ -453,10 +460,15 @@ def test_parse_str_refuses_integers_past_the_digit_cap() -> None:
 
 # --- property: no payload of any known command makes decode_message raise ----------
 
+
+def _payload_keys(*classes: type) -> set[str]:
+    return {
+        key for c in classes for f in fields(c) for key in f.metadata.get("keys", ())
+    }
+
+
 KEYS = sorted(
-    wire_keys(RealtimeRecord)
-    | wire_keys(DetailedRecord)
-    | wire_keys(SystemReport)
+    _payload_keys(RealtimeRecord, DetailedRecord, SystemReport)
     | {"UserName", "Password", "CompanyName", "MsgType", "MsgContent", "Description"}
     | {"Command", "CmdIndex", "Parameter1", "Parameter2", "Status", "X"}
 )
@@ -533,3 +545,60 @@ def test_known_commands_never_raise_whatever_the_payload(
     assert not isinstance(message, UnknownMessage)
     if isinstance(message, Undecodable):
         assert len(message.reason) < 120
+
+
+# --- property: the planned builders give the general loop's record exactly ---------
+
+_RAW_VALUES = st.one_of(
+    st.sampled_from(["", "0", "0.0", "12.5", "-3", "x", "true", "False", "1e400"]),
+    st.sampled_from(["2021/03/24 20:59:22", "017", " 7 ", "nan", "4294967295"]),
+    st.text(max_size=6),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+def _typed(
+    record: RealtimeRecord | DetailedRecord | SystemReport,
+) -> list[tuple[str, type, object]]:
+    values = [(f.name, getattr(record, f.name)) for f in fields(record)]
+    return [(n, type(v), v) for n, v in values] + [
+        (k, type(v), v) for k, v in record.extra.items()
+    ]
+
+
+@pytest.mark.parametrize("cls", [RealtimeRecord, DetailedRecord, SystemReport])
+@given(data=st.data())
+def test_planned_builders_match_the_general_loop(
+    cls: type[RealtimeRecord | DetailedRecord | SystemReport], data: st.DataObject
+) -> None:
+    keys = [*sorted(_payload_keys(cls)), "Unknown", "Other", "Vpv1", "Upv1"]
+    payload = data.draw(
+        st.dictionaries(st.sampled_from(keys), _RAW_VALUES, max_size=12)
+    )
+    known = data.draw(
+        st.sampled_from([{}, {"raw": payload}] if cls is SystemReport else [{}])
+    )
+    planned = build_record(cls, payload, **known)
+    general = _build_general(cls, payload, known)
+    assert _typed(planned) == _typed(general)
+    assert getattr(planned, "raw", None) == getattr(general, "raw", None)
+
+
+def test_both_aliases_present_take_the_general_path() -> None:
+    record = build_record(DetailedRecord, {"Vpv1": "2", "Upv1": "1", "Time": "x"})
+    assert record.upv1 == 2.0
+    assert record.extra == {"Upv1": 1, "Time": "x"}
+
+
+def test_parser_memos_stay_bounded() -> None:
+    for n in range(5000):
+        build_record(RealtimeRecord, {"Pbat": f"{n}.5", "Novel": f"x{n}"})
+    assert 0 < len(_MEMOS[parse_float]) <= _CACHE_LIMIT
+    assert 0 < len(_ANY_MEMO) <= _CACHE_LIMIT
+    build_record(RealtimeRecord, {"Pbat": "1" * 40})
+    assert "1" * 40 not in _MEMOS[parse_float]

@@ -6,7 +6,7 @@ from itertools import pairwise
 import json
 import string
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from custom_components.alphaess_local.protocol import (
     CorruptBytes,
@@ -15,7 +15,13 @@ from custom_components.alphaess_local.protocol import (
     decode_message,
 )
 from custom_components.alphaess_local.protocol.frame import CRC_SIZE, HEADER_SIZE
-from custom_components.alphaess_local.protocol.messages import parse_json_object
+from custom_components.alphaess_local.protocol.messages import (
+    PayloadError,
+    _fast_object,
+    _reject_constant,
+    _unique_pairs,
+    parse_json_object,
+)
 
 CAP = 2048
 
@@ -127,3 +133,75 @@ def test_json_payloads_of_known_commands_never_raise(
 def test_fast_json_path_agrees_with_the_strict_parser(data: dict[str, object]) -> None:
     payload = json.dumps(data, separators=(",", ":")).encode()
     assert parse_json_object(payload) == json.loads(payload)
+
+
+# Keys from a small set so that repeats are common; values that probe the colon count
+# (colons, commas, quotes, backslashes, escapes in strings) and the numbers orjson reads
+# differently (integers past 64 bits, integral floats).
+_scalars = st.one_of(
+    st.text(':,"\\{}[] aé\u2028', max_size=6),
+    st.sampled_from(["0", "", "false", "2021/03/24 20:59:22", "a:b", "a,b"]),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1, 1.0, True, 0, -0.0, False, 1e19, -9.3e18, 2**64]),
+    st.booleans(),
+    st.none(),
+)
+_members = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c:", "d,", "e\\", "é"]), _scalars),
+    max_size=10,
+)
+_spaces = st.sampled_from(["", " ", "\n  ", "\t"])
+
+
+def _strict(text: str) -> tuple[str, object]:
+    try:
+        value = json.loads(
+            text, object_pairs_hook=_unique_pairs, parse_constant=_reject_constant
+        )
+    except PayloadError as err:
+        return "refused", str(err)
+    return "parsed", [(k, type(v), v) for k, v in value.items()]
+
+
+@given(_members, _spaces, _spaces, st.booleans())
+def test_fast_path_gives_the_strict_answer_including_repeated_keys(
+    members: list[tuple[str, object]], before: str, after: str, ascii_only: bool
+) -> None:
+    text = (
+        "{"
+        + ",".join(
+            f"{before}{json.dumps(k, ensure_ascii=ascii_only)}{after}:"
+            f"{before}{json.dumps(v, ensure_ascii=ascii_only)}{after}"
+            for k, v in members
+        )
+        + "}"
+    )
+    strict = _strict(text)
+    fast = _fast_object(text.encode(), text)
+    if fast is not None:
+        assert strict == ("parsed", [(k, type(v), v) for k, v in fast.items()])
+    assert _ours(text.encode()) == strict
+
+
+def _ours(payload: bytes) -> tuple[str, object]:
+    try:
+        parsed = parse_json_object(payload)
+    except PayloadError as err:
+        return "refused", str(err)
+    return "parsed", [(k, type(v), v) for k, v in parsed.items()]
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=2, max_size=12), _scalars)
+def test_repeats_with_one_value_take_the_fast_path(
+    keys: list[str], value: object
+) -> None:
+    literal = json.dumps(value)
+    # A colon or escape in the value, a number orjson reads as a float, or more repeats
+    # than the fast path checks itself: the strict parser's turn (the test above).
+    assume(":" not in literal and "\\" not in literal)
+    assume(type(value) in (str, bool) or value is None or abs(value) < 2**63)  # type: ignore[operator]
+    assume(len(keys) - len(set(keys)) <= 8)
+    text = "{" + ",".join(f'"{k}": {literal}' for k in keys) + "}"
+    fast = _fast_object(text.encode(), text)
+    assert fast == dict.fromkeys(keys, value)

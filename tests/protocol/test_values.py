@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from hypothesis import given, strategies as st
 import pytest
 
 from custom_components.alphaess_local.protocol import (
@@ -13,8 +14,8 @@ from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.messages import record_time
 from custom_components.alphaess_local.protocol.values import (
+    _time_fields,
     parse_any,
     parse_bool,
     parse_float,
@@ -93,16 +94,18 @@ def test_derived_powers_need_their_inputs() -> None:
     assert isinstance(record, RealtimeRecord)
     assert record.pv_power is None
     assert record.house_load is None
-    assert record_time(record) == datetime(2021, 3, 24, 10)
+    assert record.time == datetime(2021, 3, 24, 10)
 
 
-def test_record_time_of_history_is_newest_row() -> None:
+def test_history_rows_carry_date_and_time_joined() -> None:
     upload = decode_message(
         Frame(1, 12, b"Date,Time\n2021/03/24,10:00:00\n2021/03/24,10:01:00\n")
     )
     assert isinstance(upload, HistoryUpload)
-    assert record_time(upload) == datetime(2021, 3, 24, 10, 1)
-    assert record_time(decode_message(Frame(1, 0))) is None
+    assert [row.time for row in upload.rows] == [
+        datetime(2021, 3, 24, 10),
+        datetime(2021, 3, 24, 10, 1),
+    ]
 
 
 def test_error_codes_and_module_socs() -> None:
@@ -117,3 +120,30 @@ def test_error_codes_and_module_socs() -> None:
     assert isinstance(record, DetailedRecord)
     assert record.error_codes == {"ErrBms": 12}
     assert record.module_socs == (50, 52)
+
+
+_TIME_CHARS = st.sampled_from([*"0123456789", " ", "+", "-", "_", "/", "٣", "x", "T"])
+
+
+@given(st.lists(_TIME_CHARS, min_size=14, max_size=14), st.sampled_from(["", "24"]))
+def test_parse_time_fast_path_reads_what_the_fields_read(
+    chars: list[str], hour: str
+) -> None:
+    digits = "".join(chars)
+    if hour:
+        digits = digits[:8] + hour + digits[10:]
+    text = f"{digits[:4]}/{digits[4:6]}/{digits[6:8]} {digits[8:10]}:{digits[10:12]}:{digits[12:]}"
+    assert parse_time(text) == _time_fields(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021/03/24 20:59:22",
+        "2021/02/29 10:00:00",
+        "2021/03/24 24:00:00",
+        "2021/03/24X20:59:22",
+    ],
+)
+def test_parse_time_fast_path_examples(text: str) -> None:
+    assert parse_time(text) == _time_fields(text)

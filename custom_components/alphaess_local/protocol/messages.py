@@ -218,28 +218,94 @@ def _quote(text: str) -> str:
     return f"{text[:_QUOTE_LIMIT]!r}…"
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+# orjson reads integers into 64 bits and gives a float past that, where the stdlib gives
+# the exact int: an integral float this large may be such an integer.
+_INT64: Final = float(2**63)
+# Repeated keys the fast path checks itself; more go to the strict parser.
+_MAX_REPEATS: Final = 8
+
+
 def _fast_object(payload: bytes, text: str) -> dict[str, object] | None:
     """A flat object parsed by orjson when that gives the strict parser's answer.
 
-    orjson keeps the last of two equal keys silently, so its result is only taken when
-    the text holds exactly as many ``"key":`` marks as the object has keys (no
-    duplicate) and every value is a scalar; anything else (a duplicate, nesting, odd
-    spacing, NaN, a huge number, invalid JSON) goes to the strict parser, which gives
-    the reason.
+    orjson keeps the last of two equal keys silently, at the first one's place, as
+    :func:`_unique_pairs` does when the values agree. Whether a key repeats is told
+    exactly by counting colons: each member has one outside strings, so the text holds
+    ``len(data)`` colons plus those inside keys and string values, and more if a member
+    was dropped (without a backslash, strings appear in the text as they are). Nesting,
+    a number orjson reads differently, invalid JSON: the strict parser runs instead.
     """
-    if not _HAVE_ORJSON:
-        return None
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
-    if (
-        type(data) is not dict
-        or text.count('":') != len(data)
-        or any(type(v) in (dict, list) for v in data.values())
-    ):
+    if type(data) is not dict:
         return None
-    return data
+    values = data.values()
+    try:  # every value a string: flat, and no number orjson could read differently
+        joined: str | None = "".join(values)
+    except TypeError:
+        types = set(map(type, values))
+        if not types <= _SCALARS or (
+            float in types
+            and any(
+                type(v) is float and abs(v) >= _INT64 and v.is_integer() for v in values
+            )
+        ):
+            return None
+        joined = None
+    colons = text.count(":")
+    if colons == len(data):  # no colon inside a string, none for a dropped member
+        return data
+    if "\\" not in text:
+        # str() of a number, a boolean or null holds no colon.
+        inside = ("".join(map(str, values)) if joined is None else joined).count(":")
+        if colons == len(data) + inside:  # (so no key holds one either)
+            return data
+        if inside:
+            return None
+    return data if _repeats_agree(payload, data, colons) else None
+
+
+def _repeats_agree(payload: bytes, data: dict[str, object], colons: int) -> bool:
+    """Whether every repeated key of ``payload`` repeats the value orjson kept.
+
+    The object re-read as an array (``{"a":1}`` as ``["a",1]``) lists every member in
+    order; that is exact when no string holds a colon, i.e. when the array has one pair
+    per colon. Keys first seen line up with ``data``; each repeat is where they stop
+    lining up, found by bisection. Equality is transitive for JSON scalars, so checking
+    every occurrence against the last is the strict rule (each against the one before).
+    """
+    body = payload.strip()
+    try:
+        items = orjson.loads(b"[" + body[1:-1].replace(b":", b",") + b"]")
+    except orjson.JSONDecodeError:  # pragma: no cover - the object parsed, so does this
+        return False
+    if type(items) is not list or len(items) != 2 * colons:
+        return False
+    keys: list[object] = items[0::2]
+    order = list(data)
+    repeats = len(keys) - len(order)
+    if not 0 < repeats <= _MAX_REPEATS:
+        return False
+    start = 0
+    for offset in range(repeats):
+        lo, hi = start, len(keys)
+        while lo < hi:  # first member whose key is not the next one first seen
+            mid = (lo + hi) // 2
+            if mid - offset < len(order) and keys[mid] == order[mid - offset]:
+                lo = mid + 1
+            else:
+                hi = mid
+        key = keys[lo]
+        if type(key) is not str or key not in data:
+            return False
+        kept = data[key]
+        if items[2 * lo + 1] != kept or items[2 * keys.index(key) + 1] != kept:
+            return False
+        start = lo + 1
+    return True
 
 
 def parse_json_object(payload: bytes) -> dict[str, object]:
@@ -252,7 +318,7 @@ def parse_json_object(payload: bytes) -> dict[str, object]:
     # every Python (3.14's parser recurses further than 3.13's before giving up).
     if text.count("[") + text.count("{") > MAX_CONTAINERS:
         raise PayloadError("JSON nested too deeply")
-    if (fast := _fast_object(payload, text)) is not None:
+    if _HAVE_ORJSON and (fast := _fast_object(payload, text)) is not None:
         return fast
     try:
         data = json.loads(
@@ -367,7 +433,14 @@ def _reply(frame: Frame, data: Mapping[str, object]) -> Message:
 
 
 def _request(frame: Frame, data: Mapping[str, object]) -> Message:
+    # Most frequent first: a match tries its cases in turn.
     match frame.command:
+        case Command.REALTIME:
+            return _timed(build_record(RealtimeRecord, data))
+        case Command.SYSTEM_REPORT:
+            return build_record(SystemReport, data, raw=data)
+        case Command.DETAILED_RECORD:
+            return _timed(build_record(DetailedRecord, data))
         case Command.HEARTBEAT:
             return Heartbeat(_extra(data))
         case Command.LOGIN:
@@ -379,16 +452,10 @@ def _request(frame: Frame, data: Mapping[str, object]) -> Message:
             )
         case Command.CONFIG:
             return ConfigRequest(parse_str(data.get("SN")), _extra(data, "SN"))
-        case Command.SYSTEM_REPORT:
-            return build_record(SystemReport, data, raw=data)
-        case Command.DETAILED_RECORD:
-            return _timed(build_record(DetailedRecord, data))
         case Command.SERVER_COMMAND:
             return _command(data)
         case Command.EVENT_LOG:
             return _event_log(data)
-        case Command.REALTIME:
-            return _timed(build_record(RealtimeRecord, data))
     return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
 
 
@@ -438,15 +505,6 @@ def _decode(frame: Frame) -> Message:
     return UnknownMessage(frame, {k: parse_any(v) for k, v in data.items()})
 
 
-def record_time(message: Message) -> datetime | None:
-    """Battery timestamp of a timed message (used to order and deduplicate)."""
-    if isinstance(message, PowerRecord):
-        return message.time
-    if isinstance(message, HistoryUpload) and message.rows:
-        return max(r.time for r in message.rows if r.time is not None)
-    return None
-
-
 def message_serial(message: Message) -> str | None:
     """The system serial a message names, if it names one."""
     match message:
@@ -478,5 +536,4 @@ __all__ = [
     "decode_message",
     "message_serial",
     "parse_json_object",
-    "record_time",
 ]

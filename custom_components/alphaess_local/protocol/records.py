@@ -8,8 +8,9 @@ not parse) in ``extra``, so nothing the battery sends is lost when firmware adds
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from typing import Any, Final, cast
 
 from . import settings
@@ -50,16 +51,63 @@ def _text(key: str, *, secret: bool = False) -> Any:
     return wire(key, parse=parse_str, secret=secret)
 
 
-type _Lookup = dict[str, tuple[str, Callable[[object], Any]]]
+# A parser's answers for the strings it has already read. The battery repeats most
+# values ("0", "", "false", the same firmware versions) in every frame and every history
+# row; a dict hit costs a fraction of a parser call (an int() or float() that fails costs
+# most: it raises). Bounded so that a peer sending endless new values costs no memory.
+_CACHE_LIMIT: Final = 4096
+_CACHED_LENGTH: Final = 32
+
+
+class _Memo(dict[object, Any]):
+    """A parser's cache: ``memo[raw]`` is ``parse(raw)``, misses come to ``__missing__``.
+
+    Only strings are stored, so ``1``, ``1.0`` and ``True`` (equal keys) never meet
+    each other's answer; an array or object raises ``TypeError`` (unhashable).
+    """
+
+    __slots__ = ("_parse",)
+
+    def __init__(self, parse: Callable[[object], Any]) -> None:
+        super().__init__()
+        self._parse = parse
+
+    def __missing__(self, raw: object) -> Any:
+        value = self._parse(raw)
+        if type(raw) is str and len(raw) <= _CACHED_LENGTH:
+            if len(self) >= _CACHE_LIMIT:
+                self.clear()
+            self[raw] = value
+        return value
+
+
+_MEMOS: dict[Callable[[object], Any], _Memo] = {}
+# Timestamps differ in every record: remembering them would only churn the cache.
+_UNCACHED: Final = frozenset({parse_time})
+_ANY_MEMO: Final = _Memo(parse_any)
+_UNSEEN: Final = object()
+
+
+def _cache_for(parse: Callable[[object], Any]) -> _Memo | None:
+    if parse in _UNCACHED:
+        return None
+    memo = _MEMOS.get(parse)
+    if memo is None:
+        memo = _MEMOS[parse] = _Memo(parse)
+    return memo
+
+
+# Payload key → (field name, parser, the parser's cache).
+type _Lookup = dict[str, tuple[str, Callable[[object], Any], _Memo | None]]
 _LOOKUPS: dict[type, _Lookup] = {}
 
 
 def _lookup(cls: type) -> _Lookup:
-    """Payload key → (field name, parser), built once per record type."""
+    """Payload key → (field name, parser, cache), built once per record type."""
     lookup = _LOOKUPS.get(cls)
     if lookup is None:
         lookup = _LOOKUPS[cls] = {
-            key: (f.name, f.metadata[_PARSE])
+            key: (f.name, f.metadata[_PARSE], _cache_for(f.metadata[_PARSE]))
             for f in fields(cls)
             if _KEYS in f.metadata
             for key in f.metadata[_KEYS]
@@ -70,28 +118,209 @@ def _lookup(cls: type) -> _Lookup:
 def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -> R:
     """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
 
-    One pass over the payload: history uploads bring thousands of rows at once.
+    Every realtime push and every history row comes through here, so each record type
+    gets a builder of its own (:func:`_plan`); it hands back ``None`` for the rare
+    payload it does not handle, and :func:`_build_general` does it.
     """
+    builder = _BUILDERS.get(cls)
+    if builder is None:
+        builder = _BUILDERS[cls] = _plan(cls)
+    record = builder(data, known)
+    if record is None:
+        return _build_general(cls, data, known)
+    return cast(R, record)
+
+
+def _build_general[R](
+    cls: type[R], data: Mapping[str, object], known: Mapping[str, object]
+) -> R:
+    """The reference: one pass in payload order, the first alias present wins."""
     lookup = _lookup(cls)
     kwargs: dict[str, object] = dict(known)
     extra: dict[str, Value] = {}
     for key, raw in data.items():
         spec = lookup.get(key)
         if spec is None or spec[0] in kwargs:  # unknown, or an alias already read
-            extra[key] = parse_any(raw)
+            extra[key] = _typed_any(raw)
             continue
-        name, parse = spec
-        value = parse(raw)
+        name, parse, cache = spec
+        value = cache[raw] if cache is not None and type(raw) is str else parse(raw)
         kwargs[name] = value
-        if value is None and raw not in (None, ""):
+        if value is None and raw is not None and raw != "":
             extra[key] = parse_any(raw)  # kept visible, as sent
     kwargs["extra"] = extra
     return cast(Callable[..., R], cls)(**kwargs)
 
 
-def wire_keys(cls: type) -> frozenset[str]:
-    """All payload keys a record type understands."""
-    return frozenset(_lookup(cls))
+def _typed_any(raw: object) -> Value:
+    return cast(Value, _ANY_MEMO[raw]) if type(raw) is str else parse_any(raw)
+
+
+# Per record type, the last payload layout seen (its keys in order) and which of them
+# no field reads: a battery sends the same keys in every system report, and a history
+# upload the same header on every row, so the layout is worked out once.
+_LAYOUTS: dict[frozenset[str], tuple[tuple[str, ...], list[str]]] = {}
+
+
+def _extra(
+    data: Mapping[str, object], wired: frozenset[str], unread: list[str] | None
+) -> dict[str, Value]:
+    """Unknown and unparsable keys, typed as well as can be, in payload order."""
+    keys = tuple(data)
+    layout = _LAYOUTS.get(wired)
+    if layout is not None and layout[0] == keys:
+        order = layout[1]
+    else:
+        order = [k for k in keys if k not in wired]
+        _LAYOUTS[wired] = (keys, order)
+    if unread:
+        marked = {*order, *unread}
+        order = [k for k in keys if k in marked]
+    if not order:
+        return {}
+    try:
+        return dict(
+            zip(
+                order,
+                map(_ANY_MEMO.__getitem__, map(data.__getitem__, order)),
+                strict=True,
+            )
+        )
+    except TypeError:  # an array or object inside (nested JSON, the strict parser's)
+        return {k: _typed_any(data[k]) for k in order}
+
+
+def _same(value: object) -> object:
+    return value
+
+
+type _Builder = Callable[[Mapping[str, object], Mapping[str, object]], object]
+_BUILDERS: dict[type, _Builder] = {}
+
+
+def _plan(cls: type) -> _Builder:
+    """Write straight-line code that builds ``cls``: a record type's builder.
+
+    What the general loop does key by key, looking up each key's field, parser and
+    cache, is decided here once; the record is filled through its slots (as its frozen
+    ``__init__`` does, without matching keyword arguments). The result is the general
+    loop's exactly: tests/protocol/test_messages.py compares the two on random payloads.
+    A field read from two keys (an alias) is only handled when one of them is present:
+    with both, payload order decides, which is the general loop's business.
+    """
+    env: dict[str, object] = {
+        "cls": cls,
+        "new": object.__new__,
+        "extras": _extra,
+        "unseen": _UNSEEN,
+    }
+    wired: set[str] = set()
+    settable: set[str] = set()
+    extra_setter = ""
+    code = [
+        "def build(data, known):",
+        "    get = data.get",
+        "    record = new(cls)",
+        "    unread = None",
+    ]
+    for n, f in enumerate(fields(cls)):
+        env[f"set{n}"] = getattr(cls, f.name).__set__
+        if _KEYS not in f.metadata:
+            if f.name == "extra":
+                extra_setter = f"set{n}"
+                continue
+            settable.add(f.name)
+            env[f"default{n}"] = (
+                partial(_same, f.default)
+                if f.default_factory is MISSING
+                else f.default_factory
+            )
+            code.append(
+                f"    set{n}(record, known[{f.name!r}]"
+                f" if {f.name!r} in known else default{n}())"
+            )
+            continue
+        keys: tuple[str, ...] = f.metadata[_KEYS]
+        parse = env[f"parse{n}"] = f.metadata[_PARSE]
+        wired.update(keys)
+        if len(keys) == 1:
+            source = repr(keys[0])
+            code.append(f"    raw = get({source})")
+        else:
+            source = "key"
+            first, *others = keys
+            code += [
+                f"    if {first!r} in data:",
+                f"        if {' or '.join(f'{k!r} in data' for k in others)}:",
+                "            return None",
+                f"        key = {first!r}",
+                "        raw = data[key]",
+            ]
+            for other in others[:-1]:
+                code += [f"    elif {other!r} in data:", f"        key = {other!r}"]
+                code.append("        raw = data[key]")
+            code += [
+                "    else:",
+                f"        key = {others[-1]!r}",
+                "        raw = get(key)",
+            ]
+        cache = _cache_for(parse)
+        if parse is parse_float and cache is not None:
+            # Readings change from frame to frame: a miss must cost little, so this is
+            # parse_float for a str inline (x - x is 0.0 for a finite x, NaN for an
+            # infinity or NaN), remembered as _Memo.__missing__ would.
+            env[f"cache{n}"] = cache
+            code += [
+                "    if raw.__class__ is str:",
+                f"        value = cache{n}.get(raw, unseen)",
+                "        if value is unseen:",
+                "            try:",
+                "                value = float(raw) if raw else None",
+                "            except ValueError:",
+                "                value = None",
+                "            else:",
+                "                if value is not None and value - value:",
+                "                    value = None",
+                f"            if len(raw) <= {_CACHED_LENGTH}:",
+                f"                if len(cache{n}) >= {_CACHE_LIMIT}:",
+                f"                    cache{n}.clear()",
+                f"                cache{n}[raw] = value",
+                "    elif raw is None:",
+                "        value = None",
+                "    else:",
+                f"        value = parse{n}(raw)",
+            ]
+        elif cache is not None:
+            env[f"cache{n}"] = cache
+            code += ["    if raw.__class__ is str:", f"        value = cache{n}[raw]"]
+            if parse(None) is None:
+                code += ["    elif raw is None:", "        value = None"]
+            code += ["    else:", f"        value = parse{n}(raw)"]
+        else:
+            code.append(f"    value = parse{n}(raw)")
+        code += [
+            '    if value is None and raw is not None and raw != "":',
+            "        if unread is None:",
+            "            unread = []",
+            f"        unread.append({source})",
+            f"    set{n}(record, value)",
+        ]
+    if not extra_setter:
+        raise TypeError(f"{cls.__name__} has no extra field")
+    env["wired"] = frozenset(wired)
+    env["settable"] = frozenset(settable)
+    code += [
+        f"    {extra_setter}(record, extras(data, wired, unread))",
+        "    return record",
+    ]
+    # Known values go to fields not read from the payload; anything else (a field the
+    # payload also fills, or no such field) is the general path's to decide or refuse.
+    code[1:1] = [
+        "    if known and not known.keys() <= settable:",
+        "        return None",
+    ]
+    exec("\n".join(code), env)  # noqa: S102 - our own field declarations, no input
+    return cast(_Builder, env["build"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
