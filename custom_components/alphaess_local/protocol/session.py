@@ -69,19 +69,15 @@ class SessionOwner(Protocol):
 
     def now(self) -> datetime:
         """Host time to stamp events with."""
-        ...
 
     def admit(self, session: Session, serial: str) -> bool:
         """Whether ``session`` may speak for ``serial`` (and now does)."""
-        ...
 
     def take_config(self, serial: str | None) -> Mapping[str, object] | None:
         """Settings handed over for ``serial``'s next configuration answer."""
-        ...
 
     def may_warn(self, host: str) -> bool:
         """Whether bad input from ``host`` may still be logged as a warning."""
-        ...
 
     def dump_bytes(
         self,
@@ -92,15 +88,12 @@ class SessionOwner(Protocol):
         serials: Collection[str] = (),
     ) -> None:
         """Keep a redacted copy of bytes that could not be used."""
-        ...
 
     def emit(self, event: ServerEvent) -> None:
         """Hand an event to the owner."""
-        ...
 
     def session_ended(self, session: Session) -> None:
         """The connection is gone."""
-        ...
 
 
 class Session:
