@@ -27,14 +27,15 @@ import statistics
 import sys
 import time
 
-from custom_components.alphaess_local.protocol import Frame, FrameDecoder
-from custom_components.alphaess_local.protocol.server import AlphaServer
-from custom_components.alphaess_local.protocol.session import (
-    MAX_STRIKES,
-    UNIDENTIFIED_MAX_PAYLOAD,
-)
-
+from .library import load
 from .server import HOST, proc_cpu_seconds, proc_rss_mib
+
+_library = load()
+Frame = _library.Frame
+FrameDecoder = _library.FrameDecoder
+AlphaServer = _library.AlphaServer
+MAX_STRIKES = load("session").MAX_STRIKES
+UNIDENTIFIED_MAX_PAYLOAD = load("session").UNIDENTIFIED_MAX_PAYLOAD
 
 MB = 1024 * 1024
 JUNK_CONNECTIONS = 200

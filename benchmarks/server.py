@@ -18,8 +18,12 @@ import statistics
 import sys
 import time
 
-from custom_components.alphaess_local.protocol import Frame, FrameDecoder
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from .library import load
+
+_library = load()
+Frame = _library.Frame
+FrameDecoder = _library.FrameDecoder
+AlphaServer = _library.AlphaServer
 
 HOST = "127.0.0.1"
 FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
