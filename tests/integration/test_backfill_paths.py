@@ -24,6 +24,8 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.battery import ENERGY_TOTALS, BatteryState
+from custom_components.alphaess_local.protocol import simulator
+from custom_components.alphaess_local.protocol.model import Sample
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
 from .conftest import SERIAL
@@ -211,3 +213,46 @@ async def test_restart_while_the_newest_hour_waits_for_the_recorder(
     changes = await scenario.hourly_changes(hour, hour + timedelta(hours=1))
     for key, truth in scenario.truth(hour).items():
         assert changes[key][hour] == pytest.approx(truth, abs=HOURLY_TOLERANCE), key
+
+
+async def test_rows_out_of_order_are_filed_once_the_last_minute_is_in(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The battery sends the whole upload in one frame, newest row first.
+
+    The upload still ends with the row in the last minute asked for, wherever in its
+    frame that row is: it is filed as soon as it is in, not after a quiet spell, and
+    every outage hour holds the battery's energy, counted once.
+    """
+    real_csv = simulator.history_csv
+    monkeypatch.setattr(simulator, "HISTORY_ROWS_PER_FRAME", 10_000)
+    sent: list[int] = []
+
+    def newest_first(rows: list[Sample], serial: str) -> bytes:
+        sent.append(len(rows))
+        return real_csv(list(reversed(rows)), serial)
+
+    monkeypatch.setattr(simulator, "history_csv", newest_first)
+    seen: dict[str, int] = {}
+
+    async def reconnect(scenario: Scenario, battery: SimulatedBattery) -> None:
+        backfill_ = scenario.coordinator.backfill
+        battery.go_online()
+        await scenario.settle(until=lambda: backfill_.resumes_answered >= 1)
+        resume = resumes(battery)[-1]
+        start = datetime.strptime(resume.parameters[0], STAMP)
+        rows = len(battery.model.minute_rows(start, int(resume.parameters[1])))
+        # Every frame sent and acknowledged: the server has handed each on.
+        await scenario.settle(until=lambda: sum(sent) == rows)
+        await scenario.quiet_link()
+        await scenario.hass.async_block_till_done()
+        seen["rows"] = rows
+        seen["arriving"] = backfill_.rows_arrived(SERIAL)
+        seen["filed"] = backfill_.rows_filed
+
+    result = await outage_and_check(scenario, timedelta(hours=2), reconnect=reconnect)
+    assert len(result["outage_hours"]) >= 2
+    assert len(sent) == 1  # one frame, its last row the oldest
+    # Taken as complete at its last frame: nothing left waiting for a quiet spell.
+    assert seen["arriving"] == 0
+    assert seen["filed"] == seen["rows"]
