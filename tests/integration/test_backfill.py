@@ -347,6 +347,7 @@ async def outage_and_check(
     )
     await async_wait_recording_done(hass)
     await scenario.run_for(timedelta(minutes=95))
+    await async_wait_recording_done(hass)
     # Everything owed was filed (and stays filed across a restart).
     assert scenario.coordinator.data[SERIAL].owed_from is None
     reconnect_hour = hour_of(back_at)

@@ -256,3 +256,43 @@ async def test_rows_out_of_order_are_filed_once_the_last_minute_is_in(
     # Taken as complete at its last frame: nothing left waiting for a quiet spell.
     assert seen["arriving"] == 0
     assert seen["filed"] == seen["rows"]
+
+
+async def test_restart_while_rows_arrive_asks_again_for_all_of_them(
+    scenario: Scenario,
+) -> None:
+    """Home Assistant restarts while an upload is arriving and has gone quiet.
+
+    Nothing of it was filed, so nothing of the debt is settled: the stopped entry
+    leaves no timer behind, and after the restart the battery is asked again from the
+    same first minute. Every outage hour ends up holding the battery's energy.
+    """
+    hass = scenario.hass
+    asked: dict[str, Any] = {}
+
+    async def restart_mid_upload(scenario: Scenario, battery: SimulatedBattery) -> None:
+        backfill_ = scenario.coordinator.backfill
+        battery.upload_limit = 10  # 30 rows, then the upload stalls
+        battery.go_online()
+        await scenario.settle(until=lambda: backfill_.rows_arrived(SERIAL) >= 30)
+        state = battery_state(scenario)
+        asked["from"] = state.owed_from
+        assert backfill_.busy  # waiting for the rest, or for its quiet spell
+        battery.upload_limit = None
+        assert await hass.config_entries.async_unload(scenario.entry.entry_id)
+        await hass.async_block_till_done()
+        assert not backfill_.busy
+        assert state.owed_from == asked["from"]
+        assert not state.filed_until
+        assert await hass.config_entries.async_setup(scenario.entry.entry_id)
+        await hass.async_block_till_done()
+        backfill_ = scenario.coordinator.backfill
+        await scenario.settle(
+            until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+        )
+
+    await outage_and_check(scenario, timedelta(hours=2), reconnect=restart_mid_upload)
+    assert scenario.battery is not None
+    first, again = resumes(scenario.battery)[-2:]
+    assert first.parameters[0] == asked["from"].strftime(STAMP)
+    assert again.parameters[0] == first.parameters[0]
