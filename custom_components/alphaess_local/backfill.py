@@ -40,13 +40,14 @@ GAP: Final = timedelta(minutes=2)
 MAX_RESUME_MINUTES: Final = 7 * 24 * 60
 BUFFER: Final = timedelta(minutes=MAX_RESUME_MINUTES)
 RESUME_TIMEOUT: Final = 30.0
-# An upload ends with the minute we asked up to, or after this much silence.
+# An upload ends with the newest row the battery can hold, or after this much silence.
 UPLOAD_QUIET: Final = 15.0
 HOUR: Final = timedelta(hours=1)
 ROW_SPACING: Final = timedelta(minutes=1)
 # A quiet upload this far short of its end stalled (the battery may send a few rows
 # fewer than asked; a dropped link leaves far more missing).
 QUIET_SHORTFALL: Final = timedelta(minutes=10)
+_INSTANT: Final = timedelta(microseconds=1)
 
 
 def real_time(battery_time: datetime, offset: timedelta) -> datetime:
@@ -114,18 +115,21 @@ class _Upload:
 
     end: datetime | None  # battery time asked up to; None: an upload we did not ask for
     hours: HourEnds
+    # The battery holds its newest row for this request within the minute before this
+    # (battery time; see :meth:`HistoryBackfill._ask`).
+    held: datetime | None = None
     seen: set[datetime] = field(default_factory=set)
     newest: datetime | None = None
     quiet_timer: CALLBACK_TYPE | None = None
 
     def reached(self, slack: timedelta) -> bool:
-        """Whether the rows reach the end asked for, give or take ``slack``.
+        """Whether the rows reach the newest the battery holds, give or take ``slack``.
 
         An upload nobody asked for has no end: whatever came is all there is.
         """
-        if self.end is None:
+        if self.end is None or self.held is None:
             return True
-        return self.newest is not None and self.newest >= self.end - slack
+        return self.newest is not None and self.newest > self.held - slack
 
 
 class HistoryBackfill:
@@ -209,10 +213,18 @@ class HistoryBackfill:
                 end - BUFFER,
             )
             start = state.owed_from = end - BUFFER
+        # A minute more than the span: its start is rarely on a whole minute, and the
+        # battery's rows have seconds of their own (asked from 09:40:13, one sent rows
+        # 09:40:59 to 10:00:08). So the newest row it holds is not in the last minute
+        # asked for, but within the minute before its newest record.
         minutes = math.ceil((end - start).total_seconds() / 60) + 1
+        asked_until = start + timedelta(minutes=minutes)
+        newest = max(end, state.newest_record or end)
         self._asked.add(serial)
         self._uploads[serial] = _Upload(
-            end=start + timedelta(minutes=minutes), hours=HourEnds(state.utc_offset)
+            end=asked_until,
+            hours=HourEnds(state.utc_offset),
+            held=min(newest, asked_until - _INSTANT),
         )
         self._entry.async_create_background_task(
             self._hass,
@@ -277,7 +289,7 @@ class HistoryBackfill:
             upload.hours.add(row)
             if upload.newest is None or time > upload.newest:
                 upload.newest = time
-        # Rows are a minute apart: the one in the last requested minute ends the upload.
+        # Rows are a minute apart: the newest the battery holds ends the upload.
         if upload.end is not None and upload.reached(ROW_SPACING):
             self._start_filing(state, complete=True)
             return

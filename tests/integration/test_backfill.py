@@ -210,7 +210,8 @@ class Scenario:
                 await self.settle(until=lambda: self.pushes > pushes)  # noqa: B023
             else:
                 await self.settle()
-        await async_wait_recording_done(self.hass)
+        if "recorder" in self.hass.config.components:
+            await async_wait_recording_done(self.hass)
 
     async def stop(self) -> None:
         if self.task:

@@ -114,9 +114,9 @@ async def test_upload_cut_by_a_dropped_link_leaves_the_rest_owed(
         assert len(state.filed_until) == len(ENERGY_TOTALS)
         battery.upload_limit = None
         # The rest is asked for from the filed hour's end as the battery's clock reads
-        # it (measured, so not on a whole second): the last minute asked for is not
-        # recorded yet, and the upload ends on its quiet spell, shortened here.
-        monkeypatch.setattr(backfill, "UPLOAD_QUIET", 1.0)
+        # it (measured, so not on a whole second); it ends at its newest row, not after
+        # a quiet spell.
+        monkeypatch.setattr(backfill, "UPLOAD_QUIET", 3600.0)
         battery.go_online()
         await scenario.settle(until=lambda: backfill_.resumes_answered >= 2)
 
@@ -296,3 +296,60 @@ async def test_restart_while_rows_arrive_asks_again_for_all_of_them(
     first, again = resumes(scenario.battery)[-2:]
     assert first.parameters[0] == asked["from"].strftime(STAMP)
     assert again.parameters[0] == first.parameters[0]
+
+
+@pytest.fixture
+async def scenario_without_recorder(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+) -> AsyncGenerator[Scenario]:
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    result = Scenario(hass, freezer, config_entry)
+    yield result
+    await result.stop()
+    await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_without_the_recorder_the_outage_is_not_asked_for_again(
+    scenario_without_recorder: Scenario,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Home Assistant without the recorder has no statistics to file into.
+
+    The buffered minutes are still fetched once (the live totals carry on from them),
+    and the debt is then settled: the battery is not asked for the same minutes on
+    every reconnection. The battery stamps its records at other seconds than its
+    buffered rows, as a real one does (PROTOCOL.md: asked from 09:40:13, rows
+    09:40:59 to 10:00:08): the upload still ends at the newest row it can hold, not
+    after a quiet spell.
+    """
+    scenario = scenario_without_recorder
+    scenario.freezer.move_to(dt_util.utcnow().replace(second=37))
+    monkeypatch.setattr(backfill, "UPLOAD_QUIET", 3600.0)
+    battery = await scenario.start_battery()
+    # Records from here on fall 20 s after the buffered rows' second.
+    await scenario.quiet_link()
+    scenario.freezer.tick(timedelta(seconds=20))
+    await scenario.run_for(timedelta(minutes=10))
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=30), step=timedelta(minutes=15))
+    backfill_ = scenario.coordinator.backfill
+    battery.go_online()
+    await scenario.settle(until=lambda: backfill_.resumes_answered >= 1)
+    resume = resumes(battery)[-1]
+    start = datetime.strptime(resume.parameters[0], STAMP)
+    rows = len(battery.model.minute_rows(start, int(resume.parameters[1])))
+    await scenario.settle(until=lambda: backfill_.rows_filed >= rows)
+    state = battery_state(scenario)
+    assert state.owed_from is None
+    assert not state.filed_until
+    assert "The recorder is not running; history kept, not imported" in caplog.text
+    battery.go_offline()
+    battery.go_online()
+    await scenario.run_for(timedelta(minutes=3))
+    assert len(resumes(battery)) == 1
