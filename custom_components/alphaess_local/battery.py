@@ -72,6 +72,11 @@ class PartValue[V]:
         return self.read(state)
 
 
+def part_of(value_fn: object) -> Part | None:
+    """The record part a description's value function reads, if it reads only one."""
+    return value_fn.part if isinstance(value_fn, PartValue) else None
+
+
 def from_record[V](part: Part, read: Callable[[Any], V]) -> PartValue[V | None]:
     """``read`` applied to the battery's newest record of ``part`` (``None`` before)."""
 

@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, Part, PartValue, from_record, heard
+from .battery import BatteryState, Part, PartValue, from_record, heard, part_of
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
 
@@ -99,8 +99,7 @@ class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
     def part_read(cls, description: EntityDescription) -> Part | None:
         """The record part the state comes from, when it comes from one."""
         assert isinstance(description, AlphaEssBinarySensorEntityDescription)  # noqa: S101
-        is_on_fn = description.is_on_fn
-        return is_on_fn.part if isinstance(is_on_fn, PartValue) else None
+        return part_of(description.is_on_fn)
 
     @property
     def extra_state_attributes(self) -> dict[str, int] | None:

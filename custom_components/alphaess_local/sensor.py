@@ -44,6 +44,7 @@ from .battery import (
     energy_key,
     from_record,
     heard,
+    part_of,
 )
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
@@ -500,5 +501,4 @@ class AlphaEssSensor(AlphaEssEntity, SensorEntity):
     def part_read(cls, description: EntityDescription) -> Part | None:
         """The record part the value comes from, when it comes from one."""
         assert isinstance(description, AlphaEssSensorEntityDescription)  # noqa: S101
-        value_fn = description.value_fn
-        return value_fn.part if isinstance(value_fn, PartValue) else None
+        return part_of(description.value_fn)

@@ -264,6 +264,36 @@ class Scenario:
         }
 
 
+@contextlib.asynccontextmanager
+async def running_scenario(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    *,
+    morning: bool = True,
+) -> AsyncGenerator[Scenario]:
+    """The entry set up, and stopped with its battery at the end.
+
+    ``morning``: first move to a sunny morning, so every hour moves energy (the clock
+    only jumps forward from there).
+    """
+    if morning:
+        now = dt_util.now()
+        freezer.move_to(
+            (now + timedelta(days=2)).replace(hour=8, minute=1, second=0, microsecond=0)
+        )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = Scenario(hass, freezer, entry)
+    try:
+        yield result
+    finally:
+        await result.stop()
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
 @pytest.fixture
 async def scenario(
     recorder_mock: Recorder,
@@ -271,20 +301,8 @@ async def scenario(
     freezer: FrozenDateTimeFactory,
     config_entry: MockConfigEntry,
 ) -> AsyncGenerator[Scenario]:
-    # A sunny morning, so every hour moves energy; jump forward only.
-    now = dt_util.now()
-    morning = (now + timedelta(days=2)).replace(
-        hour=8, minute=1, second=0, microsecond=0
-    )
-    freezer.move_to(morning)
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    result = Scenario(hass, freezer, config_entry)
-    yield result
-    await result.stop()
-    await hass.config_entries.async_unload(config_entry.entry_id)
-    await hass.async_block_till_done()
+    async with running_scenario(hass, freezer, config_entry) as result:
+        yield result
 
 
 def hour_of(moment: datetime) -> datetime:

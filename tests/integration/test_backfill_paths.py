@@ -35,6 +35,7 @@ from .test_backfill import (
     hour_of,
     outage_and_check,
     resumes,
+    running_scenario,
 )
 
 pytestmark = pytest.mark.freeze_time(tick=True)
@@ -65,19 +66,8 @@ async def scenario(
     freezer: FrozenDateTimeFactory,
     config_entry: MockConfigEntry,
 ) -> AsyncGenerator[Scenario]:
-    # A sunny morning, so every hour moves energy.
-    now = dt_util.now()
-    freezer.move_to(
-        (now + timedelta(days=2)).replace(hour=8, minute=1, second=0, microsecond=0)
-    )
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    result = Scenario(hass, freezer, config_entry)
-    yield result
-    await result.stop()
-    await hass.config_entries.async_unload(config_entry.entry_id)
-    await hass.async_block_till_done()
+    async with running_scenario(hass, freezer, config_entry) as result:
+        yield result
 
 
 def battery_state(scenario: Scenario) -> BatteryState:
@@ -304,14 +294,8 @@ async def scenario_without_recorder(
     freezer: FrozenDateTimeFactory,
     config_entry: MockConfigEntry,
 ) -> AsyncGenerator[Scenario]:
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    result = Scenario(hass, freezer, config_entry)
-    yield result
-    await result.stop()
-    await hass.config_entries.async_unload(config_entry.entry_id)
-    await hass.async_block_till_done()
+    async with running_scenario(hass, freezer, config_entry, morning=False) as result:
+        yield result
 
 
 async def test_without_the_recorder_the_outage_is_not_asked_for_again(
