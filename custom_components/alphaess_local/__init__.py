@@ -44,7 +44,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> 
     coordinator = AlphaEssCoordinator(hass, entry)
     await coordinator.async_start()
     entry.runtime_data = coordinator
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -74,12 +73,6 @@ async def async_remove_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) ->
             or any(issue_id.endswith(f"_{serial}") for serial in serials)
         ):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
-
-
-async def _async_options_updated(
-    hass: HomeAssistant, entry: AlphaEssConfigEntry
-) -> None:
-    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_remove_config_entry_device(

@@ -27,6 +27,7 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import AlphaEssConfigEntry
+from .reload import OptionsFlowWithReload
 
 
 async def _listen_error(host: str, port: int) -> str | None:
@@ -109,11 +110,13 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
             # Our own listener holds the current address; only a new one is probed.
             moved = (host, port) != (entry.data[CONF_HOST], entry.data[CONF_PORT])
             if not moved or not (error := await _listen_error(host, port)):
+                # The one reload there is: the entry has no update listener.
                 return self.async_update_reload_and_abort(
                     entry,
                     unique_id=str(port),
                     title=_title(port),
                     data_updates={CONF_HOST: host, CONF_PORT: port},
+                    reload_even_if_entry_is_unchanged=False,
                 )
             errors["base"] = error
         return self.async_show_form(
@@ -127,8 +130,8 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
         return AlphaEssOptionsFlow()
 
 
-class AlphaEssOptionsFlow(OptionsFlow):
-    """Change how the listener treats batteries; the entry reloads on save."""
+class AlphaEssOptionsFlow(OptionsFlowWithReload):
+    """Change how the listener treats batteries; the entry reloads once on save."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None

@@ -12,6 +12,7 @@ from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_ALLOWLIST, DOMAIN
 from .protocol import mask_serial
+from .reload import async_update_options
 
 
 class AddBatteryFlow(ConfirmRepairFlow):
@@ -26,7 +27,7 @@ class AddBatteryFlow(ConfirmRepairFlow):
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
-        """Confirm, then add; the entry reloads and the battery is accepted."""
+        """Confirm, then add; the entry reloads once and the battery is accepted."""
         if user_input is None:
             return self.async_show_form(
                 step_id="confirm",
@@ -50,8 +51,8 @@ class AddBatteryFlow(ConfirmRepairFlow):
                 if domain == DOMAIN
             }
         current.add(self._serial)
-        self.hass.config_entries.async_update_entry(
-            entry, options={**entry.options, CONF_ALLOWLIST: sorted(current)}
+        async_update_options(
+            self.hass, entry, {**entry.options, CONF_ALLOWLIST: sorted(current)}
         )
         return self.async_create_entry(data={})
 

@@ -3,8 +3,9 @@ a battery that replays the recorded 2021-03-24 session over real TCP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 import json
+import logging
 import socket
 from typing import Any
 
@@ -20,6 +21,31 @@ from ..conftest import load_session
 from ..protocol.conftest import HOST, RawClient
 
 SERIAL = "AL9002021030042"
+
+
+def usage_reports(records: list[logging.LogRecord]) -> list[str]:
+    """What Home Assistant said about how this integration uses it.
+
+    ``report_usage`` writes to ``homeassistant.helpers.frame`` ("Detected that custom
+    integration ... ", with the release it breaks in); deprecations elsewhere name it.
+    """
+    return [
+        message
+        for record in records
+        if (message := record.getMessage())
+        and (
+            record.name == "homeassistant.helpers.frame"
+            or ("deprecat" in message.lower() and DOMAIN in message)
+        )
+    ]
+
+
+@pytest.fixture(autouse=True)
+def no_usage_reports(caplog: pytest.LogCaptureFixture) -> Generator[None]:
+    """Fail any test in which Home Assistant reports a use it deprecated or rejects."""
+    yield
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    assert usage_reports(records) == []
 
 
 def free_port() -> int:
