@@ -24,6 +24,7 @@ from custom_components.alphaess_local.const import (
 )
 from custom_components.alphaess_local.coordinator import battery_device
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
+from custom_components.alphaess_local.reload import async_update_options
 
 from ..protocol.conftest import HOST
 from .conftest import SERIAL, RecordedBattery
@@ -38,9 +39,7 @@ def setting_entity(hass: HomeAssistant, platform: str, key: str) -> str | None:
 async def allow_control(
     hass: HomeAssistant, entry: MockConfigEntry, allowed: bool
 ) -> None:
-    hass.config_entries.async_update_entry(
-        entry, options={**OPTIONS, CONF_ALLOW_CONTROL: allowed}
-    )
+    async_update_options(hass, entry, options={**OPTIONS, CONF_ALLOW_CONTROL: allowed})
     await hass.async_block_till_done()
 
 

@@ -38,6 +38,7 @@ from custom_components.alphaess_local.protocol.simulator import (
     Identity,
     SimulatedBattery,
 )
+from custom_components.alphaess_local.reload import async_update_options
 
 from ..protocol.conftest import HOST
 from .conftest import SERIAL, RecordedBattery
@@ -141,8 +142,8 @@ async def test_second_battery_joins_live(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
 ) -> None:
     # Both are the owner's (a second battery otherwise waits for confirmation).
-    hass.config_entries.async_update_entry(
-        loaded_entry, options={CONF_ALLOWLIST: [SERIAL, "AL2000000000002"]}
+    async_update_options(
+        hass, loaded_entry, options={CONF_ALLOWLIST: [SERIAL, "AL2000000000002"]}
     )
     await hass.async_block_till_done()
     client: RecordedBattery = await battery()
@@ -189,7 +190,8 @@ def entity_id_or_none(hass: HomeAssistant, unique_id: str) -> str | None:
 async def test_allowlist_option_keeps_strangers_out(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
 ) -> None:
-    hass.config_entries.async_update_entry(
+    async_update_options(
+        hass,
         loaded_entry,
         options={
             CONF_ALLOWLIST: ["AL1111111111111"],

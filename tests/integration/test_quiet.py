@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
 from custom_components.alphaess_local.entity import AlphaEssEntity
+from custom_components.alphaess_local.reload import async_update_options
 
 from .conftest import SERIAL, RecordedBattery
 from .test_sensor import entity_id
@@ -57,9 +58,7 @@ async def test_a_push_touches_only_its_own_battery(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
 ) -> None:
     other = "AL9002021030077"
-    hass.config_entries.async_update_entry(
-        loaded_entry, options={CONF_ALLOWLIST: [SERIAL, other]}
-    )
+    async_update_options(hass, loaded_entry, options={CONF_ALLOWLIST: [SERIAL, other]})
     await hass.async_block_till_done()
     first: RecordedBattery = await battery()
     await first.replay()

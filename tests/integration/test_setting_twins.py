@@ -10,6 +10,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.alphaess_local.const import CONF_ALLOW_CONTROL, DOMAIN
+from custom_components.alphaess_local.reload import async_update_options
 
 from .conftest import SERIAL, RecordedBattery
 
@@ -28,8 +29,8 @@ async def test_read_only_twins_leave_when_control_is_allowed(
     assert registered(hass, "sensor", "charge_stop_soc")
     assert registered(hass, "binary_sensor", "grid_charge")
 
-    hass.config_entries.async_update_entry(
-        loaded_entry, options={**loaded_entry.options, CONF_ALLOW_CONTROL: True}
+    async_update_options(
+        hass, loaded_entry, options={**loaded_entry.options, CONF_ALLOW_CONTROL: True}
     )
     await hass.async_block_till_done()
     assert not registered(hass, "sensor", "charge_stop_soc")
