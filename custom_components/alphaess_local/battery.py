@@ -54,6 +54,8 @@ class Part(StrEnum):
     REPORT = "report"
     # Uploaded history goes into statistics, not into any entity's state.
     HISTORY = "history"
+    # The battery's event log: only the event entity reads it.
+    EVENTS = "events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ def from_record[V](part: Part, read: Callable[[Any], V]) -> PartValue[V | None]:
                 record = state.detail
             case Part.REPORT:
                 record = state.report
-            case Part.HISTORY:
+            case Part.HISTORY | Part.EVENTS:
                 record = None
         return None if record is None else read(record)
 

@@ -101,6 +101,15 @@ class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
         assert isinstance(description, AlphaEssBinarySensorEntityDescription)  # noqa: S101
         return part_of(description.is_on_fn)
 
+    @classmethod
+    def shown_by(
+        cls, description: EntityDescription
+    ) -> Callable[[BatteryState], object] | None:
+        """The state and the attributes that go with it."""
+        assert isinstance(description, AlphaEssBinarySensorEntityDescription)  # noqa: S101
+        is_on, attributes = description.is_on_fn, description.attributes_fn
+        return lambda state: (is_on(state), attributes(state))
+
     @property
     def extra_state_attributes(self) -> dict[str, int] | None:
         """What the description says goes with the state (a fault's codes)."""

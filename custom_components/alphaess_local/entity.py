@@ -38,7 +38,10 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         # Only this battery's pushes, and of those only the ones of the record part
         # the entity reads (if it reads one), reach the entity.
         super().__init__(
-            coordinator, context=Listening(serial, self.part_read(description))
+            coordinator,
+            context=Listening(
+                serial, self.part_read(description), self.shown_by(description)
+            ),
         )
         self.serial = serial
         self._last_shown: tuple[object, ...] | None = None
@@ -84,6 +87,16 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
     @classmethod
     def part_read(cls, description: EntityDescription) -> Part | None:
         """The one record part the entity's state comes from; ``None``: any push."""
+        return None
+
+    @classmethod
+    def shown_by(
+        cls, description: EntityDescription
+    ) -> Callable[[BatteryState], object] | None:
+        """What the entity shows besides availability, from the battery's state alone.
+
+        ``None``: the entity cannot say (it is asked on every push it listens to).
+        """
         return None
 
     def _value(self) -> object:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, heard
+from .battery import BatteryState, Part, heard
 from .coordinator import AlphaEssConfigEntry
 from .entity import AlphaEssEntity, async_add_battery_entities
 
@@ -57,6 +58,11 @@ class AlphaEssEventLog(AlphaEssEntity, EventEntity):
         """Fire what was queued before the entity existed."""
         await super().async_added_to_hass()
         self._fire_queued(self.battery)
+
+    @classmethod
+    def part_read(cls, description: EntityDescription) -> Part | None:
+        """New entries come only with the battery's event log."""
+        return Part.EVENTS
 
     @callback
     def _handle_coordinator_update(self) -> None:

@@ -502,3 +502,11 @@ class AlphaEssSensor(AlphaEssEntity, SensorEntity):
         """The record part the value comes from, when it comes from one."""
         assert isinstance(description, AlphaEssSensorEntityDescription)  # noqa: S101
         return part_of(description.value_fn)
+
+    @classmethod
+    def shown_by(
+        cls, description: EntityDescription
+    ) -> Callable[[BatteryState], object] | None:
+        """The value: a sensor shows nothing else."""
+        assert isinstance(description, AlphaEssSensorEntityDescription)  # noqa: S101
+        return description.value_fn

@@ -101,10 +101,10 @@ async def test_a_realtime_push_asks_only_the_entities_that_read_it(
     moment = (stamp + timedelta(seconds=10)).strftime("%Y/%m/%d %H:%M:%S")
     await client.request(16, dict(last, Time=moment, SOC="50.0"))
     await hass.async_block_till_done()
-    # The realtime sensors, and the few that read no record in particular (the link,
-    # the clock, the event log); not the detail, energy or report ones.
-    assert entity_id(hass, "sensor", "state_of_charge") in asked
-    assert entity_id(hass, "sensor", "battery_power") in asked
+    # Only the realtime sensor whose value moved (the state of charge): not battery
+    # power, whose value stayed, nor the event log, nor the detail, energy or report
+    # sensors.
+    assert asked == [entity_id(hass, "sensor", "state_of_charge")]
     registry = er.async_get(hass)
     others = [
         found
@@ -125,7 +125,8 @@ async def test_a_realtime_push_asks_only_the_entities_that_read_it(
     asked.clear()
     detail = client.session["detail"]
     moment = (stamp + timedelta(seconds=15)).strftime("%Y/%m/%d %H:%M:%S")
-    await client.request(5, dict(detail, Time=moment))
+    total = float(detail["EpvTotal"]) + 0.1
+    await client.request(5, dict(detail, Time=moment, EpvTotal=f"{total:.1f}"))
     await hass.async_block_till_done()
     assert entity_id(hass, "sensor", "pv_energy") in asked
     assert entity_id(hass, "binary_sensor", "fault") in asked
