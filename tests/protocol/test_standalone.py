@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.machinery
+import importlib.util
 import json
 from pathlib import Path
 import re
+import shutil
+import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -68,3 +73,60 @@ async def test_serve_and_simulate_run_without_home_assistant() -> None:
     assert "alphaess_cloud.server" in loaded
     assert "alphaess_cloud.simulator" in loaded
     assert [m for m in loaded if m.startswith("homeassistant")] == []
+
+
+def _launcher_module() -> Any:
+    loader = importlib.machinery.SourceFileLoader(
+        "alphaess_cloud_launcher", str(LAUNCHER)
+    )
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_an_old_python_is_told_in_one_line() -> None:
+    launcher = _launcher_module()
+    launcher.require_python(tuple(sys.version_info))  # this one is new enough
+    with pytest.raises(SystemExit) as refused:
+        launcher.require_python((3, 11, 2, "final", 0))
+    message = str(refused.value.code)
+    assert "\n" not in message
+    assert "needs Python 3.13 or newer; this is Python 3.11.2" in message
+
+
+def _older_interpreters() -> list[str]:
+    found = []
+    for name in ("python3.12", "python3.11", "python3.10", "python3"):
+        path = shutil.which(name)
+        if path is None:
+            continue
+        version = subprocess.run(  # noqa: S603 - an interpreter on PATH, --version
+            [path, "-c", "import sys; print(sys.version_info[:2] < (3, 13))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if version.stdout.strip() == "True":
+            found.append(path)
+    return found[:1]
+
+
+@pytest.mark.parametrize(
+    "python",
+    _older_interpreters()
+    or [pytest.param("", marks=pytest.mark.skip("no Python older than 3.13 here"))],
+)
+def test_the_launcher_on_an_old_python_exits_without_a_traceback(python: str) -> None:
+    result = subprocess.run(  # noqa: S603 - our launcher
+        [python, str(LAUNCHER), "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "needs Python 3.13 or newer" in result.stderr
