@@ -22,6 +22,7 @@ from .events import (
     CommandTimeoutError,
     Corrupted,
     Disconnected,
+    ForeignProtocol,
     Received,
     ServerError,
     ServerEvent,
@@ -52,6 +53,7 @@ from .messages import (
     UnknownMessage,
     decode_message,
 )
+from .recognize import Foreign, ForeignKind, recognize
 from .records import DetailedRecord, PowerRecord, RealtimeRecord, SystemReport
 from .redact import mask_serial, to_jsonable
 from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
@@ -106,6 +108,9 @@ __all__ = [
     "Disconnected",
     "EventLog",
     "EventLogEntry",
+    "Foreign",
+    "ForeignKind",
+    "ForeignProtocol",
     "Frame",
     "FrameDecoder",
     "Heartbeat",
@@ -138,6 +143,7 @@ __all__ = [
     "decode_message",
     "mask_serial",
     "normalize",
+    "recognize",
     "setting_label",
     "shows",
     "spoken",

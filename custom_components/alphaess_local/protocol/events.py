@@ -12,6 +12,7 @@ from datetime import datetime
 
 from .frame import CorruptBytes
 from .messages import Message
+from .recognize import Foreign
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,20 @@ class Disconnected:
     peer: str
 
 
-type ServerEvent = Received | Corrupted | Disconnected
+@dataclass(frozen=True, slots=True)
+class ForeignProtocol:
+    """A connection opened with another protocol (TLS, MQTT, HTTP) and was closed.
+
+    A battery whose firmware encrypts its link shows up as this, not as a battery.
+    """
+
+    serial: None
+    received_at: datetime
+    peer: str
+    foreign: Foreign
+
+
+type ServerEvent = Received | Corrupted | Disconnected | ForeignProtocol
 
 
 class ServerError(Exception):

@@ -23,9 +23,15 @@ from .builders import (
     sync_time_command,
 )
 from .dump import TrafficDump
-from .events import BatteryNotConnectedError, Disconnected, ServerEvent
+from .events import (
+    BatteryNotConnectedError,
+    Disconnected,
+    ForeignProtocol,
+    ServerEvent,
+)
 from .frame import DEFAULT_MAX_PAYLOAD, Frame
 from .messages import CommandReply
+from .recognize import Foreign, ForeignKind
 from .redact import mask_serial
 from .session import Session
 
@@ -47,6 +53,17 @@ REFUSAL_LOG_INTERVAL: Final = 3600.0
 MAX_LOGGED_REFUSALS: Final = 256
 # Warnings about bad input per peer address per hour; the rest go to debug.
 WARNINGS_PER_HOST: Final = 5
+_FOREIGN_ADVICE: Final = {
+    ForeignKind.TLS: (
+        "If this is your battery, its firmware encrypts its cloud link and no longer "
+        "uses the clear-text protocol this server reads."
+    ),
+    ForeignKind.MQTT: (
+        "If this is your battery's network stick, it is set to MQTT, not the "
+        "clear-text TCP protocol this server reads."
+    ),
+    ForeignKind.HTTP: "A web client (a browser or a scanner), not a battery.",
+}
 
 
 class AlphaServer:
@@ -91,6 +108,7 @@ class AlphaServer:
         self._index = CommandIndex()
         self._refusals_logged: dict[str, float] = {}
         self._warnings: dict[str, tuple[float, int]] = {}
+        self._foreign_reported: dict[tuple[str, ForeignKind], float] = {}
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -258,6 +276,30 @@ class AlphaServer:
                 "Further bad input from %s is logged at debug level for an hour", host
             )
         return count < WARNINGS_PER_HOST
+
+    def foreign_protocol(self, session: Session, foreign: Foreign, data: bytes) -> None:
+        """Say once an hour per address and protocol what a connection spoke instead.
+
+        A device retrying its TLS handshake every few seconds gets one log line and
+        one dump sample per hour, not one per attempt; every attempt is an event.
+        """
+        now = time.monotonic()
+        key = (session.host, foreign.kind)
+        fresh = now - self._foreign_reported.get(key, -REFUSAL_LOG_INTERVAL) >= (
+            REFUSAL_LOG_INTERVAL
+        )
+        if fresh:
+            if len(self._foreign_reported) >= MAX_LOGGED_REFUSALS:
+                self._foreign_reported.clear()
+            self._foreign_reported[key] = now
+            _LOGGER.warning(
+                "%s spoke %s, not the AlphaESS cloud protocol; closed. %s",
+                session.host,
+                foreign.describe(),
+                _FOREIGN_ADVICE[foreign.kind],
+            )
+            self.dump_bytes(session, f"foreign protocol: {foreign.kind}", data, None)
+        self.emit(ForeignProtocol(None, self.now(), session.peer, foreign))
 
     def emit(self, event: ServerEvent) -> None:
         """Hand an event to the owner; an owner's bug never kills a session."""

@@ -35,6 +35,7 @@ from .messages import (
     decode_message,
     message_serial,
 )
+from .recognize import Foreign, recognize
 from .redact import mask_serial
 
 _LOGGER = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class SessionOwner(Protocol):
 
     def take_config(self, serial: str | None) -> Mapping[str, object] | None:
         """Settings handed over for ``serial``'s next configuration answer."""
+
+    def foreign_protocol(self, session: Session, foreign: Foreign, data: bytes) -> None:
+        """Report a connection that opened with another protocol (it is closed)."""
 
     def may_warn(self, host: str) -> bool:
         """Whether bad input from ``host`` may still be logged as a warning."""
@@ -139,6 +143,9 @@ class Session:
         decoder = self._decoder
         idle = self._server.idle_timeout
         deadline = self.opened_at + min(idle, FIRST_FRAME_TIMEOUT)
+        # Only a connection's first read is looked at for another protocol: at most
+        # one read's bytes, once.
+        first_read = True
         try:
             while True:
                 partial = decoder.buffered > 0
@@ -164,6 +171,10 @@ class Session:
                 else:
                     if not data:
                         break
+                    if first_read and (foreign := recognize(data)) is not None:
+                        self._server.foreign_protocol(self, foreign, data)
+                        break  # at once: nothing more will come that we can read
+                    first_read = False
                     items = decoder.feed(data)
                 for item in items:
                     if isinstance(item, CorruptBytes):
