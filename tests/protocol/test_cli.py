@@ -298,3 +298,27 @@ def test_python_dash_m_runs_main(
         )
     assert done.value.code == 0
     assert "--speed" in capsys.readouterr().out
+
+
+def test_serve_prints_a_diagnosis_line_for_a_foreign_protocol(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import UTC, datetime
+
+    from custom_components.alphaess_local.protocol import (
+        Foreign,
+        ForeignKind,
+        ForeignProtocol,
+    )
+    from custom_components.alphaess_local.protocol.cli import _print_event
+
+    _print_event(
+        ForeignProtocol(
+            None,
+            datetime(2026, 12, 2, tzinfo=UTC),
+            "192.168.1.23:40000",
+            Foreign(ForeignKind.TLS, {"sni": "www.alphaess.com"}),
+        )
+    )
+    err = capsys.readouterr().err
+    assert "192.168.1.23:40000: spoke TLS (sni=www.alphaess.com)" in err

@@ -14,7 +14,7 @@ import logging
 import sys
 
 from .dump import TrafficDump
-from .events import Corrupted, Disconnected, Received, ServerEvent
+from .events import Corrupted, Disconnected, ForeignProtocol, Received, ServerEvent
 from .redact import mask_serial, to_jsonable
 from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
@@ -39,6 +39,8 @@ def _print_event(event: ServerEvent) -> None:
             summary = f"{len(corrupt.data)} corrupt bytes ({corrupt.reason})"
         case Disconnected():
             summary = "disconnected"
+        case ForeignProtocol(foreign=foreign):
+            summary = f"spoke {foreign.describe()}, not the cloud protocol; closed"
     print(f"{stamp} {serial} {event.peer}: {summary}", file=sys.stderr, flush=True)
 
 
