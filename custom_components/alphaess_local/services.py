@@ -51,7 +51,7 @@ def _battery(hass: HomeAssistant, device_id: str) -> tuple[AlphaEssConfigEntry, 
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="device_not_found"
         )
-    for entry_id in device.config_entries:
+    for entry_id in _device_entries(device):
         entry: AlphaEssConfigEntry | None = hass.config_entries.async_get_entry(
             entry_id
         )
@@ -93,3 +93,16 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _set_charge_schedule,
         schema=SET_CHARGE_SCHEDULE_SCHEMA,
     )
+
+
+def _device_entries(device: dr.DeviceEntry) -> set[str]:
+    """The config entries a device belongs to, asked the way the release wants.
+
+    A device has one entry from Home Assistant 2026.x on (``config_entry_id``), which
+    deprecates ``config_entries``; 2025.4 has only the latter.
+    """
+    if hasattr(device, "config_entry_id"):
+        entry_id: str | None = device.config_entry_id
+        return {entry_id} if entry_id is not None else set()
+    return set(device.config_entries)
+
