@@ -105,4 +105,3 @@ def _device_entries(device: dr.DeviceEntry) -> set[str]:
         entry_id: str | None = device.config_entry_id
         return {entry_id} if entry_id is not None else set()
     return set(device.config_entries)
-
