@@ -104,6 +104,16 @@ class _Reader:
     def u24(self) -> int:
         return int.from_bytes(self.take(3), "big")
 
+    def varint(self) -> int:
+        """MQTT's variable byte integer: at most four bytes, low seven bits first."""
+        value = 0
+        for shift in range(0, 28, 7):
+            byte = self.u8()
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+        return value
+
 
 def _tls(data: bytes) -> Foreign | None:
     """A TLS record carrying a ClientHello: its SNI, highest version and ALPN."""
@@ -149,9 +159,7 @@ def _mqtt(data: bytes) -> Foreign | None:
     """An MQTT CONNECT: its protocol level, masked client id and user name."""
     try:
         r = _Reader(data, 1)
-        for _ in range(4):  # remaining length, a varint of at most four bytes
-            if not r.u8() & 0x80:
-                break
+        r.varint()  # remaining length
         name = r.take(r.u16())
         if name not in (b"MQTT", b"MQIsdp"):
             return None
@@ -160,14 +168,7 @@ def _mqtt(data: bytes) -> Foreign | None:
         r.u16()  # keep alive
         details = {"protocol": name.decode(), "level": str(level)}
         if level == 5:  # MQTT 5 properties
-            length, shift = 0, 0
-            for _ in range(4):
-                byte = r.u8()
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
-            r.take(length)
+            r.take(r.varint())
         details["client_id"] = mask_serial(printable(r.take(r.u16())))
         if flags & 0x04:  # will topic and message
             r.take(r.u16())
