@@ -13,7 +13,9 @@ to the state write it causes, p50 and p99.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import gc
+import os
 from pathlib import Path
 import socket
 import statistics
@@ -182,9 +184,16 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
     ]
     try:
         await asyncio.sleep(8)  # connected, entities created
+        # BENCH_PROFILE=file: a cProfile of the window as well (figures then inflate).
+        profile = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
         measuring = True
         cpu = time.process_time()
+        if profile is not None:
+            profile.enable()
         await asyncio.sleep(WINDOW)
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(f"{os.environ['BENCH_PROFILE']}.{batteries}")
         cpu = time.process_time() - cpu
         measuring = False
     finally:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum, auto
 import logging
+from operator import attrgetter
 from typing import Any, ClassVar, Final
 
 from homeassistant.util import dt as dt_util
@@ -74,6 +75,14 @@ class PartValue[V]:
         return self.read(state)
 
 
+# Where a battery keeps its newest record of each part that has one.
+_RECORD_OF: Final[Mapping[Part, Callable[[BatteryState], Any]]] = {
+    Part.REALTIME: attrgetter("realtime"),
+    Part.DETAIL: attrgetter("detail"),
+    Part.REPORT: attrgetter("report"),
+}
+
+
 def part_of(value_fn: object) -> Part | None:
     """The record part a description's value function reads, if it reads only one."""
     return value_fn.part if isinstance(value_fn, PartValue) else None
@@ -81,20 +90,17 @@ def part_of(value_fn: object) -> Part | None:
 
 def from_record[V](part: Part, read: Callable[[Any], V]) -> PartValue[V | None]:
     """``read`` applied to the battery's newest record of ``part`` (``None`` before)."""
+    record_of = _RECORD_OF.get(part, _no_record)
 
     def value(state: BatteryState) -> V | None:
-        match part:
-            case Part.REALTIME:
-                record: object = state.realtime
-            case Part.DETAIL:
-                record = state.detail
-            case Part.REPORT:
-                record = state.report
-            case Part.HISTORY | Part.EVENTS:
-                record = None
+        record = record_of(state)
         return None if record is None else read(record)
 
     return PartValue(part, value)
+
+
+def _no_record(_state: BatteryState) -> None:
+    """History and event logs are not a record an entity's state is read from."""
 
 
 def energy_key(total: str) -> str:

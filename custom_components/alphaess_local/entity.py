@@ -37,14 +37,18 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         """
         # Only this battery's pushes, and of those only the ones of the record part
         # the entity reads (if it reads one), reach the entity.
+        self._shows = self.shown_by(description)
         super().__init__(
             coordinator,
             context=Listening(
-                serial, self.part_read(description), self.shown_by(description)
+                serial,
+                self.part_read(description),
+                self._shows,
+                self._show if self._shows is not None else None,
             ),
         )
         self.serial = serial
-        self._last_shown: tuple[object, ...] | None = None
+        self._last_shown: tuple[bool, object] | None = None
         self.entity_description = description
         self._attr_unique_id = unique_id(serial, description.key)
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, serial)})
@@ -75,14 +79,26 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         self._last_shown = shown
         self.async_write_ha_state()
 
-    def _shown(self) -> tuple[object, ...]:
+    @callback
+    def _show(self, shown: object) -> None:
+        """The coordinator saw what the entity shows move, on a push of its part.
+
+        Such a push leaves availability as it was (one that may change it calls
+        :meth:`_handle_coordinator_update`), so the value it worked out is the
+        state to write, without asking the battery again.
+        """
+        if self._last_shown == (last := (True, shown)):
+            return
+        self._last_shown = last
+        self.async_write_ha_state()
+
+    def _shown(self) -> tuple[bool, object]:
         """What a state write would carry; compared before writing."""
-        available = self.available
-        return (
-            available,
-            self._value() if available else None,
-            self.extra_state_attributes,
-        )
+        if not self.available:
+            return (False, None)
+        if self._shows is not None:
+            return (True, self._shows(self.battery))
+        return (True, (self._value(), self.extra_state_attributes))
 
     @classmethod
     def part_read(cls, description: EntityDescription) -> Part | None:

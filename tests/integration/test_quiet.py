@@ -85,17 +85,25 @@ async def test_a_realtime_push_asks_only_the_entities_that_read_it(
     battery: Callable[[], Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client: RecordedBattery = await battery()
-    await client.replay()
-    await hass.async_block_till_done()
     asked: list[str] = []
-    shown = AlphaEssEntity._shown
+    shown, show = AlphaEssEntity._shown, AlphaEssEntity._show
 
-    def _spy(entity: AlphaEssEntity) -> tuple[object, ...]:
+    # An entity is asked either way: told its new value, or to work out its state.
+    def _spy_shown(entity: AlphaEssEntity) -> tuple[bool, object]:
         asked.append(entity.entity_id)
         return shown(entity)
 
-    monkeypatch.setattr(AlphaEssEntity, "_shown", _spy)
+    def _spy_show(entity: AlphaEssEntity, value: object) -> None:
+        asked.append(entity.entity_id)
+        show(entity, value)
+
+    monkeypatch.setattr(AlphaEssEntity, "_shown", _spy_shown)
+    monkeypatch.setattr(AlphaEssEntity, "_show", _spy_show)
+    # Entities hand the coordinator their bound methods when made: spied from the start.
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    asked.clear()
     last = client.session["realtime"][-1]
     stamp = datetime.strptime(last["Time"], "%Y/%m/%d %H:%M:%S")
     moment = (stamp + timedelta(seconds=10)).strftime("%Y/%m/%d %H:%M:%S")
