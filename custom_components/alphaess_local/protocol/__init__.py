@@ -10,17 +10,23 @@ integration uses nothing else, and the rest may change without notice.
   :data:`ServerEvent` values to one callback; its commands raise :class:`ServerError`.
 - Settings: the table of what a battery takes (:data:`SETTINGS`) and the rules for
   changing it without touching anything else.
+- Who is on the port: :class:`CredentialPins` (what each battery proved at its first
+  login, :class:`Proof`) and the server's :class:`ConnectionLog` of recent
+  connections (:class:`Spoke`: what each turned out to be).
 - Privacy: :func:`mask_serial` and :func:`to_jsonable` for logs and diagnostics,
   :class:`TrafficDump` for a redacted copy of traffic that could not be decoded.
 """
 
 from .builders import acknowledge, config_answer
+from .connections import ConnectionLog, ConnectionRecord, Spoke
 from .crc import crc16_modbus
+from .credentials import CredentialPins, Proof
 from .dump import TrafficDump
 from .events import (
     BatteryNotConnectedError,
     CommandTimeoutError,
     Corrupted,
+    CredentialsMismatch,
     Disconnected,
     ForeignProtocol,
     Received,
@@ -101,9 +107,13 @@ __all__ = [
     "CommandTimeoutError",
     "ConfigAnswer",
     "ConfigRequest",
+    "ConnectionLog",
+    "ConnectionRecord",
     "CorruptBytes",
     "CorruptReason",
     "Corrupted",
+    "CredentialPins",
+    "CredentialsMismatch",
     "DetailedRecord",
     "Disconnected",
     "EventLog",
@@ -120,6 +130,7 @@ __all__ = [
     "Message",
     "PackedCell",
     "PowerRecord",
+    "Proof",
     "RealtimeRecord",
     "Received",
     "Requested",
@@ -130,6 +141,7 @@ __all__ = [
     "SettingError",
     "SettingKind",
     "SettingValue",
+    "Spoke",
     "SystemMessage",
     "SystemReport",
     "TrafficDump",

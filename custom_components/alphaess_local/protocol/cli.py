@@ -9,12 +9,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from dataclasses import replace
 import json
 import logging
+from pathlib import Path
 import sys
 
+from .credentials import CredentialPins
 from .dump import TrafficDump
-from .events import Corrupted, Disconnected, ForeignProtocol, Received, ServerEvent
+from .events import (
+    Corrupted,
+    CredentialsMismatch,
+    Disconnected,
+    ForeignProtocol,
+    Received,
+    ServerEvent,
+)
 from .redact import mask_serial, to_jsonable
 from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
@@ -41,7 +51,28 @@ def _print_event(event: ServerEvent) -> None:
             summary = "disconnected"
         case ForeignProtocol(foreign=foreign):
             summary = f"spoke {foreign.describe()}, not the cloud protocol; closed"
+        case CredentialsMismatch():
+            summary = (
+                "logged in with credentials other than the pinned ones; it cannot "
+                "take the battery over from a connection that proves them"
+            )
     print(f"{stamp} {serial} {event.peer}: {summary}", file=sys.stderr, flush=True)
+
+
+def _pins(path: str | None) -> CredentialPins:
+    """In memory, or kept in ``path`` (salted hashes only), written off the loop."""
+    if path is None:
+        return CredentialPins()
+    file = Path(path)
+    stored = json.loads(file.read_text()) if file.exists() else {}
+    loop = asyncio.get_running_loop()
+
+    def save() -> None:
+        text = json.dumps(pins.to_store(), indent=1)
+        loop.run_in_executor(None, file.write_text, text)
+
+    pins = CredentialPins(stored, on_change=save)
+    return pins  # noqa: RET504 - save() needs the name
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -53,6 +84,7 @@ async def _serve(args: argparse.Namespace) -> None:
         allowlist=args.allow or None,
         max_connections=args.max_connections,
         dump=dump,
+        pins=_pins(args.pin_file),
     )
     await server.start()
     print(f"listening on {args.host or '*'}:{server.port}", file=sys.stderr, flush=True)
@@ -63,8 +95,11 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 async def _simulate(args: argparse.Namespace) -> None:
+    identity = Identity(serial=args.serial)
+    if args.password is not None:
+        identity = replace(identity, password=args.password)
     battery = SimulatedBattery(
-        args.host, args.port, identity=Identity(serial=args.serial), speed=args.speed
+        args.host, args.port, identity=identity, speed=args.speed
     )
     await battery.run()
 
@@ -89,11 +124,17 @@ def main(argv: list[str] | None = None) -> int:
         help="open connections at most; unidentified ones make room for batteries "
         f"(default: {DEFAULT_MAX_CONNECTIONS})",
     )
+    serve.add_argument(
+        "--pin-file",
+        help="keep each battery's pinned credentials (salted hashes) in this file "
+        "across restarts (default: in memory)",
+    )
     simulate = commands.add_parser("simulate", help="behave like a battery")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=DEFAULT_PORT)
     simulate.add_argument("--serial", default=DEFAULT_SERIAL)
     simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up")
+    simulate.add_argument("--password", help="log in with this password")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -55,9 +55,26 @@ class ForeignProtocol:
     received_at: datetime
     peer: str
     foreign: Foreign
+    # The first from this address and protocol this hour (the one that was logged).
+    first: bool = True
 
 
-type ServerEvent = Received | Corrupted | Disconnected | ForeignProtocol
+@dataclass(frozen=True, slots=True)
+class CredentialsMismatch:
+    """A login for ``serial`` with credentials other than the ones pinned for it.
+
+    Either an impostor, or the owner reset the battery's network stick and its
+    password changed: only the owner can tell, so it is theirs to accept.
+    """
+
+    serial: str
+    received_at: datetime
+    peer: str
+
+
+type ServerEvent = (
+    Received | Corrupted | Disconnected | ForeignProtocol | CredentialsMismatch
+)
 
 
 class ServerError(Exception):

@@ -22,15 +22,18 @@ from .builders import (
     set_config_command,
     sync_time_command,
 )
+from .connections import ConnectionLog, Spoke
+from .credentials import CredentialPins, Proof
 from .dump import TrafficDump
 from .events import (
     BatteryNotConnectedError,
+    CredentialsMismatch,
     Disconnected,
     ForeignProtocol,
     ServerEvent,
 )
 from .frame import DEFAULT_MAX_PAYLOAD, Frame
-from .messages import CommandReply
+from .messages import CommandReply, Login
 from .recognize import Foreign, ForeignKind
 from .redact import mask_serial
 from .session import Session
@@ -82,6 +85,7 @@ class AlphaServer:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         dump: TrafficDump | None = None,
         clock: Callable[[], datetime] | None = None,
+        pins: CredentialPins | None = None,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
@@ -89,7 +93,9 @@ class AlphaServer:
         ``None`` accepts any battery; ``admission``, if given, is asked about every
         serial the allowlist lets through (the owner's policy for new batteries; it
         logs its own refusals). ``max_connections`` may be changed at any time.
-        ``clock`` gives the host time stamped on events.
+        ``clock`` gives the host time stamped on events. ``pins`` holds the
+        credentials each battery proved at its first accepted login (kept in memory
+        only unless the owner stores them).
         """
         self._on_event = on_event
         self.host = host or None
@@ -101,6 +107,8 @@ class AlphaServer:
         self.max_payload = max_payload
         self.dump = dump
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.pins = pins if pins is not None else CredentialPins()
+        self.connections = ConnectionLog()
         self._server: asyncio.Server | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
         self._by_serial: dict[str, Session] = {}
@@ -218,9 +226,17 @@ class AlphaServer:
         """Settings explicitly handed over for ``serial``, consumed on use."""
         return self._configs.pop(serial, None) if serial else None
 
-    def admit(self, session: Session, serial: str) -> bool:
-        """Attach ``serial`` to ``session`` if policy allows and the serial is free."""
+    def admit(self, session: Session, serial: str, login: Login | None) -> bool:
+        """Attach ``serial`` to ``session`` if policy allows and the serial is free.
+
+        Who holds a serial (docs/protocol.md, "Who is on the port"): a connection that
+        proves the pinned credentials takes it from any other at once; one with other
+        credentials never takes it from one that proved them; otherwise the holder
+        keeps it while it is alive (a frame within :data:`TAKEOVER_AFTER`).
+        """
+        record = session.record
         if self.allowlist and serial not in self.allowlist:
+            record.spoke, record.detail = Spoke.REFUSED, "not on the accepted list"
             if self._should_log(serial):
                 _LOGGER.warning(
                     "Refused battery %s from %s: not on the allowlist",
@@ -229,27 +245,70 @@ class AlphaServer:
                 )
             return False
         if self._admission is not None and not self._admission(serial):
+            record.spoke, record.detail = Spoke.REFUSED, "waiting for the owner's yes"
             return False
+        user, password = (login.serial, login.password) if login else (None, None)
+        proof = self.pins.check(serial, user, password)
+        if proof is Proof.OTHER:
+            self._credentials_differ(session, serial)
         previous = self._by_serial.get(serial)
         if previous is not None and previous is not session:
-            last = previous.last_frame_at
-            if last is not None and session.loop_time() - last < TAKEOVER_AFTER:
-                if self._should_log(f"takeover {serial}"):
-                    _LOGGER.warning(
-                        "Refused a second connection for battery %s from %s: its "
-                        "connection from %s is alive",
-                        mask_serial(serial),
-                        session.peer,
-                        previous.peer,
-                    )
+            if not self._may_take(previous, proof, session.loop_time()):
+                record.spoke = Spoke.REFUSED
+                record.detail = f"{mask_serial(serial)} is held by {previous.peer}"
+                self._refuse_second(session, serial, previous)
                 return False
             # The battery holds one link; a new one after silence means the old is dead.
             _LOGGER.debug(
                 "Battery %s reconnected; dropping its old link", mask_serial(serial)
             )
-            previous.abort()
+            previous.abort("closed: a newer connection took its serial")
+        session.proof = proof
+        record.spoke = Spoke.BATTERY
+        record.detail = mask_serial(serial) + (
+            "" if proof is Proof.PROVEN else f" ({proof.name.lower()} credentials)"
+        )
         self._by_serial[serial] = session
+        self.pins.accepted(serial, user, password)
         return True
+
+    @staticmethod
+    def _may_take(previous: Session, proof: Proof, now: float) -> bool:
+        """Whether a connection showing ``proof`` may take a serial ``previous`` holds."""
+        if proof is Proof.PROVEN:
+            return True
+        if previous.proof is Proof.PROVEN and proof is Proof.OTHER:
+            return False
+        if previous.proof is Proof.OTHER and proof is Proof.NONE:
+            return True  # other credentials rank below none at all
+        last = previous.last_frame_at
+        return last is None or now - last >= TAKEOVER_AFTER
+
+    def _refuse_second(self, session: Session, serial: str, previous: Session) -> None:
+        if self._should_log(f"takeover {serial}"):
+            _LOGGER.warning(
+                "Refused a second connection for battery %s from %s: its "
+                "connection from %s %s",
+                mask_serial(serial),
+                session.peer,
+                previous.peer,
+                "proved the battery's own credentials"
+                if previous.proof is Proof.PROVEN
+                else "is alive",
+            )
+
+    def _credentials_differ(self, session: Session, serial: str) -> None:
+        if self._should_log(f"credentials {serial} {session.host}"):
+            _LOGGER.warning(
+                "A connection from %s logged in as battery %s with credentials other "
+                "than the ones it first logged in with; it cannot take the battery "
+                "over from a connection that proves them. If you reset the battery's "
+                "network stick, accept its new credentials (in Home Assistant: "
+                "Settings > System > Repairs)",
+                session.host,
+                mask_serial(serial),
+            )
+        self.emit(CredentialsMismatch(serial, self.now(), session.peer))
 
     def _should_log(self, key: str) -> bool:
         """One warning per key per hour: a refused peer retries every few seconds."""
@@ -299,7 +358,7 @@ class AlphaServer:
                 _FOREIGN_ADVICE[foreign.kind],
             )
             self.dump_bytes(session, f"foreign protocol: {foreign.kind}", data, None)
-        self.emit(ForeignProtocol(None, self.now(), session.peer, foreign))
+        self.emit(ForeignProtocol(None, self.now(), session.peer, foreign, fresh))
 
     def emit(self, event: ServerEvent) -> None:
         """Hand an event to the owner; an owner's bug never kills a session."""
@@ -343,6 +402,9 @@ class AlphaServer:
     ) -> None:
         session = Session(self, reader, writer)
         if not self._make_room(session):
+            self.connections.ended(
+                session.record, "refused: connection limit", self.now()
+            )
             if self._should_log(""):
                 _LOGGER.warning(
                     "Refused connection from %s: %d batteries already connected "

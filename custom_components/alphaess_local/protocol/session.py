@@ -18,6 +18,8 @@ import logging
 from typing import Final, Protocol
 
 from .builders import acknowledge, config_answer
+from .connections import ConnectionLog, Spoke
+from .credentials import Proof
 from .events import (
     BatteryNotConnectedError,
     CommandTimeoutError,
@@ -29,6 +31,7 @@ from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Ki
 from .messages import (
     CommandReply,
     HistoryUpload,
+    Login,
     Message,
     Undecodable,
     UnknownMessage,
@@ -67,12 +70,16 @@ class SessionOwner(Protocol):
 
     max_payload: int
     idle_timeout: float
+    connections: ConnectionLog
 
     def now(self) -> datetime:
         """Host time to stamp events with."""
 
-    def admit(self, session: Session, serial: str) -> bool:
-        """Whether ``session`` may speak for ``serial`` (and now does)."""
+    def admit(self, session: Session, serial: str, login: Login | None) -> bool:
+        """Whether ``session`` may speak for ``serial`` (and now does).
+
+        ``login`` is the login that named it, if the connection logged in.
+        """
 
     def take_config(self, serial: str | None) -> Mapping[str, object] | None:
         """Settings handed over for ``serial``'s next configuration answer."""
@@ -123,6 +130,11 @@ class Session:
         # Loop time of the last valid frame: a live battery's link is not taken over.
         self.last_frame_at: float | None = None
         self.evicted = False
+        # What the connection showed of its right to its serial.
+        self.proof = Proof.NONE
+        self.record = server.connections.opened(self.peer, server.now())
+        # How the connection ended, for the connection log (set where it is decided).
+        self.end_reason: str | None = None
         self._strikes = 0
         self._window_start = self.opened_at
         self._decoder = FrameDecoder(
@@ -162,16 +174,22 @@ class Session:
                         # Quiet with half a frame: its length was probably damaged.
                         items = decoder.abandon_partial()
                     else:
+                        quiet = loop.time() - (self.last_frame_at or self.opened_at)
                         _LOGGER.info(
                             "Closing %s: no complete frame for %.0f s",
                             self.label,
-                            loop.time() - (self.last_frame_at or self.opened_at),
+                            quiet,
                         )
+                        self.end_reason = f"no complete frame for {quiet:.0f} s"
                         break
                 else:
                     if not data:
+                        self.end_reason = self.end_reason or "closed by the peer"
                         break
                     if first_read and (foreign := recognize(data)) is not None:
+                        self.record.spoke = Spoke(foreign.kind)
+                        self.record.detail = foreign.describe()
+                        self.end_reason = "closed: another protocol"
                         self._server.foreign_protocol(self, foreign, data)
                         break  # at once: nothing more will come that we can read
                     first_read = False
@@ -188,6 +206,7 @@ class Session:
                     break
         except (ConnectionError, OSError) as err:
             _LOGGER.debug("Connection %s ended: %s", self.label, err)
+            self.end_reason = self.end_reason or f"connection error ({err})"
         finally:
             await self._finish()
 
@@ -207,18 +226,20 @@ class Session:
                 MAX_STRIKES,
                 STRIKE_WINDOW,
             )
+            self.end_reason = "closed: too many invalid frames"
             return False
         return True
 
-    def abort(self) -> None:
+    def abort(self, reason: str = "closed by the server") -> None:
         """Drop the connection at once (server close, or a newer link took over)."""
         self._abort = True
+        self.end_reason = self.end_reason or reason
         self._writer.transport.abort()
 
     def evict(self) -> None:
         """Make room for a new connection; only unidentified ones are evicted."""
         self.evicted = True
-        self.abort()
+        self.abort("closed to make room for a newer connection")
 
     @staticmethod
     def loop_time() -> float:
@@ -257,7 +278,9 @@ class Session:
         message = decode_message(frame)
         serial = message_serial(message)
         if serial and self.serial is None:
-            if not self._server.admit(self, serial):
+            login = message if isinstance(message, Login) else None
+            if not self._server.admit(self, serial, login):
+                self.end_reason = "refused"
                 return False
             self.serial = serial
             self._decoder.max_payload = self._server.max_payload
@@ -323,6 +346,9 @@ class Session:
 
     async def _corrupt(self, corrupt: CorruptBytes) -> None:
         data = corrupt.data
+        if self.record.spoke is Spoke.NOTHING:
+            self.record.spoke = Spoke.JUNK
+            self.record.detail = f"{len(data)} bytes, {corrupt.reason}"
         self._warn(
             "Connection %s sent %d bytes that are not a valid frame (%s); dumped",
             self.label,
@@ -359,7 +385,7 @@ class Session:
                 self.label,
                 WRITE_TIMEOUT,
             )
-            self.abort()
+            self.abort("closed: it did not read our replies")
             raise ConnectionResetError("peer does not read") from None
 
     def _warn(self, msg: str, *args: object) -> None:
@@ -388,6 +414,9 @@ class Session:
                 await self._writer.wait_closed()
         except (TimeoutError, ConnectionError, OSError):
             self._writer.transport.abort()
+        self._server.connections.ended(
+            self.record, self.end_reason or "closed", self._server.now()
+        )
         self._server.session_ended(self)
 
 

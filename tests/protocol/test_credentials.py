@@ -1,0 +1,224 @@
+"""Who speaks for a battery: the credentials it proved at its first login, over loopback.
+
+The scenario the pin exists for (issue #20): a battery logs in and pushes, goes away
+for a while, a LAN device logs in with the same serial and another password and keeps
+pushing; when the battery comes back it must be served at once, and the impostor
+never again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from custom_components.alphaess_local.protocol import (
+    AlphaServer,
+    CredentialPins,
+    CredentialsMismatch,
+    Proof,
+    RealtimeRecord,
+    Spoke,
+    server as server_module,
+)
+
+from .conftest import EventLog as Events, RawClient
+from .test_server import SERIAL, login, realtime
+
+OWN = "hunter2"
+STOLEN = "guessed"
+
+
+async def logged_in(
+    connect: Callable[[int], Any], port: int, password: str | None
+) -> RawClient:
+    """A connection that logged in with ``password`` (``None``: no login)."""
+    client: RawClient = await connect(port)
+    if password is not None:
+        await client.send(login(password=password))
+    return client
+
+
+async def pushed(client: RawClient, soc: str, acks: int) -> None:
+    await client.send(realtime(soc=soc))
+    await client.frames(acks)
+
+
+def socs(events: Events) -> list[float]:
+    return [r.soc for r in events.messages(RealtimeRecord)]
+
+
+async def test_the_returning_battery_displaces_an_impostor_at_once(
+    server: AlphaServer,
+    events: Events,
+    connect: Callable[[int], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    await battery.close()  # a Wi-Fi drop
+    await events.wait_for(lambda: not server.connected_serials)
+
+    impostor = await logged_in(connect, server.port, STOLEN)
+    await pushed(impostor, "1", 2)  # the serial was free: it is heard
+    assert any(isinstance(e, CredentialsMismatch) for e in events.events)
+
+    back = await logged_in(connect, server.port, OWN)
+    (ack,) = await back.frames(1)
+    assert ack.header == (1, 2, 2)
+    assert await impostor.closed_by_server(timeout=2)
+    await pushed(back, "51", 2)
+    heard_back = len(events.messages())
+
+    # The impostor keeps trying, with its password and without one: refused each time.
+    for password in (STOLEN, None, STOLEN):
+        again = await logged_in(connect, server.port, password)
+        await again.send(realtime(soc="2"))
+        assert await again.closed_by_server(timeout=2)
+    await pushed(back, "52", 3)
+    assert socs(events)[-2:] == [51, 52]
+    assert all(r.soc != 2 for r in events.messages(RealtimeRecord)[heard_back - 1 :])
+    assert server.connected_serials == {SERIAL}
+    assert OWN not in caplog.text
+    assert STOLEN not in caplog.text
+    assert SERIAL not in caplog.text
+
+
+async def test_other_credentials_never_take_a_proven_link_even_when_silent(
+    server: AlphaServer,
+    events: Events,
+    connect: Callable[[int], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(server_module, "TAKEOVER_AFTER", 0.1)
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    await asyncio.sleep(0.2)  # silent longer than the no-takeover rule
+    for _ in range(5):
+        impostor = await logged_in(connect, server.port, STOLEN)
+        assert await impostor.closed_by_server(timeout=2)
+    await pushed(battery, "51", 3)
+    assert socs(events) == [50, 51]
+    refusals = [r for r in caplog.records if "second connection" in r.getMessage()]
+    assert len(refusals) == 1
+    assert "proved the battery's own credentials" in refusals[0].getMessage()
+    mismatch = [r for r in caplog.records if "other than the ones" in r.getMessage()]
+    assert len(mismatch) == 1  # rate-limited, and it names the address
+    assert "127.0.0.1" in mismatch[0].getMessage()
+
+
+async def test_a_battery_without_login_is_served_while_no_proven_link_holds_it(
+    server: AlphaServer,
+    events: Events,
+    connect: Callable[[int], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a dropped link the battery may push without logging in first."""
+    monkeypatch.setattr(server_module, "TAKEOVER_AFTER", 0.1)
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    # While its proven link is alive, a link without login is refused ...
+    spoofer = await logged_in(connect, server.port, None)
+    await spoofer.send(realtime(soc="1"))
+    assert await spoofer.closed_by_server(timeout=2)
+    # ... once it has gone silent (a half-open socket), the battery gets back in.
+    await asyncio.sleep(0.2)
+    again = await logged_in(connect, server.port, None)
+    await pushed(again, "51", 1)
+    assert await battery.closed_by_server(timeout=2)
+    assert socs(events) == [50, 51]
+
+
+async def test_a_proven_login_outranks_a_link_without_one_at_once(
+    server: AlphaServer, events: Events, connect: Callable[[int], Any]
+) -> None:
+    squatter = await logged_in(connect, server.port, None)
+    await pushed(squatter, "1", 1)
+    battery = await logged_in(connect, server.port, OWN)
+    await battery.frames(1)
+    assert await squatter.closed_by_server(timeout=2)
+    await pushed(battery, "50", 2)
+    assert socs(events) == [1, 50]
+
+
+async def test_pins_hold_no_password_survive_a_restart_and_change_on_the_owners_yes(
+    make_server: Callable[..., Any], events: Events, connect: Callable[[int], Any]
+) -> None:
+    saved: list[dict[str, str]] = []
+    pins = CredentialPins(on_change=lambda: saved.append(pins.to_store()))
+    first: AlphaServer = await make_server(pins=pins)
+    battery = await logged_in(connect, first.port, OWN)
+    await pushed(battery, "50", 2)
+    assert pins.pinned(SERIAL)
+    assert len(saved) == 1
+    assert OWN not in repr(saved)
+    await first.close()
+
+    # A restart: the new server starts from what was saved.
+    restored = CredentialPins(saved[-1])
+    second: AlphaServer = await make_server(pins=restored)
+    assert restored.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
+    reset = await logged_in(connect, second.port, "after-reset")
+    await reset.frames(1)  # nobody holds the serial: served, and asked about
+    assert restored.has_candidate(SERIAL)
+    assert restored.check(SERIAL, SERIAL, "after-reset") is Proof.OTHER
+    assert restored.accept_candidate(SERIAL)
+    assert restored.check(SERIAL, SERIAL, "after-reset") is Proof.PROVEN
+    assert restored.check(SERIAL, SERIAL, OWN) is Proof.OTHER
+
+
+def test_stored_pins_that_are_damaged_prove_nothing() -> None:
+    pins = CredentialPins({SERIAL: "not-hex$abc"})
+    assert pins.check(SERIAL, SERIAL, OWN) is Proof.OTHER
+    assert pins.check(SERIAL, None, None) is Proof.NONE
+
+
+async def test_the_connection_log_says_who_was_on_the_port(
+    make_server: Callable[..., Any], connect: Callable[[int], Any]
+) -> None:
+    server: AlphaServer = await make_server(allowlist=[SERIAL])
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    stranger: RawClient = await connect(server.port)
+    await stranger.send(login("AL2000000000002"))
+    assert await stranger.closed_by_server(timeout=2)
+    junk: RawClient = await connect(server.port)
+    await junk.send(b"\x01\x02garbage that is not a frame" * 4)
+    web: RawClient = await connect(server.port)
+    await web.send(b"GET / HTTP/1.1\r\nHost: alphaess.local\r\n\r\n")
+    assert await web.closed_by_server(timeout=2)
+    await junk.close()
+    await battery.close()
+    log = server.connections
+
+    async with asyncio.timeout(5):
+        while sum(log.counts.values()) < 4:
+            await asyncio.sleep(0.01)
+    shown = log.as_dict()
+    spoke = [entry["spoke"] for entry in shown["recent"]]  # type: ignore[index]
+    assert sorted(spoke) == sorted(["battery", "refused", "junk", "http"])
+    assert shown["counts"]["battery"] == 1  # type: ignore[index]
+    text = repr(shown)
+    assert SERIAL not in text
+    assert "AL2000000000002" not in text
+    assert "not on the accepted list" in text
+    assert "alphaess.local" in text
+    assert log.seen(Spoke.HTTP)
+    assert not log.seen(Spoke.TLS)
+
+
+async def test_the_connection_log_stays_bounded_under_a_flood(
+    server: AlphaServer, connect: Callable[[int], Any]
+) -> None:
+    for _ in range(60):
+        client: RawClient = await connect(server.port)
+        await client.send(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00")
+        assert await client.closed_by_server(timeout=2)
+        await client.close()
+    async with asyncio.timeout(5):
+        while server.connections.counts[Spoke.TLS] < 60:
+            await asyncio.sleep(0.01)
+    assert len(server.connections.recent) == 20
