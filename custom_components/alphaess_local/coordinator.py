@@ -35,17 +35,20 @@ from .const import (
     DOMAIN,
     DUMP_FILE,
     LOGGER,
-    NO_BATTERY_ISSUE_DELAY,
     STORAGE_VERSION,
 )
 from .control import BatteryControl
+from .port_issues import PortIssues
 from .protocol import (
     DEFAULT_MAX_CONNECTIONS,
     AlphaServer,
     Corrupted,
+    CredentialPins,
+    CredentialsMismatch,
     DetailedRecord,
     Disconnected,
     EventLog,
+    ForeignProtocol,
     HistoryUpload,
     RealtimeRecord,
     Received,
@@ -176,7 +179,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
         )
         self._silence_timers: dict[str, CALLBACK_TYPE] = {}
-        self._issue_timer: CALLBACK_TYPE | None = None
+        self.issues = PortIssues(
+            hass, entry.entry_id, entry.data[CONF_PORT], self.server
+        )
         self._update_scheduled = False
         # Per battery, the record parts pushed since the last update (None: anything
         # may have changed, such as availability).
@@ -198,16 +203,16 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             hass=hass,
         )
 
-    @property
-    def no_battery_issue_id(self) -> str:
-        """Repair issue raised while no battery has connected."""
-        return f"no_battery_{self.config_entry.entry_id}"
-
     async def async_start(self) -> None:
         """Restore stored state and start listening; a busy port means not ready."""
         stored = await self._store.async_load() or {}
         for serial, saved in stored.get("batteries", {}).items():
             self.data.setdefault(serial, BatteryState(serial)).restore(saved)
+        # What each battery proved at its first login (salted hashes), kept with the
+        # rest of the entry's state.
+        self.server.pins = CredentialPins(
+            stored.get("pins"), on_change=lambda: self._save_soon(0)
+        )
         self._size_connection_limit()
         try:
             await self.server.start()
@@ -220,10 +225,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 translation_key=key,
                 translation_placeholders={"port": port, "error": str(err)},
             ) from err
-        if not any(state.last_seen for state in self.data.values()):
-            self._issue_timer = async_call_later(
-                self.hass, NO_BATTERY_ISSUE_DELAY, self._raise_no_battery_issue
-            )
+        self.issues.start(
+            battery_heard=any(state.last_seen for state in self.data.values())
+        )
 
     async def async_shutdown(self) -> None:
         """Stop the server, cancel timers, save what must survive a restart."""
@@ -233,10 +237,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         for cancel in self._silence_timers.values():
             cancel()
         self._silence_timers.clear()
-        if self._issue_timer:
-            self._issue_timer()
-            self._issue_timer = None
-        ir.async_delete_issue(self.hass, DOMAIN, self.no_battery_issue_id)
+        self.issues.shutdown()
         await self._store.async_save(self._stored())
 
     @callback
@@ -245,13 +246,23 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         self.data.pop(serial, None)
         if cancel := self._silence_timers.pop(serial, None):
             cancel()
-        self._store.async_delay_save(self._stored, 10)
+        self.server.pins.forget(serial)
+        self._save_soon(10)
+
+    def _save_soon(self, delay: float) -> None:
+        self._store.async_delay_save(self._stored, delay)
 
     # --- events from the server ---------------------------------------------------
 
     @callback
     def handle_event(self, event: ServerEvent) -> None:
         """Apply one server event (called in the event loop)."""
+        if isinstance(event, ForeignProtocol):
+            self.issues.foreign_protocol(event)
+            return
+        if isinstance(event, CredentialsMismatch):
+            self.issues.credentials_changed(event)
+            return
         if event.serial is None:
             return
         state = self.data.get(event.serial)
@@ -272,8 +283,10 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 state.connected = False
                 state.connected_since = None
                 self.backfill.disconnected(state)
-        if new_battery and isinstance(event, Received):
-            self._battery_found(state)
+        if isinstance(event, Received):
+            self.issues.battery_delivered()
+            if new_battery:
+                self._battery_found(state)
         if new_battery or (state.available, state.connected) != link:
             part = None
         self._schedule_update(state.serial, part)
@@ -346,7 +359,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
 
     @callback
     def _history_filed(self, state: BatteryState) -> None:
-        self._store.async_delay_save(self._stored, 10)
+        self._save_soon(10)
         self._schedule_update(state.serial)
 
     def _apply(
@@ -363,7 +376,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 self._update_device(state)
                 self.control.report_received(state.serial, message)
             case EventLog() if state.apply_events(message.entries):
-                self._store.async_delay_save(self._stored, 10)
+                self._save_soon(10)
             case Undecodable():
                 state.counters["undecodable"] += 1
             case UnknownMessage():
@@ -388,7 +401,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         if isinstance(record, RealtimeRecord):
             state.apply_realtime(record, received_at)
         elif state.apply_detail(record, received_at):
-            self._store.async_delay_save(self._stored, 60)
+            self._save_soon(60)
 
     def _seen(self, state: BatteryState, when: datetime) -> None:
         state.last_seen = when
@@ -478,10 +491,6 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     def _battery_found(self, state: BatteryState) -> None:
         LOGGER.info("Battery %s connected", mask_serial(state.serial))
         self._size_connection_limit()
-        if self._issue_timer:
-            self._issue_timer()
-            self._issue_timer = None
-        ir.async_delete_issue(self.hass, DOMAIN, self.no_battery_issue_id)
         self._update_device(state)
 
     def _update_device(self, state: BatteryState) -> None:
@@ -511,25 +520,10 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             **details,
         )
 
-    @callback
-    def _raise_no_battery_issue(self, _now: datetime) -> None:
-        self._issue_timer = None
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self.no_battery_issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="no_battery",
-            translation_placeholders={
-                "port": str(self.config_entry.data[CONF_PORT]),
-                "minutes": str(int(NO_BATTERY_ISSUE_DELAY.total_seconds() // 60)),
-            },
-        )
-
     def _stored(self) -> dict[str, Any]:
         return {
             "batteries": {
                 serial: state.to_store() for serial, state in self.data.items()
-            }
+            },
+            "pins": self.server.pins.to_store(),
         }

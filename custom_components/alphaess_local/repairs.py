@@ -1,4 +1,4 @@
-"""Repair flows: the owner confirms a new battery before it becomes a device."""
+"""Repair flows: the owner's yes to a new battery, and to a battery's new credentials."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_ALLOWLIST, DOMAIN
+from .port_issues import NEW_CREDENTIALS
 from .protocol import mask_serial
 from .reload import async_update_options
 
@@ -57,9 +58,45 @@ class AddBatteryFlow(ConfirmRepairFlow):
         return self.async_create_entry(data={})
 
 
+class AcceptCredentialsFlow(ConfirmRepairFlow):
+    """Pin the credentials a battery's network stick now logs in with."""
+
+    def __init__(self, entry_id: str, serial: str, address: str) -> None:
+        """Ask about ``serial``'s new credentials, last seen from ``address``."""
+        super().__init__()
+        self._entry_id = entry_id
+        self._serial = serial
+        self._address = address
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Confirm, then pin: the stick's next login takes the battery's link."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="confirm",
+                description_placeholders={
+                    "serial": mask_serial(self._serial),
+                    "address": self._address,
+                },
+            )
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="entry_removed")
+        coordinator = entry.runtime_data
+        coordinator.issues.credentials_settled(self._serial)
+        if not coordinator.server.pins.accept_candidate(self._serial):
+            return self.async_abort(reason="credentials_gone")
+        return self.async_create_entry(data={})
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
     """Create the flow behind a fixable issue of this integration."""
-    assert data is not None  # noqa: S101 - only the new-battery issue is fixable
+    assert data is not None  # noqa: S101 - every fixable issue of ours carries data
+    if data.get("kind") == NEW_CREDENTIALS:
+        return AcceptCredentialsFlow(
+            str(data["entry_id"]), str(data["serial"]), str(data["address"])
+        )
     return AddBatteryFlow(str(data["entry_id"]), str(data["serial"]))

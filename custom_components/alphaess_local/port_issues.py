@@ -1,0 +1,196 @@
+"""Repairs that tell the owner who and what is on the port, and what they can do.
+
+"No battery has connected" has several causes with different remedies, and the advice
+the owner needs depends on which one it is: the DNS override does not reach the
+battery (nothing ever connected), the battery speaks a protocol we cannot read
+(encrypted firmware, MQTT), or a battery connected and was refused. The server's
+connection log tells them apart; this module turns it into repair issues, one per
+protocol and one per story, that clear themselves when a battery delivers data and go
+with the entry. It also asks the owner about a battery's changed credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+
+from .const import DOMAIN, NO_BATTERY_ISSUE_DELAY
+from .protocol import (
+    AlphaServer,
+    CredentialsMismatch,
+    ForeignKind,
+    ForeignProtocol,
+    Spoke,
+    mask_serial,
+)
+
+NO_BATTERY: Final = "no_battery"
+NEW_CREDENTIALS: Final = "new_credentials"
+_FOREIGN_SPOKEN: Final = (Spoke.TLS, Spoke.MQTT, Spoke.HTTP, Spoke.JUNK)
+
+
+def _address(peer: str) -> str:
+    """``192.168.1.23`` of ``192.168.1.23:51234``: the device, not its socket."""
+    return peer.rpartition(":")[0] or peer
+
+
+def foreign_issue_key(kind: ForeignKind) -> str:
+    """Translation key (and issue id prefix) of the repair for one protocol."""
+    return f"foreign_{kind}"
+
+
+class PortIssues:
+    """The repair issues of one entry's listener."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry_id: str, port: int, server: AlphaServer
+    ) -> None:
+        """Watch ``server`` (listening on ``port``) for entry ``entry_id``."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._port = port
+        self._server = server
+        self._timer: CALLBACK_TYPE | None = None
+        self._no_battery_raised = False
+        # Raised foreign-protocol repairs, with the address each names.
+        self._foreign: dict[ForeignKind, str] = {}
+        self._credentials: set[str] = set()
+
+    @property
+    def no_battery_issue_id(self) -> str:
+        """Repair issue raised while no battery has connected."""
+        return f"{NO_BATTERY}_{self._entry_id}"
+
+    def credentials_issue_id(self, serial: str) -> str:
+        """Repair issue asking about ``serial``'s new credentials."""
+        return f"{NEW_CREDENTIALS}_{self._entry_id}_{serial}"
+
+    @callback
+    def start(self, *, battery_heard: bool) -> None:
+        """Wait for a battery; if none delivers data in time, say why not."""
+        if not battery_heard:
+            self._timer = async_call_later(
+                self._hass, NO_BATTERY_ISSUE_DELAY, self._wait_over
+            )
+
+    @callback
+    def shutdown(self) -> None:
+        """The entry is going: its issues go with it."""
+        if self._timer:
+            self._timer()
+            self._timer = None
+        ir.async_delete_issue(self._hass, DOMAIN, self.no_battery_issue_id)
+        self._no_battery_raised = False
+        self._clear_foreign()
+        for serial in self._credentials:
+            ir.async_delete_issue(self._hass, DOMAIN, self.credentials_issue_id(serial))
+        self._credentials.clear()
+
+    @callback
+    def battery_delivered(self) -> None:
+        """A battery delivered data: whatever kept it away is solved."""
+        if self._timer:
+            self._timer()
+            self._timer = None
+        if self._no_battery_raised:
+            ir.async_delete_issue(self._hass, DOMAIN, self.no_battery_issue_id)
+            self._no_battery_raised = False
+        if self._foreign:
+            self._clear_foreign()
+
+    @callback
+    def foreign_protocol(self, event: ForeignProtocol) -> None:
+        """Something on the LAN spoke another protocol on our port."""
+        foreign = event.foreign
+        address = _address(event.peer)
+        if self._foreign.get(foreign.kind) == address:
+            return  # a device retrying every few seconds: one repair, unchanged
+        self._foreign[foreign.kind] = address
+        details = foreign.details
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            f"{foreign_issue_key(foreign.kind)}_{self._entry_id}",
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=foreign_issue_key(foreign.kind),
+            translation_placeholders={
+                "address": address,
+                "port": str(self._port),
+                "sni": details.get("sni", "-"),
+                "detail": foreign.describe(),
+            },
+        )
+        if self._no_battery_raised:
+            self._raise_no_battery()
+
+    @callback
+    def credentials_changed(self, event: CredentialsMismatch) -> None:
+        """A login named a pinned serial with other credentials: the owner decides."""
+        serial = event.serial
+        address = _address(event.peer)
+        self._credentials.add(serial)
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self.credentials_issue_id(serial),
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=NEW_CREDENTIALS,
+            translation_placeholders={
+                "serial": mask_serial(serial),
+                "address": address,
+            },
+            data={
+                "entry_id": self._entry_id,
+                "serial": serial,
+                "address": address,
+                "kind": NEW_CREDENTIALS,
+            },
+        )
+
+    @callback
+    def credentials_settled(self, serial: str) -> None:
+        """The owner answered (or the serial went): the question is gone."""
+        self._credentials.discard(serial)
+
+    def _clear_foreign(self) -> None:
+        for kind in self._foreign:
+            ir.async_delete_issue(
+                self._hass, DOMAIN, f"{foreign_issue_key(kind)}_{self._entry_id}"
+            )
+        self._foreign.clear()
+
+    @callback
+    def _wait_over(self, _now: datetime) -> None:
+        self._timer = None
+        self._raise_no_battery()
+
+    def _raise_no_battery(self) -> None:
+        """Say which story it is: nothing came, something else came, or a refusal."""
+        log = self._server.connections
+        if log.seen(Spoke.REFUSED):
+            key = f"{NO_BATTERY}_refused"
+        elif log.seen(*_FOREIGN_SPOKEN):
+            key = f"{NO_BATTERY}_foreign"
+        else:
+            key = NO_BATTERY
+        self._no_battery_raised = True
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self.no_battery_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=key,
+            translation_placeholders={
+                "port": str(self._port),
+                "minutes": str(int(NO_BATTERY_ISSUE_DELAY.total_seconds() // 60)),
+            },
+        )
