@@ -2,7 +2,7 @@
 
 Serials are masked (keys included), and the records go through the protocol package's
 redaction, which drops passwords, addresses, zip codes, phone numbers, licences and
-component serials.
+component serials. Of a battery's pinned credentials only their existence is shown.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ async def async_get_config_entry_diagnostics(
             "port": coordinator.server.port,
             "open_connections": coordinator.server.connection_count,
         },
+        # Who was on the port lately and what each spoke (serials masked).
+        "connections": coordinator.server.connections.as_dict(),
         "backfill": {
             "resumes_sent": coordinator.backfill.resumes_sent,
             "rows_filed": coordinator.backfill.rows_filed,
@@ -37,6 +39,8 @@ async def async_get_config_entry_diagnostics(
         "batteries": {
             mask_serial(serial): {
                 "connected": state.connected,
+                # Whether, never what: the hash stays in the entry's store.
+                "credentials_pinned": coordinator.server.pins.pinned(serial),
                 "available": state.available,
                 "last_seen": to_jsonable(state.last_seen),
                 "clock_offset_seconds": state.clock_offset.total_seconds()

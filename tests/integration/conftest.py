@@ -101,6 +101,10 @@ class RecordedBattery(RawClient):
         await self.send(Frame(1, command, payload))
         return (await self.frames(len(self.received) + 1))[-1]
 
+    async def send_json(self, command: int, payload: dict[str, Any]) -> None:
+        """Send a request without waiting for its acknowledgement (it may be refused)."""
+        await self.send(Frame(1, command, json.dumps(payload).encode()))
+
     async def replay(self) -> None:
         s = self.session
         serial = s["serial"]

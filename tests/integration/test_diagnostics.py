@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import datetime
 import json
+import re
 from typing import Any
 
+from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
+from pytest_homeassistant_custom_component.syrupy import (
+    HomeAssistantSnapshotExtension,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
 
+from ..protocol.conftest import RawClient
 from .conftest import SERIAL, RecordedBattery
 
 
@@ -51,3 +60,57 @@ async def test_diagnostics_are_redacted(
     assert battery_diag["energy_totals"]["pv"] == 433.0
     assert diagnostics["entry"]["options"]["allowlist"] == ["AL90*********42"]
     assert diagnostics["server"]["open_connections"] == 1
+
+
+async def test_diagnostics_connection_log(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Who was on the port, newest first: pinned by a snapshot.
+
+    What depends on the run (times, the peers' source ports) is checked, then
+    replaced; the rest is what an owner sends with a bug report.
+    """
+    port = loaded_entry.data[CONF_PORT]
+    web = await RawClient.connect(port)
+    await web.send(b"GET /x HTTP/1.1\r\nHost: www.alphaess.com\r\n\r\n")
+    assert await web.closed_by_server(timeout=2)
+    await web.close()
+    junk = await RawClient.connect(port)
+    await junk.send(b"\x01\x07not a frame at all" * 3)
+    await junk.close()
+    client: RecordedBattery = await battery()
+    await client.replay()
+    stranger: RecordedBattery = await battery()
+    await stranger.send_json(16, {"SN": SERIAL, "Time": "2021/03/24 10:09:00"})
+    assert await stranger.closed_by_server(timeout=2)
+    await hass.async_block_till_done()
+    log = loaded_entry.runtime_data.server.connections
+    async with asyncio.timeout(5):
+        while sum(log.counts.values()) < 3:
+            await asyncio.sleep(0.01)
+
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    connections = diagnostics["connections"]
+    for entry in connections["recent"]:
+        host, _, source_port = entry["peer"].rpartition(":")
+        assert host == "127.0.0.1"
+        assert source_port.isdigit()
+        entry["peer"] = "127.0.0.1:<port>"
+        if entry["detail"]:
+            entry["detail"] = re.sub(
+                r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", entry["detail"]
+            )
+        assert datetime.fromisoformat(entry["opened_at"])
+        entry["opened_at"] = "<time>"
+        if entry["ended_at"] is not None:
+            assert datetime.fromisoformat(entry["ended_at"])
+            entry["ended_at"] = "<time>"
+    assert SERIAL not in json.dumps(connections)
+    assert diagnostics["batteries"]["AL90*********42"]["credentials_pinned"] is True
+    assert connections == snapshot(extension_class=HomeAssistantSnapshotExtension)
