@@ -322,3 +322,46 @@ def test_serve_prints_a_diagnosis_line_for_a_foreign_protocol(
     )
     err = capsys.readouterr().err
     assert "192.168.1.23:40000: spoke TLS (sni=www.alphaess.com)" in err
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_serve_keeps_pins_in_its_pin_file_and_names_other_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logging_config: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    output = Output(capsys)
+    pin_file = tmp_path / "pins.json"
+
+    async def drive(serve: asyncio.Task[None]) -> None:
+        await output.wait_for(lambda o: "listening on" in o.err)
+        found = re.search(rf"listening on {re.escape(HOST)}:(\d+)", output.err)
+        assert found, output.err
+        port = int(found.group(1))
+        battery = await RawClient.connect(port)
+        await battery.send(login(DEFAULT_SERIAL, "first-secret"))
+        await battery.frames(1, timeout=PATIENCE)
+        await battery.close()
+        async with asyncio.timeout(PATIENCE):
+            while not pin_file.exists():
+                await asyncio.sleep(0.01)
+        await output.wait_for(lambda o: "disconnected" in o.err)
+        impostor = await RawClient.connect(port)
+        await impostor.send(login(DEFAULT_SERIAL, "other-secret"))
+        await output.wait_for(lambda o: "other than the pinned ones" in o.err)
+        await impostor.close()
+
+    stop_after(monkeypatch, "_serve", drive)
+    argv = ["serve", "--host", HOST, "--port", "0", "--pin-file", str(pin_file)]
+    assert cli.main(argv) == 0
+    output.read()
+    pins = json.loads(pin_file.read_text())
+    assert list(pins) == [DEFAULT_SERIAL]
+    text = pin_file.read_text() + output.out + output.err
+    for secret in ("first-secret", "other-secret"):
+        assert secret not in text
+    assert re.search(
+        rf"{re.escape(MASKED)} {re.escape(HOST)}:\d+: logged in with credentials",
+        output.err,
+    )
