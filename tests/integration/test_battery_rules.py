@@ -13,13 +13,13 @@ from homeassistant.util import dt as dt_util
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.alphaess_local.battery import (
+from custom_components.alphaess_local.battery import BatteryState
+from custom_components.alphaess_local.battery.clock import (
     CLOCK_TOLERANCE,
-    DEFAULT_MAX_POWER_KW,
     BatteryClock,
-    BatteryState,
     ClockVerdict,
 )
+from custom_components.alphaess_local.battery.totals import DEFAULT_MAX_POWER_KW
 from custom_components.alphaess_local.protocol import (
     DetailedRecord,
     EventLogEntry,

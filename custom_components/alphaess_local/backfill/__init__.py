@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import math
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -31,10 +31,13 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .battery import ENERGY_TOTALS, BatteryState, energy_key
-from .const import DOMAIN, LOGGER, unique_id
-from .hourly_statistics import async_compiled_until, async_import_hours, retry_at
-from .protocol import AlphaServer, DetailedRecord, ServerError, mask_serial
+from ..battery.totals import ENERGY_TOTALS, energy_key
+from ..const import DOMAIN, LOGGER, unique_id
+from ..hourly_statistics import async_compiled_until, async_import_hours, retry_at
+from ..protocol import AlphaServer, DetailedRecord, ServerError, mask_serial
+
+if TYPE_CHECKING:
+    from ..battery import BatteryState
 
 GAP: Final = timedelta(minutes=2)
 MAX_RESUME_MINUTES: Final = 7 * 24 * 60
@@ -192,10 +195,7 @@ class HistoryBackfill:
 
     def _owe(self, state: BatteryState, start: datetime, end: datetime) -> None:
         """Remember the span now, so a restart before filing cannot lose it."""
-        if state.owed_from is None or start < state.owed_from:
-            state.owed_from = start
-        if state.owed_until is None or end > state.owed_until:
-            state.owed_until = end
+        state.debt.owe(start, end)
         self._on_changed(state)
 
     def _ask(self, state: BatteryState) -> None:
