@@ -117,7 +117,7 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
         if measuring:
             account("coordinator", time.perf_counter() - began)
 
-    push = coordinator._push_update
+    push = coordinator.fan_out.push
     write_time = 0.0
 
     def timed_push() -> None:
@@ -129,7 +129,7 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
             account("entities", time.perf_counter() - began - write_time)
             account("state writes", write_time)
 
-    coordinator._push_update = timed_push
+    coordinator.fan_out.push = timed_push  # type: ignore[method-assign]
     decode = session_module.decode_message
 
     def timed_decode(frame: Any) -> Any:
