@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
-from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -16,7 +15,6 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .battery import BatteryState, Part
 from .const import DOMAIN, unique_id
 from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator, Listening
-from .protocol import Requested, Setting, SettingValue
 
 
 class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
@@ -127,46 +125,6 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
     def available(self) -> bool:
         """Unavailable once the battery has been silent for the configured time."""
         return self.battery.available and self.battery.last_seen is not None
-
-
-class SettingDescription(Protocol):
-    """A description of a setting entity: which of the battery's settings it is."""
-
-    @property
-    def setting(self) -> Setting:
-        """The library's entry for the setting (wire key, kind, range)."""
-
-
-class AlphaEssSettingEntity(AlphaEssEntity):
-    """A battery setting: shows the latest report, changes go through SetConfig."""
-
-    _attr_entity_category = EntityCategory.CONFIG
-    entity_description: SettingDescription  # type: ignore[assignment]
-
-    @classmethod
-    def part_read(cls, description: EntityDescription) -> Part | None:
-        """Settings come in system reports."""
-        return Part.REPORT
-
-    @property
-    def available(self) -> bool:
-        """Only with a system report to build a change on."""
-        return super().available and self.battery.report is not None
-
-    @property
-    def reported(self) -> SettingValue | None:
-        """The setting in the battery's latest report, never what we sent."""
-        report = self.battery.report
-        return self.entity_description.setting.read(report.raw) if report else None
-
-    async def _async_change(self, value: Requested) -> None:
-        """Set this entity's setting; on failure the state shows what the battery reports."""
-        user_id = self._context.user_id if self._context else None
-        changes = {self.entity_description.setting.wire_key: value}
-        try:
-            await self.coordinator.control.async_apply(self.serial, changes, user_id)
-        finally:
-            self.async_write_ha_state()
 
 
 def control_enabled(entry: AlphaEssConfigEntry) -> bool:

@@ -10,28 +10,31 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
-from .protocol import SETTINGS, Setting, SettingKind
+from .protocol import SettingKind, SettingValue
+from .setting_entity import (
+    AlphaEssSettingEntity,
+    AlphaEssSettingEntityDescription,
+    async_add_setting_entities,
+    from_setting,
+    settings_of,
+)
 
 PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaEssSwitchEntityDescription(SwitchEntityDescription):
+class AlphaEssSwitchEntityDescription(
+    SwitchEntityDescription, AlphaEssSettingEntityDescription[bool]
+):
     """An on/off setting of the battery."""
 
-    setting: Setting
-    exists_fn: Callable[[BatteryState], bool] = heard
+    value_fn: Callable[[SettingValue], bool] = bool
 
 
 SWITCHES: tuple[AlphaEssSwitchEntityDescription, ...] = tuple(
-    AlphaEssSwitchEntityDescription(
-        key=setting.key, translation_key=setting.key, setting=setting
-    )
-    for setting in SETTINGS
-    if setting.kind is SettingKind.SWITCH
+    AlphaEssSwitchEntityDescription(**from_setting(setting))
+    for setting in settings_of(SettingKind.SWITCH)
 )
 
 
@@ -41,20 +44,18 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the switches when control is allowed."""
-    if control_enabled(entry):
-        async_add_battery_entities(entry, async_add_entities, SWITCHES, AlphaEssSwitch)
+    async_add_setting_entities(entry, async_add_entities, SWITCHES, AlphaEssSwitch)
 
 
-class AlphaEssSwitch(AlphaEssSettingEntity, SwitchEntity):
-    """Grid charging or timed discharge, as the battery last reported it."""
+class AlphaEssSwitch(AlphaEssSettingEntity[bool], SwitchEntity):
+    """Grid charging or timed discharge: a switch has two commands, not a value."""
 
     entity_description: AlphaEssSwitchEntityDescription
 
     @property
     def is_on(self) -> bool | None:
         """From the battery's latest report, never from what we sent."""
-        value = self.reported
-        return None if value is None else bool(value)
+        return self.reported
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Enable the setting."""

@@ -14,33 +14,31 @@ from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, heard
 from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssSettingEntity, async_add_battery_entities, control_enabled
-from .protocol import SETTINGS, Setting, SettingKind
+from .protocol import SettingKind, SettingValue
+from .setting_entity import (
+    AlphaEssSettingEntity,
+    AlphaEssSettingEntityDescription,
+    async_add_setting_entities,
+    from_setting,
+    settings_of,
+)
 
 PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaEssTimeEntityDescription(TimeEntityDescription):
-    """One end of a charge or discharge window."""
+class AlphaEssTimeEntityDescription(
+    TimeEntityDescription, AlphaEssSettingEntityDescription[time]
+):
+    """One end of a charge or discharge window, held as a whole hour."""
 
-    setting: Setting
-    placeholders: dict[str, str]
-    exists_fn: Callable[[BatteryState], bool] = heard
+    value_fn: Callable[[SettingValue], time] = lambda hour: time(int(hour))
 
 
 TIMES: tuple[AlphaEssTimeEntityDescription, ...] = tuple(
-    AlphaEssTimeEntityDescription(
-        key=setting.key,
-        # "Charge window {window} start": one translation for both windows.
-        translation_key=setting.key.replace(f"_{setting.window}_", "_"),
-        setting=setting,
-        placeholders={"window": str(setting.window)},
-    )
-    for setting in SETTINGS
-    if setting.kind is SettingKind.HOUR
+    AlphaEssTimeEntityDescription(**from_setting(setting))
+    for setting in settings_of(SettingKind.HOUR)
 )
 
 
@@ -50,20 +48,18 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the window times when control is allowed."""
-    if control_enabled(entry):
-        async_add_battery_entities(entry, async_add_entities, TIMES, AlphaEssTime)
+    async_add_setting_entities(entry, async_add_entities, TIMES, AlphaEssTime)
 
 
-class AlphaEssTime(AlphaEssSettingEntity, TimeEntity):
-    """A window boundary, in whole hours, as the battery last reported it."""
+class AlphaEssTime(AlphaEssSettingEntity[time], TimeEntity):
+    """A window boundary; the time is passed on whole so the library can refuse minutes."""
 
     entity_description: AlphaEssTimeEntityDescription
 
     @property
     def native_value(self) -> time | None:
         """From the battery's latest report."""
-        hour = self.reported
-        return None if hour is None else time(int(hour))
+        return self.reported
 
     async def async_set_value(self, value: time) -> None:
         """Send the new hour; the battery cannot store minutes."""
