@@ -33,13 +33,14 @@ from ..protocol import (
 )
 from .clock import (
     CLOCK_ISSUE_REFRESH,
-    CLOCK_TOLERANCE,
     BatteryClock,
     ClockVerdict,
-    offset_from_utc,
 )
+from .events import take_events
 from .feeds import LiveFeed
+from .judge import admit
 from .parts import Part, PartValue, from_record, part_of
+from .stored import STORED_TIMES, restore, to_store
 from .totals import ENERGY_TOTALS, LifetimeTotals, energy_key, max_power_kw
 
 MAX_QUEUED_EVENTS: Final = 100
@@ -74,19 +75,12 @@ class BatteryState:
     # History owed to the statistics: the backfill's, kept here across restarts.
     debt: HistoryDebt = field(default_factory=HistoryDebt)
     totals: LifetimeTotals = field(init=False, repr=False)
-    _realtime_feed: LiveFeed = field(default_factory=LiveFeed, repr=False)
-    _detail_feed: LiveFeed = field(default_factory=LiveFeed, repr=False)
+    realtime_feed: LiveFeed = field(default_factory=LiveFeed, repr=False)
+    detail_feed: LiveFeed = field(default_factory=LiveFeed, repr=False)
     _warned: set[str] = field(default_factory=set, repr=False)
 
-    # What survives a restart: the watermarks the backfill and the event log need, the
-    # totals that must never step backwards, and a trusted clock estimate.
-    _STORED_TIMES: ClassVar = (
-        "newest_event",
-        "newest_record",
-        "newest_energy_record",
-        "owed_from",
-        "owed_until",
-    )
+    # Battery-clock watermarks: kept across restarts, moved when the clock is set.
+    _STORED_TIMES: ClassVar = STORED_TIMES
 
     def __post_init__(self) -> None:
         """The totals warn through the battery (once per total, then at debug)."""
@@ -127,39 +121,15 @@ class BatteryState:
         """Per energy total: the hours before this (UTC) are in its statistics."""
         return self.debt.filed_until
 
-    # --- persistence -----------------------------------------------------------------
+    # --- persistence (stored.py) ------------------------------------------------
 
     def to_store(self) -> dict[str, Any]:
         """The part of the state kept in Home Assistant's Store."""
-        stored: dict[str, Any] = {
-            name: _iso(getattr(self, name)) for name in self._STORED_TIMES
-        }
-        stored["energy"] = dict(self.energy)
-        stored["energy_at"] = {
-            key: at.isoformat() for key, at in self.energy_at.items()
-        }
-        if self.clock.trusted and self.clock.offset is not None:
-            stored["clock_offset"] = self.clock.offset.total_seconds()
-        stored["filed_until"] = self.debt.to_store()
-        return stored
+        return to_store(self)
 
     def restore(self, stored: Mapping[str, Any]) -> None:
         """Take back what :meth:`to_store` kept (older stores lack the newer keys)."""
-        for name in self._STORED_TIMES:
-            value = stored.get(name)
-            setattr(self, name, datetime.fromisoformat(value) if value else None)
-        if (offset := stored.get("clock_offset")) is not None:
-            self.clock = BatteryClock(timedelta(seconds=offset), trusted=True)
-        self.energy.update(stored.get("energy", {}))
-        self.debt.restore(stored.get("filed_until", {}))
-        times = stored.get("energy_at", {})
-        for key in self.energy:
-            if at := times.get(key):
-                self.energy_at[key] = datetime.fromisoformat(at)
-            elif self.newest_energy_record is not None:
-                # Kept before times were: the totals date from the newest record
-                # that carried energy, and a rise is judged from then.
-                self.energy_at[key] = self.clock.host_time(self.newest_energy_record)
+        restore(self, stored)
 
     @property
     def shape(self) -> tuple[object, ...]:
@@ -197,54 +167,18 @@ class BatteryState:
         return self.clock.utc_offset
 
     def admit(self, battery_time: datetime, received_at: datetime) -> ClockVerdict:
-        """Judge a timed live record by the clock, before it may touch anything.
+        """Judge a timed live record by the clock, before it may touch anything."""
+        return admit(self, battery_time, received_at)
 
-        When the clock was set (or first trusted), the battery-time watermarks move
-        with it, so gap detection compares like with like and nothing stays pinned to
-        a time the clock will not reach.
-        """
-        before = self.clock.offset
-        verdict = self.clock.judge(battery_time, received_at)
-        if verdict is ClockVerdict.IGNORED and before is not None:
-            self.counters["clock_ignored"] += 1
-            self._warn_once(
-                "clock",
-                "Battery %s sent a record stamped %s, %.0f s away from its clock; "
-                "ignored unless the next records show the clock was set",
-                mask_serial(self.serial),
-                battery_time,
-                (offset_from_utc(battery_time, received_at) - before).total_seconds(),
-            )
-        elif verdict is ClockVerdict.STEPPED:
-            LOGGER.info(
-                "Battery %s: its clock was set (%+.0f s); following it",
-                mask_serial(self.serial),
-                self.clock.step.total_seconds(),
-            )
-            self._rebase(self.clock.step, battery_time)
-        elif verdict is ClockVerdict.SETTLED:
-            self._rebase(timedelta(0), battery_time)
-        return verdict
-
-    def _rebase(self, step: timedelta, battery_time: datetime) -> None:
-        """Move the watermarks into the clock's new frame; none may lie ahead of it."""
-        limit = battery_time + CLOCK_TOLERANCE
-        for name in self._STORED_TIMES:
-            value: datetime | None = getattr(self, name)
-            if value is not None:
-                setattr(self, name, min(value + step, limit))
-        if step:
-            for feed in (self._realtime_feed, self._detail_feed):
-                feed.recent.clear()  # the old frame's times may come round again
-
-    def _from_the_future(self, battery_time: datetime) -> bool:
+    def from_the_future(self, battery_time: datetime) -> bool:
+        """Later than the trusted clock says it is now: nothing honest is."""
         return self.clock.from_the_future(battery_time, self.last_seen)
 
     # --- live records (rules in feeds.py) -------------------------------------------
 
     def apply_realtime(self, record: RealtimeRecord, received_at: datetime) -> bool:
         """Show ``record`` unless it is resent or late; return whether it was shown."""
-        if not self._realtime_feed.take(record.time, received_at, self.clock.offset):
+        if not self.realtime_feed.take(record.time, received_at, self.clock.offset):
             return False
         self.realtime = record
         self._note_phases(
@@ -254,7 +188,7 @@ class BatteryState:
 
     def apply_detail(self, record: DetailedRecord, received_at: datetime) -> bool:
         """Show ``record`` unless resent or late, and offer its totals; return shown."""
-        if not self._detail_feed.take(record.time, received_at, self.clock.offset):
+        if not self.detail_feed.take(record.time, received_at, self.clock.offset):
             return False
         self.detail = record
         self._note_phases(record.ub, record.uc, record.pmeter_l2, record.pmeter_l3)
@@ -270,9 +204,9 @@ class BatteryState:
         """
         if record.time is None:
             return False
-        if self._from_the_future(record.time):
+        if self.from_the_future(record.time):
             self.counters["rows_ignored"] += 1
-            self._warn_once(
+            self.warn_once(
                 "rows",
                 "Battery %s uploaded a history row stamped %s, after its clock's "
                 "present; ignored",
@@ -301,7 +235,7 @@ class BatteryState:
 
     def _held_back(self, key: str, value: float, accepted: float) -> None:
         self.counters["energy_held"] += 1
-        self._warn_once(
+        self.warn_once(
             f"energy_{key}",
             "Battery %s reported a %s total of %.1f kWh, more than the system can have "
             "produced since %.1f kWh; held back until further records confirm it",
@@ -311,28 +245,11 @@ class BatteryState:
             accepted,
         )
 
-    # --- events ---------------------------------------------------------------------
+    # --- events (events.py) ---------------------------------------------------------
 
     def apply_events(self, entries: tuple[EventLogEntry, ...]) -> int:
-        """Queue the entries newer than any seen before, oldest first; return count.
-
-        Entries stamped after the clock's present are ignored: one would otherwise
-        hide every later event.
-        """
-        # The log is newest first; reversing keeps same-second entries in order.
-        fresh = sorted(
-            (
-                e
-                for e in reversed(entries)
-                if (self.newest_event is None or e.timestamp > self.newest_event)
-                and not self._from_the_future(e.timestamp)
-            ),
-            key=lambda e: e.timestamp,
-        )
-        if fresh:
-            self.events.extend(fresh)
-            self.newest_event = fresh[-1].timestamp
-        return len(fresh)
+        """Queue the entries newer than any seen before, oldest first; return count."""
+        return take_events(self, entries)
 
     # --- helpers --------------------------------------------------------------------
 
@@ -340,7 +257,7 @@ class BatteryState:
         if any(values):
             self.three_phase = True
 
-    def _warn_once(self, kind: str, message: str, *args: object) -> None:
+    def warn_once(self, kind: str, message: str, *args: object) -> None:
         """Warn the first time, then only at debug level: a peer can repeat itself."""
         level = logging.DEBUG if kind in self._warned else logging.WARNING
         self._warned.add(kind)
@@ -350,10 +267,6 @@ class BatteryState:
     def errors(self) -> dict[str, int]:
         """Non-zero error and warning codes of the newest detailed record."""
         return self.detail.error_codes if self.detail else {}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def heard(state: BatteryState) -> bool:
