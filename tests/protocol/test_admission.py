@@ -20,6 +20,8 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     HistoryUpload,
     RealtimeRecord,
+    holders,
+    log_budget,
     server as server_module,
     session as session_module,
 )
@@ -119,7 +121,7 @@ async def test_silent_old_link_is_taken_over(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A battery that really reconnects has a silent old socket: it gets in."""
-    monkeypatch.setattr(server_module, "TAKEOVER_AFTER", 0.2)
+    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.2)
     old: RawClient = await connect(server.port)
     await old.send(login())
     await old.frames(1)
@@ -261,5 +263,5 @@ async def test_a_flood_of_junk_connections_does_not_flood_the_log(
         await client.send((b"\x00GET / HTTP/1.1\r\n" + forged) * 10)
         assert await client.closed_by_server(timeout=2)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == server_module.WARNINGS_PER_HOST + 1
+    assert len(warnings) == log_budget.WARNINGS_PER_HOST + 1
     assert "logged at debug level" in warnings[-1].getMessage()

@@ -21,7 +21,7 @@ from custom_components.alphaess_local.protocol import (
     Proof,
     RealtimeRecord,
     Spoke,
-    server as server_module,
+    holders,
 )
 
 from .conftest import EventLog as Events, RawClient
@@ -93,7 +93,7 @@ async def test_other_credentials_never_take_a_proven_link_even_when_silent(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(server_module, "TAKEOVER_AFTER", 0.1)
+    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.1)
     battery = await logged_in(connect, server.port, OWN)
     await pushed(battery, "50", 2)
     await asyncio.sleep(0.2)  # silent longer than the no-takeover rule
@@ -117,7 +117,7 @@ async def test_a_battery_without_login_is_served_while_no_proven_link_holds_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After a dropped link the battery may push without logging in first."""
-    monkeypatch.setattr(server_module, "TAKEOVER_AFTER", 0.1)
+    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.1)
     battery = await logged_in(connect, server.port, OWN)
     await pushed(battery, "50", 2)
     # While its proven link is alive, a link without login is refused ...

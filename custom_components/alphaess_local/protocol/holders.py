@@ -1,0 +1,146 @@
+"""Who holds a battery's serial: the allowlist, the owner's yes, proof and liveness.
+
+A connection speaks for the first serial it names, if the allowlist and the owner's
+admission policy let it, and only while no better-placed connection holds that serial
+(docs/protocol.md, "Who is on the port"): one that proves the battery's pinned
+credentials takes the serial from any other at once; one with other credentials never
+takes it from one that proved them; otherwise the holder keeps it while it is alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import datetime
+import logging
+from typing import TYPE_CHECKING, Final
+
+from .connections import Spoke
+from .credentials import CredentialPins, Proof
+from .events import CredentialsMismatch, ServerEvent
+from .log_budget import LogBudget
+from .messages import Login
+from .redact import mask_serial
+
+if TYPE_CHECKING:
+    from .session import Session
+
+_LOGGER = logging.getLogger(__package__ + ".server")
+
+# A serial whose connection delivered a frame this recently is not taken over by a new
+# connection: a battery that really reconnects has a silent old link.
+TAKEOVER_AFTER: Final = 60.0
+
+
+class SerialHolders:
+    """The connection holding each serial, and the rules for taking one over."""
+
+    def __init__(
+        self,
+        *,
+        allowlist: Collection[str] | None,
+        admission: Callable[[str], bool] | None,
+        pins: CredentialPins,
+        budget: LogBudget,
+        emit: Callable[[ServerEvent], None],
+        now: Callable[[], datetime],
+    ) -> None:
+        """Hold serials by these rules; ``emit`` and ``now`` are the server's."""
+        self.allowlist = frozenset(allowlist or ())
+        self._admission = admission
+        self.pins = pins
+        self._budget = budget
+        self._emit = emit
+        self._now = now
+        self.by_serial: dict[str, Session] = {}
+
+    def release(self, session: Session) -> bool:
+        """``session`` ended: free its serial if it held it; return whether it did."""
+        serial = session.serial
+        if serial and self.by_serial.get(serial) is session:
+            del self.by_serial[serial]
+            return True
+        return False
+
+    def admit(self, session: Session, serial: str, login: Login | None) -> bool:
+        """Attach ``serial`` to ``session`` if policy allows and the serial is free.
+
+        Who holds a serial (docs/protocol.md, "Who is on the port"): a connection that
+        proves the pinned credentials takes it from any other at once; one with other
+        credentials never takes it from one that proved them; otherwise the holder
+        keeps it while it is alive (a frame within :data:`TAKEOVER_AFTER`).
+        """
+        record = session.record
+        if self.allowlist and serial not in self.allowlist:
+            record.spoke, record.detail = Spoke.REFUSED, "not on the accepted list"
+            if self._budget.once_an_hour(serial):
+                _LOGGER.warning(
+                    "Refused battery %s from %s: not on the allowlist",
+                    mask_serial(serial),
+                    session.peer,
+                )
+            return False
+        if self._admission is not None and not self._admission(serial):
+            record.spoke, record.detail = Spoke.REFUSED, "waiting for the owner's yes"
+            return False
+        user, password = (login.serial, login.password) if login else (None, None)
+        proof = self.pins.check(serial, user, password)
+        if proof is Proof.OTHER:
+            self._credentials_differ(session, serial)
+        previous = self.by_serial.get(serial)
+        if previous is not None and previous is not session:
+            if not self._may_take(previous, proof, session.loop_time()):
+                record.spoke = Spoke.REFUSED
+                record.detail = f"{mask_serial(serial)} is held by {previous.peer}"
+                self._refuse_second(session, serial, previous)
+                return False
+            # The battery holds one link; a new one after silence means the old is dead.
+            _LOGGER.debug(
+                "Battery %s reconnected; dropping its old link", mask_serial(serial)
+            )
+            previous.abort("closed: a newer connection took its serial")
+        session.proof = proof
+        record.spoke = Spoke.BATTERY
+        record.detail = mask_serial(serial) + (
+            "" if proof is Proof.PROVEN else f" ({proof.name.lower()} credentials)"
+        )
+        self.by_serial[serial] = session
+        self.pins.accepted(serial, user, password)
+        return True
+
+    @staticmethod
+    def _may_take(previous: Session, proof: Proof, now: float) -> bool:
+        """Whether a connection showing ``proof`` may take a serial ``previous`` holds."""
+        if proof is Proof.PROVEN:
+            return True
+        if previous.proof is Proof.PROVEN and proof is Proof.OTHER:
+            return False
+        if previous.proof is Proof.OTHER and proof is Proof.NONE:
+            return True  # other credentials rank below none at all
+        last = previous.last_frame_at
+        return last is None or now - last >= TAKEOVER_AFTER
+
+    def _refuse_second(self, session: Session, serial: str, previous: Session) -> None:
+        if self._budget.once_an_hour(f"takeover {serial}"):
+            _LOGGER.warning(
+                "Refused a second connection for battery %s from %s: its "
+                "connection from %s %s",
+                mask_serial(serial),
+                session.peer,
+                previous.peer,
+                "proved the battery's own credentials"
+                if previous.proof is Proof.PROVEN
+                else "is alive",
+            )
+
+    def _credentials_differ(self, session: Session, serial: str) -> None:
+        if self._budget.once_an_hour(f"credentials {serial} {session.host}"):
+            _LOGGER.warning(
+                "A connection from %s logged in as battery %s with credentials other "
+                "than the ones it first logged in with; it cannot take the battery "
+                "over from a connection that proves them. If you reset the battery's "
+                "network stick, accept its new credentials (in Home Assistant: "
+                "Settings > System > Repairs)",
+                session.host,
+                mask_serial(serial),
+            )
+        self._emit(CredentialsMismatch(serial, self._now(), session.peer))
