@@ -13,6 +13,9 @@ integration uses nothing else, and the rest may change without notice.
 - Who is on the port: :class:`CredentialPins` (what each battery proved at its first
   login, :class:`Proof`) and the server's :class:`ConnectionLog` of recent
   connections (:class:`Spoke`: what each turned out to be).
+- Relay (opt-in): :class:`RelayPolicy` forwards identified batteries' frames to the
+  vendor cloud behind a command firewall (:class:`CommandKind`), with
+  :class:`RelayStats` per battery.
 - Privacy: :func:`mask_serial` and :func:`to_jsonable` for logs and diagnostics,
   :class:`TrafficDump` for a redacted copy of traffic that could not be decoded.
 """
@@ -62,6 +65,7 @@ from .messages import (
 from .recognize import Foreign, ForeignKind, recognize
 from .records import DetailedRecord, PowerRecord, RealtimeRecord, SystemReport
 from .redact import mask_serial, to_jsonable
+from .relay import CommandKind, RelayPolicy, RelayStats
 from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 from .settings import (
     CHARGE_STOP_SOC,
@@ -103,6 +107,7 @@ __all__ = [
     "AlphaServer",
     "BatteryNotConnectedError",
     "Command",
+    "CommandKind",
     "CommandReply",
     "CommandTimeoutError",
     "ConfigAnswer",
@@ -133,6 +138,8 @@ __all__ = [
     "Proof",
     "RealtimeRecord",
     "Received",
+    "RelayPolicy",
+    "RelayStats",
     "Requested",
     "ServerCommand",
     "ServerError",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from functools import partial
 import logging
 import time
 from typing import Final
@@ -24,11 +25,12 @@ from .events import (
     ForeignProtocol,
     ServerEvent,
 )
-from .frame import DEFAULT_MAX_PAYLOAD
+from .frame import DEFAULT_MAX_PAYLOAD, Frame
 from .holders import SerialHolders
 from .log_budget import MAX_LOGGED_REFUSALS, REFUSAL_LOG_INTERVAL, LogBudget
-from .messages import Login
+from .messages import Login, ServerCommand
 from .recognize import Foreign, ForeignKind
+from .relay import COMMAND_TIMEOUT, RelayPolicy, RelayStats, UpstreamLink
 from .session import Session
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class AlphaServer(ServerCommands):
         dump: TrafficDump | None = None,
         clock: Callable[[], datetime] | None = None,
         pins: CredentialPins | None = None,
+        relay: RelayPolicy | None = None,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
@@ -78,7 +81,8 @@ class AlphaServer(ServerCommands):
         logs its own refusals). ``max_connections`` may be changed at any time.
         ``clock`` gives the host time stamped on events. ``pins`` holds the
         credentials each battery proved at its first accepted login (kept in memory
-        only unless the owner stores them).
+        only unless the owner stores them). ``relay``, off unless given, forwards
+        what identified batteries send to the vendor cloud (``relay.py``).
         """
         super().__init__()
         self._on_event = on_event
@@ -90,6 +94,10 @@ class AlphaServer(ServerCommands):
         self.dump = dump
         self._clock = clock or (lambda: datetime.now(UTC))
         self.connections = ConnectionLog()
+        self.relay = relay
+        self.relay_stats: dict[str, RelayStats] = {}
+        self._links: dict[Session, UpstreamLink] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._budget = LogBudget()
         self.holders = SerialHolders(
             allowlist=allowlist,
@@ -127,6 +135,8 @@ class AlphaServer(ServerCommands):
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         if self.dump is not None:
             await self.dump.aclose()
 
@@ -192,6 +202,31 @@ class AlphaServer(ServerCommands):
             self.dump_bytes(session, f"foreign protocol: {foreign.kind}", data, None)
         self.emit(ForeignProtocol(None, self.now(), session.peer, foreign, fresh))
 
+    def relay_frame(self, session: Session, frame: Frame) -> None:
+        """Queue a frame of an identified battery for the cloud, if the relay is on.
+
+        Called after the frame was acknowledged here: the battery never waits for it.
+        The link is opened with the battery's first frame after it identified itself.
+        """
+        serial = session.serial
+        if self.relay is None or serial is None:
+            return
+        link = self._links.get(session)
+        if link is None:
+            stats = self.relay_stats.setdefault(serial, RelayStats())
+            link = self._links[session] = UpstreamLink(
+                self.relay, serial, stats, partial(self._cloud_command, serial)
+            )
+            link.start()
+        link.forward(frame.encode())
+
+    async def _cloud_command(self, serial: str, command: ServerCommand) -> str | None:
+        """Pass a command the firewall let through; the battery's status comes back."""
+        reply = await self.send_command(
+            serial, command.command or "", *command.parameters, timeout=COMMAND_TIMEOUT
+        )
+        return reply.status
+
     def emit(self, event: ServerEvent) -> None:
         """Hand an event to the owner; an owner's bug never kills a session."""
         try:
@@ -221,6 +256,10 @@ class AlphaServer(ServerCommands):
     def session_ended(self, session: Session) -> None:
         """Forget a finished session and tell the owner which battery left."""
         self._sessions.pop(session, None)
+        if (link := self._links.pop(session, None)) is not None:
+            closing = asyncio.get_running_loop().create_task(link.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         serial = session.serial
         if serial and self.holders.release(session):
             _LOGGER.info("Battery %s disconnected", session.label)

@@ -100,6 +100,9 @@ class SessionOwner(Protocol):
     ) -> None:
         """Keep a redacted copy of bytes that could not be used."""
 
+    def relay_frame(self, session: Session, frame: Frame) -> None:
+        """Forward an accepted, acknowledged frame to the cloud (if the relay is on)."""
+
     def emit(self, event: ServerEvent) -> None:
         """Hand an event to the owner."""
 
@@ -293,6 +296,8 @@ class Session:
         own = self._own_part(frame, message)
         if own is None:
             return True
+        if own is message and frame.kind == Kind.REQUEST:
+            self._server.relay_frame(self, frame)
         message = own
         if isinstance(message, CommandReply) and message.index:
             future = self._pending.get(message.index)

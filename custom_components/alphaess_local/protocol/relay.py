@@ -1,0 +1,326 @@
+"""Opt-in relay to the vendor cloud, behind a command firewall.
+
+Some owners must keep the AlphaESS cloud (the app their installer supports them with,
+a virtual-power-plant contract). The relay keeps the data local first: every frame we
+accept from a battery is acknowledged here before it is queued for the cloud, so the
+battery never waits for the internet, and frames from a peer we refused never leave.
+Upstream the relay is one TCP connection per battery connection:
+
+- frames go out byte for byte and in order; the cloud's replies to them are consumed;
+- what could not be sent waits in a bounded queue (by frames and by bytes, about an
+  hour of a battery's traffic), oldest dropped first and counted; a stalled or absent
+  cloud reconnects with backoff and jitter and never grows memory past that bound;
+- what the cloud sends is classified (:class:`CommandKind`) and, by policy, refused
+  as a battery would refuse it (the default, and always for a firmware ``Update``
+  unless explicitly allowed) or passed to the battery under an index of our own, its
+  reply routed back with the cloud's index, never mixed with our own commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+import json
+import logging
+import random
+from typing import Final
+
+from .frame import Command, Frame, FrameDecoder, Kind
+from .messages import ServerCommand, decode_message
+from .redact import mask_serial
+
+_LOGGER = logging.getLogger(__name__)
+
+# About an hour of one battery: a realtime frame every 10 s, a detailed record every
+# 5 min, reports and heartbeats; frames are 0.3 to 3 kB.
+QUEUE_FRAMES: Final = 720
+QUEUE_BYTES: Final = 1024 * 1024
+RECONNECT_MIN: Final = 1.0
+RECONNECT_MAX: Final = 60.0
+CONNECT_TIMEOUT: Final = 10.0
+# Unsent bytes held by the socket before a write waits, and how long it may wait.
+DRAIN_ABOVE: Final = 64 * 1024
+DRAIN_TIMEOUT: Final = 30.0
+COMMAND_TIMEOUT: Final = 30.0
+
+
+class CommandKind(StrEnum):
+    """What the cloud asks of a battery."""
+
+    SET_CONFIG = "SetConfig"
+    RESUME = "Resume"
+    SYNC_TIME = "SyncTime"
+    UPDATE = "Update"  # firmware, downloaded over plain HTTP
+    UNKNOWN = "unknown"
+
+
+def classify(command: str | None) -> CommandKind:
+    """The kind of a cloud command by its name; anything unseen is UNKNOWN."""
+    try:
+        return CommandKind(command or "")
+    except ValueError:
+        return CommandKind.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPolicy:
+    """Where the cloud is, and which of its commands reach the battery."""
+
+    host: str
+    port: int
+    passed: frozenset[CommandKind] = frozenset()
+    queue_frames: int = QUEUE_FRAMES
+    queue_bytes: int = QUEUE_BYTES
+
+
+@dataclass(slots=True)
+class RelayStats:
+    """What the relay did for one battery, since the server started."""
+
+    connected: bool = False
+    forwarded: int = 0
+    queued: int = 0
+    dropped: int = 0
+    blocked: int = 0
+    passed: int = 0
+    # Loop time since which the cloud has been out of reach (None: reached).
+    unreachable_since: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, for diagnostics."""
+        return {
+            "connected": self.connected,
+            "forwarded": self.forwarded,
+            "queued": self.queued,
+            "dropped": self.dropped,
+            "blocked": self.blocked,
+            "passed": self.passed,
+        }
+
+
+type DeliverCommand = Callable[[ServerCommand], Awaitable[str | None]]
+type Connect = Callable[
+    [str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+]
+
+
+@dataclass
+class _Queue:
+    """Frames not yet acknowledged by the cloud; the first ``sent`` are in flight."""
+
+    limit_frames: int
+    limit_bytes: int
+    frames: deque[bytes] = field(default_factory=deque)
+    size: int = 0
+    sent: int = 0
+
+    def push(self, data: bytes) -> int:
+        """Queue ``data``; return how many frames were dropped to make room."""
+        self.frames.append(data)
+        self.size += len(data)
+        dropped = 0
+        while len(self.frames) > 1 and (
+            len(self.frames) > self.limit_frames or self.size > self.limit_bytes
+        ):
+            # The oldest not yet in flight; in flight only if nothing else is left.
+            index = self.sent if self.sent < len(self.frames) - 1 else 0
+            old = self.frames[index]
+            del self.frames[index]
+            self.size -= len(old)
+            if index < self.sent:
+                self.sent -= 1
+            dropped += 1
+        return dropped
+
+    def acknowledged(self) -> None:
+        """The cloud answered the oldest frame in flight."""
+        if self.sent:
+            self.size -= len(self.frames.popleft())
+            self.sent -= 1
+
+    def unsent(self) -> list[bytes]:
+        """Frames to write now; they count as in flight from here."""
+        batch = list(self.frames)[self.sent :]
+        self.sent = len(self.frames)
+        return batch
+
+
+class UpstreamLink:
+    """One battery connection's link to the cloud (see the module docstring)."""
+
+    def __init__(
+        self,
+        policy: RelayPolicy,
+        serial: str,
+        stats: RelayStats,
+        deliver: DeliverCommand,
+        *,
+        connect: Connect | None = None,
+    ) -> None:
+        """Relay for ``serial``; ``deliver`` sends a passed command to the battery."""
+        self._policy = policy
+        self._serial = serial
+        self._stats = stats
+        self._deliver = deliver
+        self._connect = connect or _open
+        self._queue = _Queue(policy.queue_frames, policy.queue_bytes)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writer: asyncio.StreamWriter | None = None
+        self._warned: set[CommandKind] = set()
+
+    def start(self) -> None:
+        """Start connecting (in the running loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop; whatever is still queued is dropped with the battery's connection."""
+        tasks = [t for t in (self._task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stats.connected = False
+        self._stats.queued = max(self._stats.queued - len(self._queue.frames), 0)
+
+    def forward(self, data: bytes) -> None:
+        """Queue a frame we accepted and acknowledged; never waits."""
+        dropped = self._queue.push(data)
+        self._stats.queued += 1 - dropped
+        if dropped:
+            self._stats.dropped += dropped
+            _LOGGER.debug(
+                "Relay for %s: queue full, dropped %d",
+                mask_serial(self._serial),
+                dropped,
+            )
+        self._wake.set()
+
+    # --- the connection -------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = RECONNECT_MIN
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    reader, writer = await self._connect(
+                        self._policy.host, self._policy.port
+                    )
+            except (OSError, TimeoutError) as err:
+                if self._stats.unreachable_since is None:
+                    self._stats.unreachable_since = loop.time()
+                    _LOGGER.warning(
+                        "Relay for %s: cannot reach the cloud at %s:%s (%s); "
+                        "the battery is served locally and its frames are queued",
+                        mask_serial(self._serial),
+                        self._policy.host,
+                        self._policy.port,
+                        err,
+                    )
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+                delay = min(delay * 2, RECONNECT_MAX)
+                continue
+            delay = RECONNECT_MIN
+            await self._connected(reader, writer)
+
+    async def _connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._stats.connected = True
+        self._stats.unreachable_since = None
+        self._writer = writer
+        self._queue.sent = 0  # whatever was in flight goes again, in order
+        read = asyncio.get_running_loop().create_task(self._read(reader))
+        read.add_done_callback(lambda _task: self._wake.set())
+        try:
+            while not read.done():
+                self._wake.clear()
+                for data in self._queue.unsent():
+                    writer.write(data)
+                if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
+                    async with asyncio.timeout(DRAIN_TIMEOUT):
+                        await writer.drain()
+                await self._wake.wait()  # a frame to forward, or the link ended
+        except (OSError, TimeoutError) as err:
+            _LOGGER.info("Relay for %s: cloud link lost (%s)", self._label, err)
+        finally:
+            self._stats.connected = False
+            self._writer = None
+            read.cancel()
+            await asyncio.gather(read, return_exceptions=True)
+            writer.transport.abort()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        decoder = FrameDecoder()
+        while data := await reader.read(65536):
+            for frame in decoder.feed(data):
+                if not isinstance(frame, Frame):
+                    continue  # junk from the cloud: nothing to act on
+                if frame.kind == Kind.REPLY:
+                    if self._queue.sent:
+                        self._queue.acknowledged()
+                        self._stats.forwarded += 1
+                        self._stats.queued = max(self._stats.queued - 1, 0)
+                elif (
+                    frame.kind == Kind.REQUEST
+                    and frame.command == Command.SERVER_COMMAND
+                ):
+                    self._command(frame)
+
+    @property
+    def _label(self) -> str:
+        return mask_serial(self._serial)
+
+    # --- the firewall ---------------------------------------------------------------
+
+    def _command(self, frame: Frame) -> None:
+        command = decode_message(frame)
+        if not isinstance(command, ServerCommand):
+            return
+        kind = classify(command.command)
+        if kind not in self._policy.passed:
+            self._stats.blocked += 1
+            if kind not in self._warned:
+                self._warned.add(kind)
+                _LOGGER.warning(
+                    "Relay for %s: the cloud sent %s; blocked (allow it in the relay "
+                    "options to pass it to the battery)",
+                    self._label,
+                    kind,
+                )
+            self._reply(command, "Failed")
+            return
+        self._stats.passed += 1
+        task = asyncio.get_running_loop().create_task(self._pass(command))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pass(self, command: ServerCommand) -> None:
+        """The battery's answer, under the cloud's index, goes back to the cloud."""
+        try:
+            status = await self._deliver(command)
+        except Exception as err:  # noqa: BLE001 - any failure is the battery's "no"
+            _LOGGER.info("Relay for %s: passed command failed (%s)", self._label, err)
+            status = None
+        self._reply(command, status or "Failed")
+
+    def _reply(self, command: ServerCommand, status: str) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        body = {"Command": command.command, "CmdIndex": command.index, "Status": status}
+        writer.write(
+            Frame(
+                Kind.REPLY, Command.SERVER_COMMAND, json.dumps(body).encode()
+            ).encode()
+        )
+
+
+async def _open(
+    host: str, port: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(host, port)

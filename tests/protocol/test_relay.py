@@ -1,0 +1,314 @@
+"""The opt-in cloud relay over loopback: a scripted cloud, and our own server upstream.
+
+Checks what issue #22 asks of it: frames reach the cloud byte for byte and in order
+(split and coalesced on the battery's side too) after the battery's acknowledgement;
+what the cloud sends passes the command firewall or is refused; an absent or stalled
+cloud neither delays the battery nor grows memory; with the relay off, nothing ever
+connects out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+import json
+from typing import Any
+
+import pytest
+
+from custom_components.alphaess_local.protocol import (
+    AlphaServer,
+    Frame,
+    FrameDecoder,
+    RealtimeRecord,
+    acknowledge,
+    relay as relay_module,
+)
+from custom_components.alphaess_local.protocol.relay import CommandKind, RelayPolicy
+
+from .conftest import HOST, EventLog, RawClient
+from .test_server import SERIAL, login
+
+
+def realtime(soc: int) -> Frame:
+    body = {"Time": f"2021/03/24 10:01:{soc:02d}", "SN": SERIAL, "SOC": str(soc)}
+    return Frame(1, 16, json.dumps(body).encode())
+
+
+def command(name: str, index: str, *parameters: str) -> Frame:
+    body = {"CmdIndex": index, "Command": name}
+    body |= {f"Parameter{n}": p for n, p in enumerate(parameters, 1)}
+    return Frame(1, 8, json.dumps(body).encode())
+
+
+class ScriptedCloud:
+    """A cloud that keeps every byte it receives and acknowledges every request."""
+
+    def __init__(self, *, reads: bool = True) -> None:
+        self.received = bytearray()
+        self.frames: list[Frame] = []
+        self.replies: list[dict[str, Any]] = []
+        self.connections = 0
+        self.reads = reads
+        self.writers: list[asyncio.StreamWriter] = []
+        self.handlers: set[asyncio.Task[Any]] = set()
+        self.changed = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self, port: int = 0) -> None:
+        self.server = await asyncio.start_server(self._serve, HOST, port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        for task in self.handlers:
+            task.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        if not self.reads:
+            await asyncio.sleep(3600)
+        decoder = FrameDecoder()
+        while data := await reader.read(65536):
+            self.received += data
+            for frame in decoder.feed(data):
+                if not isinstance(frame, Frame):
+                    continue
+                if frame.kind == 1:
+                    self.frames.append(frame)
+                    writer.write(acknowledge(frame).encode())
+                else:
+                    self.replies.append(json.loads(frame.payload))
+            self.changed.set()
+
+    def send(self, frame: Frame) -> None:
+        self.writers[-1].write(frame.encode())
+
+    async def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 10
+    ) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10) -> None:
+    """For what the relay counts: no event to wait on, so poll."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def cloud(socket_enabled: None) -> AsyncGenerator[ScriptedCloud]:
+    scripted = ScriptedCloud()
+    await scripted.start()
+    yield scripted
+    await scripted.stop()
+
+
+async def relayed(
+    make_server: Callable[..., Any], port: int, **policy: Any
+) -> AlphaServer:
+    server: AlphaServer = await make_server(relay=RelayPolicy(HOST, port, **policy))
+    return server
+
+
+async def test_frames_reach_the_cloud_byte_for_byte_in_order_split_and_coalesced(
+    cloud: ScriptedCloud,
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    events: EventLog,
+) -> None:
+    server = await relayed(make_server, cloud.port)
+    battery: RawClient = await connect(server.port)
+    sent = [login(), *(realtime(n) for n in range(1, 7))]
+    wire = b"".join(frame.encode() for frame in sent)
+    await battery.send(sent[0])
+    await battery.frames(1)  # acknowledged here, whatever the cloud does
+    rest = wire[len(sent[0].encode()) :]
+    # Split across reads, then two frames in one write.
+    await battery.send(rest[:7])
+    await battery.send(rest[7:50])
+    await battery.send(rest[50:])
+    await battery.frames(len(sent))
+    await cloud.wait_for(lambda: len(cloud.frames) == len(sent))
+    assert bytes(cloud.received) == wire
+    stats = server.relay_stats[SERIAL]
+    await eventually(lambda: stats.forwarded == len(sent))
+    assert (stats.queued, stats.dropped, stats.blocked) == (0, 0, 0)
+    assert [r.soc for r in events.messages(RealtimeRecord)] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_our_own_server_upstream_hears_the_battery(
+    make_server: Callable[..., Any], connect: Callable[[int], Any]
+) -> None:
+    upstream_events = EventLog()
+    upstream: AlphaServer = await make_server(on_event=upstream_events)
+    server = await relayed(make_server, upstream.port)
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.send(realtime(5))
+    await battery.frames(2)
+    await upstream_events.wait_for(
+        lambda: len(upstream_events.messages(RealtimeRecord)) == 1
+    )
+    assert upstream.connected_serials == {SERIAL}
+
+
+async def test_a_refused_peer_is_never_forwarded(
+    cloud: ScriptedCloud, make_server: Callable[..., Any], connect: Callable[[int], Any]
+) -> None:
+    server: AlphaServer = await make_server(
+        relay=RelayPolicy(HOST, cloud.port), allowlist=["AL2000000000002"]
+    )
+    stranger: RawClient = await connect(server.port)
+    await stranger.send(login())
+    await stranger.send(realtime(1))
+    assert await stranger.closed_by_server(timeout=2)
+    await asyncio.sleep(0.2)
+    assert cloud.connections == 0
+    assert cloud.received == b""
+
+
+@pytest.mark.parametrize("kind", list(CommandKind))
+async def test_the_firewall_refuses_every_command_by_default(
+    cloud: ScriptedCloud,
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    kind: CommandKind,
+) -> None:
+    server = await relayed(make_server, cloud.port)
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.frames(1)
+    await cloud.wait_for(lambda: len(cloud.frames) == 1)
+    name = "Mystery" if kind is CommandKind.UNKNOWN else str(kind)
+    cloud.send(command(name, "4711", "http://www.alphaess.com/fw.bin"))
+    await cloud.wait_for(lambda: len(cloud.replies) == 1)
+    assert cloud.replies == [{"Command": name, "CmdIndex": "4711", "Status": "Failed"}]
+    assert server.relay_stats[SERIAL].blocked == 1
+    # Nothing reached the battery: its next frame gets its ack and nothing else.
+    await battery.send(realtime(1))
+    assert [f.header for f in await battery.frames(2)] == [(1, 2, 2), (1, 2, 16)]
+
+
+async def test_a_passed_command_goes_to_the_battery_under_our_index_and_back(
+    cloud: ScriptedCloud, make_server: Callable[..., Any], connect: Callable[[int], Any]
+) -> None:
+    server = await relayed(
+        make_server, cloud.port, passed=frozenset({CommandKind.RESUME})
+    )
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.frames(1)
+    await cloud.wait_for(lambda: len(cloud.frames) == 1)
+    cloud.send(command("Resume", "900001", "2021/03/24 09:40:13", "21"))
+    (_, passed) = await battery.frames(2)
+    asked = json.loads(passed.payload)
+    assert passed.header == (1, 1, 8)
+    assert asked["Command"] == "Resume"
+    assert asked["Parameter1"] == "2021/03/24 09:40:13"
+    assert asked["CmdIndex"] != "900001"  # ours, never mixed with the cloud's
+    reply = {"Command": "Resume", "CmdIndex": asked["CmdIndex"], "Status": "Success"}
+    await battery.send(Frame(2, 8, json.dumps(reply).encode()))
+    await cloud.wait_for(lambda: len(cloud.replies) == 1)
+    assert cloud.replies == [
+        {"Command": "Resume", "CmdIndex": "900001", "Status": "Success"}
+    ]
+    # The battery's reply to the cloud's command is not forwarded as a frame of its own.
+    assert all(f.kind == 1 for f in cloud.frames)
+    assert server.relay_stats[SERIAL].passed == 1
+
+
+async def test_update_is_refused_unless_allowed_explicitly() -> None:
+    assert CommandKind.UPDATE not in RelayPolicy("h", 1).passed
+
+
+async def test_an_absent_cloud_delays_nothing_and_the_queue_drains_in_order(
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
+    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
+    later = ScriptedCloud()
+    await later.start()
+    port = later.port
+    await later.stop()  # nothing listens there for now
+    server = await relayed(make_server, port)
+    battery: RawClient = await connect(server.port)
+    sent = [login(), *(realtime(n) for n in range(1, 21))]
+    for n, frame in enumerate(sent, 1):
+        await battery.send(frame)
+        await battery.frames(n)  # each acknowledged at once
+    stats = server.relay_stats[SERIAL]
+    assert not stats.connected
+    assert stats.queued == len(sent)
+    assert stats.unreachable_since is not None
+    back = ScriptedCloud()
+    await back.start(port)
+    try:
+        await back.wait_for(lambda: len(back.frames) == len(sent))
+        assert bytes(back.received) == b"".join(f.encode() for f in sent)
+        await eventually(lambda: stats.queued == 0)
+        assert stats.connected
+        assert stats.dropped == 0
+    finally:
+        await server.close()  # the relay first: it would reconnect to a closing cloud
+        await back.stop()
+
+
+async def test_a_cloud_that_never_reads_grows_no_memory_past_the_bound(
+    make_server: Callable[..., Any], connect: Callable[[int], Any], socket_enabled: None
+) -> None:
+    stalled = ScriptedCloud(reads=False)
+    await stalled.start()
+    try:
+        server = await relayed(make_server, stalled.port, queue_frames=10)
+        battery: RawClient = await connect(server.port)
+        await battery.send(login())
+        for n in range(1, 41):
+            await battery.send(realtime(n % 60))
+        await battery.frames(41)  # every frame acknowledged, nothing waited
+        stats = server.relay_stats[SERIAL]
+        assert stats.queued <= 10
+        assert stats.dropped == 41 - 10
+        await server.close()  # the relay first: it would reconnect to a closing cloud
+    finally:
+        await stalled.stop()
+
+
+async def test_with_the_relay_off_nothing_connects_out(
+    server: AlphaServer,
+    connect: Callable[[int], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts: list[tuple[str, int]] = []
+
+    async def refuse(host: str, port: int) -> Any:
+        attempts.append((host, port))
+        raise AssertionError("the relay is off: nothing may connect out")
+
+    monkeypatch.setattr(relay_module, "_open", refuse)
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.send(realtime(1))
+    await battery.frames(2)
+    await asyncio.sleep(0.1)
+    assert attempts == []
+    assert server.relay_stats == {}
