@@ -1,4 +1,4 @@
-"""Binary sensors: is the battery connected, is it reporting a fault, grid charging."""
+"""Binary sensors: connected, reporting a fault, grid charging, cloud relay connected."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ class AlphaEssBinarySensorEntityDescription(BinarySensorEntityDescription):
 
 
 BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
+    AlphaEssBinarySensorEntityDescription(
+        key="cloud_relay",
+        translation_key="cloud_relay",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda state: state.relay is not None and state.relay.connected,
+        # Only while the owner has the relay on (docs: Cloud relay).
+        exists_fn=lambda state: state.relay is not None,
+        always_available=True,
+    ),
     AlphaEssBinarySensorEntityDescription(
         key="connected",
         translation_key="connected",

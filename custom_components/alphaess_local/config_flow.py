@@ -7,8 +7,9 @@ at setup is the port, so the flow binds it once before creating the entry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -20,14 +21,57 @@ from .const import (
     CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
     CONF_DUMP,
+    CONF_RELAY,
+    CONF_RELAY_PASS,
+    CONF_RELAY_UPDATE,
+    CONF_RELAY_UPSTREAM,
     CONF_UNAVAILABLE_AFTER,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_UNAVAILABLE_AFTER,
     DOMAIN,
+    RELAY_PROBE_TIMEOUT,
+    RELAY_SUGGESTION,
 )
 from .coordinator import AlphaEssConfigEntry
+from .protocol import CommandKind
 from .reload import OptionsFlowWithReload
+
+# What the owner may let through besides a firmware update (a box of its own).
+RELAY_PASSABLE: Final = [
+    CommandKind.SET_CONFIG,
+    CommandKind.RESUME,
+    CommandKind.SYNC_TIME,
+]
+
+
+def parse_upstream(text: str) -> tuple[str, int] | None:
+    """``host:port`` as typed; ``None`` when it is not one."""
+    host, _, port = text.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
+
+
+async def _upstream_error(host: str, port: int, own_port: int) -> str | None:
+    """Connect once to the upstream; refuse our own listener. The form error, or None.
+
+    The owner's DNS answers the cloud's name with Home Assistant, so a typed name can
+    lead back to us: a connection whose far end is this host on our port is ours.
+    """
+    try:
+        async with asyncio.timeout(RELAY_PROBE_TIMEOUT):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return "cannot_reach"
+    peer = writer.get_extra_info("peername")
+    local = writer.get_extra_info("sockname")
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    if peer and local and peer[0] == local[0] and peer[1] == own_port:
+        return "own_listener"
+    return None
 
 
 async def _listen_error(host: str, port: int) -> str | None:
@@ -133,6 +177,8 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
 class AlphaEssOptionsFlow(OptionsFlowWithReload):
     """Change how the listener treats batteries; the entry reloads once on save."""
 
+    _options: dict[str, Any]
+
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -141,14 +187,17 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
             serials = [
                 s.strip() for s in user_input.get(CONF_ALLOWLIST, []) if s.strip()
             ]
-            return self.async_create_entry(
-                data={
-                    CONF_ALLOWLIST: serials,
-                    CONF_DUMP: user_input[CONF_DUMP],
-                    CONF_UNAVAILABLE_AFTER: int(user_input[CONF_UNAVAILABLE_AFTER]),
-                    CONF_ALLOW_CONTROL: user_input.get(CONF_ALLOW_CONTROL, False),
-                }
-            )
+            self._options = {
+                **self.config_entry.options,
+                CONF_ALLOWLIST: serials,
+                CONF_DUMP: user_input[CONF_DUMP],
+                CONF_UNAVAILABLE_AFTER: int(user_input[CONF_UNAVAILABLE_AFTER]),
+                CONF_ALLOW_CONTROL: user_input.get(CONF_ALLOW_CONTROL, False),
+                CONF_RELAY: user_input.get(CONF_RELAY, False),
+            }
+            if self._options[CONF_RELAY]:
+                return await self.async_step_relay()
+            return self.async_create_entry(data=self._options)
         options = self.config_entry.options
         schema = vol.Schema(
             {
@@ -174,6 +223,61 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                 vol.Required(
                     CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL, False)
                 ): selector.BooleanSelector(),
+                vol.Required(
+                    CONF_RELAY, default=options.get(CONF_RELAY, False)
+                ): selector.BooleanSelector(),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)
+
+    async def async_step_relay(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where the cloud really is, and what of its commands reaches the battery.
+
+        Saved only once the address answers and is not our own listener.
+        """
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            upstream = parse_upstream(user_input.get(CONF_RELAY_UPSTREAM, ""))
+            if upstream is None:
+                errors[CONF_RELAY_UPSTREAM] = "invalid_upstream"
+            elif error := await _upstream_error(
+                *upstream, self.config_entry.data[CONF_PORT]
+            ):
+                errors[CONF_RELAY_UPSTREAM] = error
+            else:
+                return self.async_create_entry(
+                    data={
+                        **self._options,
+                        CONF_RELAY_UPSTREAM: f"{upstream[0]}:{upstream[1]}",
+                        CONF_RELAY_PASS: list(user_input.get(CONF_RELAY_PASS, [])),
+                        CONF_RELAY_UPDATE: user_input.get(CONF_RELAY_UPDATE, False),
+                    }
+                )
+        options = {**self.config_entry.options, **(user_input or {})}
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_RELAY_UPSTREAM, default=options.get(CONF_RELAY_UPSTREAM, "")
+                ): selector.TextSelector(),
+                vol.Optional(
+                    CONF_RELAY_PASS, default=options.get(CONF_RELAY_PASS, [])
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[str(kind) for kind in RELAY_PASSABLE],
+                        multiple=True,
+                        translation_key=CONF_RELAY_PASS,
+                    )
+                ),
+                vol.Required(
+                    CONF_RELAY_UPDATE, default=options.get(CONF_RELAY_UPDATE, False)
+                ): selector.BooleanSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="relay",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"suggestion": RELAY_SUGGESTION},
+        )

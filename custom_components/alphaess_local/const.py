@@ -31,6 +31,18 @@ CONF_ALLOW_CONTROL: Final = "allow_control"
 # How long a settings change may take: SetConfig reply, configuration request, report.
 CONTROL_TIMEOUT: Final = 120.0
 
+# Opt-in relay to the vendor cloud (off by default).
+CONF_RELAY: Final = "relay"
+CONF_RELAY_UPSTREAM: Final = "relay_upstream"
+CONF_RELAY_PASS: Final = "relay_pass"  # noqa: S105 - commands let through, not a password
+CONF_RELAY_UPDATE: Final = "relay_allow_update"
+# The battery endpoint's publicly documented address: offered in the form's text,
+# never filled in for the owner (their DNS now answers the cloud's name with us).
+RELAY_SUGGESTION: Final = "52.230.104.147:7777"
+RELAY_PROBE_TIMEOUT: Final = 5.0
+# The cloud out of reach this long raises a repair.
+RELAY_UNREACHABLE_ISSUE_AFTER: Final = 3600.0
+
 # Connections allowed beyond the batteries an entry knows (new batteries, retries).
 CONNECTION_HEADROOM: Final = 8
 

@@ -60,6 +60,7 @@ from .protocol import (
     UnknownMessage,
     mask_serial,
 )
+from .relay_options import relay_policy
 from .silence import SilenceWatch
 from .stored_state import StoredState
 
@@ -88,6 +89,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
         )
         allowlist = options.get(CONF_ALLOWLIST) or ()
+        self.relay = relay_policy(options)
         self.admission = BatteryAdmission(
             hass, entry.entry_id, allowlist, known=lambda: self.data.keys()
         )
@@ -98,6 +100,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             allowlist=allowlist,
             admission=self.admission,
             dump=dump,
+            relay=self.relay,
         )
         self.stored = StoredState(hass, entry.entry_id, self.data, self.server)
         self.silence = SilenceWatch(
@@ -195,6 +198,11 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 self.backfill.disconnected(state)
         if isinstance(event, Received):
             self.issues.battery_delivered()
+            if self.relay is not None:
+                state.relay = self.server.relay_stats.get(state.serial)
+                self.issues.relay_reachable(
+                    self.relay, state.relay, self.hass.loop.time()
+                )
             if new_battery:
                 self._battery_found(state)
         if new_battery or (state.available, state.connected) != link:

@@ -41,6 +41,8 @@ async def async_get_config_entry_diagnostics(
                 "connected": state.connected,
                 # Whether, never what: the hash stays in the entry's store.
                 "credentials_pinned": coordinator.server.pins.pinned(serial),
+                # Forwarded, queued, dropped, blocked, passed: only with the relay on.
+                "cloud_relay": state.relay.as_dict() if state.relay else None,
                 "available": state.available,
                 "last_seen": to_jsonable(state.last_seen),
                 "clock_offset_seconds": state.clock_offset.total_seconds()

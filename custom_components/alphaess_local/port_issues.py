@@ -18,18 +18,21 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 
-from .const import DOMAIN, NO_BATTERY_ISSUE_DELAY
+from .const import DOMAIN, NO_BATTERY_ISSUE_DELAY, RELAY_UNREACHABLE_ISSUE_AFTER
 from .protocol import (
     AlphaServer,
     CredentialsMismatch,
     ForeignKind,
     ForeignProtocol,
+    RelayPolicy,
+    RelayStats,
     Spoke,
     mask_serial,
 )
 
 NO_BATTERY: Final = "no_battery"
 NEW_CREDENTIALS: Final = "new_credentials"
+RELAY_UNREACHABLE: Final = "relay_unreachable"
 _FOREIGN_SPOKEN: Final = (Spoke.TLS, Spoke.MQTT, Spoke.HTTP, Spoke.JUNK)
 
 
@@ -59,6 +62,7 @@ class PortIssues:
         # Raised foreign-protocol repairs, with the address each names.
         self._foreign: dict[ForeignKind, str] = {}
         self._credentials: set[str] = set()
+        self._relay_raised = False
 
     @property
     def no_battery_issue_id(self) -> str:
@@ -86,6 +90,11 @@ class PortIssues:
         ir.async_delete_issue(self._hass, DOMAIN, self.no_battery_issue_id)
         self._no_battery_raised = False
         self._clear_foreign()
+        if self._relay_raised:
+            ir.async_delete_issue(
+                self._hass, DOMAIN, f"{RELAY_UNREACHABLE}_{self._entry_id}"
+            )
+            self._relay_raised = False
         for serial in self._credentials:
             ir.async_delete_issue(self._hass, DOMAIN, self.credentials_issue_id(serial))
         self._credentials.clear()
@@ -153,6 +162,32 @@ class PortIssues:
                 "address": address,
                 "kind": NEW_CREDENTIALS,
             },
+        )
+
+    @callback
+    def relay_reachable(
+        self, policy: RelayPolicy, stats: RelayStats | None, now: float
+    ) -> None:
+        """Raise the relay repair after an hour out of reach; clear it once back."""
+        issue_id = f"{RELAY_UNREACHABLE}_{self._entry_id}"
+        since = stats.unreachable_since if stats is not None else None
+        if since is None:
+            if self._relay_raised:
+                self._relay_raised = False
+                ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+            return
+        if self._relay_raised or now - since < RELAY_UNREACHABLE_ISSUE_AFTER:
+            return
+        self._relay_raised = True
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=RELAY_UNREACHABLE,
+            translation_placeholders={"upstream": f"{policy.host}:{policy.port}"},
         )
 
     @callback

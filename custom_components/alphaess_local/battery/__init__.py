@@ -28,6 +28,7 @@ from ..protocol import (
     DetailedRecord,
     EventLogEntry,
     RealtimeRecord,
+    RelayStats,
     SystemReport,
     mask_serial,
 )
@@ -72,6 +73,8 @@ class BatteryState:
     events: deque[EventLogEntry] = field(
         default_factory=lambda: deque(maxlen=MAX_QUEUED_EVENTS)
     )
+    # The cloud relay's link for this battery, while the owner has the relay on.
+    relay: RelayStats | None = None
     # History owed to the statistics: the backfill's, kept here across restarts.
     debt: HistoryDebt = field(default_factory=HistoryDebt)
     totals: LifetimeTotals = field(init=False, repr=False)
@@ -148,6 +151,7 @@ class BatteryState:
             detail.bms_num if detail is not None else None,
             len(self.energy),
             self.clock.offset is not None,
+            self.relay is not None,
         )
 
     # --- the clock (rules in clock.py) ----------------------------------------------
