@@ -224,8 +224,15 @@ class UpstreamLink:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
                 delay = min(delay * 2, RECONNECT_MAX)
                 continue
-            delay = RECONNECT_MIN
+            began = loop.time()
             await self._connected(reader, writer)
+            # A link that held for a while starts the backoff afresh; one the cloud
+            # drops at once (a reset mid-frame) keeps backing off.
+            if loop.time() - began > RECONNECT_MAX:
+                delay = RECONNECT_MIN
+            else:
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+                delay = min(delay * 2, RECONNECT_MAX)
 
     async def _connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -239,8 +246,8 @@ class UpstreamLink:
         try:
             while not read.done():
                 self._wake.clear()
-                for data in self._queue.unsent():
-                    writer.write(data)
+                if batch := self._queue.unsent():
+                    writer.write(b"".join(batch))  # one write, however long the queue
                 if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
                     async with asyncio.timeout(DRAIN_TIMEOUT):
                         await writer.drain()
