@@ -235,15 +235,25 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Where the cloud really is, and what of its commands reaches the battery.
 
-        Saved only once the address answers and is not our own listener.
+        A new address is saved only once it answers and is not our own listener; an
+        unchanged one is not probed again, so other options can be changed while the
+        cloud is out of reach.
         """
         errors: dict[str, str] = {}
         if user_input is not None:
             upstream = parse_upstream(user_input.get(CONF_RELAY_UPSTREAM, ""))
+            unchanged = (
+                self.config_entry.options.get(CONF_RELAY)
+                and upstream is not None
+                and f"{upstream[0]}:{upstream[1]}"
+                == self.config_entry.options.get(CONF_RELAY_UPSTREAM)
+            )
             if upstream is None:
                 errors[CONF_RELAY_UPSTREAM] = "invalid_upstream"
-            elif error := await _upstream_error(
-                *upstream, self.config_entry.data[CONF_PORT]
+            elif not unchanged and (
+                error := await _upstream_error(
+                    *upstream, self.config_entry.data[CONF_PORT]
+                )
             ):
                 errors[CONF_RELAY_UPSTREAM] = error
             else:

@@ -201,7 +201,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             if self.relay is not None:
                 state.relay = self.server.relay_stats.get(state.serial)
                 self.issues.relay_reachable(
-                    self.relay, state.relay, self.hass.loop.time()
+                    self.relay, self.server.relay_stats.values(), self.hass.loop.time()
                 )
             if new_battery:
                 self._battery_found(state)

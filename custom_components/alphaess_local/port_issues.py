@@ -11,6 +11,7 @@ with the entry. It also asks the owner about a battery's changed credentials.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
@@ -166,11 +167,18 @@ class PortIssues:
 
     @callback
     def relay_reachable(
-        self, policy: RelayPolicy, stats: RelayStats | None, now: float
+        self, policy: RelayPolicy, links: Iterable[RelayStats], now: float
     ) -> None:
-        """Raise the relay repair after an hour out of reach; clear it once back."""
+        """Raise the relay repair after an hour out of reach; clear it once back.
+
+        One issue per entry: the cloud is out of reach as long as any battery's link
+        has been, since the earliest of them.
+        """
         issue_id = f"{RELAY_UNREACHABLE}_{self._entry_id}"
-        since = stats.unreachable_since if stats is not None else None
+        since = min(
+            (s.unreachable_since for s in links if s.unreachable_since is not None),
+            default=None,
+        )
         if since is None:
             if self._relay_raised:
                 self._relay_raised = False

@@ -135,6 +135,10 @@ async def test_a_battery_without_login_is_served_while_no_proven_link_holds_it(
 async def test_a_proven_login_outranks_a_link_without_one_at_once(
     server: AlphaServer, events: Events, connect: Callable[[int], Any]
 ) -> None:
+    first = await logged_in(connect, server.port, OWN)  # pins the battery's login
+    await first.frames(1)
+    await first.close()
+    await events.wait_for(lambda: not server.connected_serials)
     squatter = await logged_in(connect, server.port, None)
     await pushed(squatter, "1", 1)
     battery = await logged_in(connect, server.port, OWN)
@@ -142,6 +146,22 @@ async def test_a_proven_login_outranks_a_link_without_one_at_once(
     assert await squatter.closed_by_server(timeout=2)
     await pushed(battery, "50", 2)
     assert socs(events) == [1, 50]
+
+
+async def test_a_first_login_before_any_pin_cannot_take_a_live_link(
+    server: AlphaServer, events: Events, connect: Callable[[int], Any]
+) -> None:
+    """After an install the battery may push without a login: nothing is pinned yet.
+
+    A LAN device that logs in first must not take its link, nor pin its password.
+    """
+    battery = await logged_in(connect, server.port, None)
+    await pushed(battery, "50", 1)
+    impostor = await logged_in(connect, server.port, STOLEN)
+    assert await impostor.closed_by_server(timeout=2)
+    assert not server.pins.pinned(SERIAL)
+    await pushed(battery, "51", 2)
+    assert socs(events) == [50, 51]
 
 
 async def test_pins_hold_no_password_survive_a_restart_and_change_on_the_owners_yes(

@@ -234,6 +234,37 @@ async def test_a_passed_command_goes_to_the_battery_under_our_index_and_back(
     assert server.relay_stats[SERIAL].passed == 1
 
 
+async def test_the_relay_never_connects_to_our_own_listener(
+    make_server: Callable[..., Any], connect: Callable[[int], Any], events: EventLog
+) -> None:
+    """The cloud's name may resolve to us: the battery's login, relayed to ourselves,
+    would take its own link from it."""
+    server: AlphaServer = await make_server()
+    server.relay = RelayPolicy(HOST, server.port)
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.frames(1)
+    await asyncio.sleep(0.3)
+    await battery.send(realtime(7))
+    await battery.frames(2)
+    assert server.connection_count == 1  # only the battery
+    assert not server.relay_stats[SERIAL].connected
+    assert [r.soc for r in events.messages(RealtimeRecord)] == [7]
+
+
+def test_dropping_a_frame_in_flight_does_not_shift_the_acknowledgements() -> None:
+    queue = relay_module._Queue(limit_frames=3, limit_bytes=1 << 20)
+    for data in (b"a", b"b", b"c"):
+        queue.push(data)
+    assert queue.unsent() == [b"a", b"b", b"c"]  # all in flight
+    assert queue.push(b"d") == 1  # room made by dropping "a", still in flight
+    assert queue.acknowledged() is False  # the reply that was due for "a"
+    assert queue.acknowledged() is True  # "b"
+    assert list(queue.frames) == [b"c", b"d"]
+    queue.link_lost()
+    assert queue.unsent() == [b"c", b"d"]
+
+
 async def test_update_is_refused_unless_allowed_explicitly() -> None:
     assert CommandKind.UPDATE not in RelayPolicy("h", 1).passed
 

@@ -27,7 +27,8 @@ class Proof(Enum):
     """What a connection showed of its right to a serial."""
 
     NONE = auto()  # no login (a battery does that after a dropped link), or not yet
-    PROVEN = auto()  # logged in with the pinned credentials, or was the first to pin
+    FIRST = auto()  # logged in while nothing is pinned: it will pin, it proves nothing
+    PROVEN = auto()  # logged in with the pinned credentials
     OTHER = auto()  # logged in with credentials other than the pinned ones
 
 
@@ -80,7 +81,9 @@ class CredentialPins:
         if user is None or password is None:
             return Proof.NONE
         pin = self._pins.get(serial)
-        if pin is None or _matches(pin, user, password):
+        if pin is None:
+            return Proof.FIRST
+        if _matches(pin, user, password):
             return Proof.PROVEN
         self._candidates[serial] = _pin(user, password)
         return Proof.OTHER

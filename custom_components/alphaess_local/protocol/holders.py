@@ -98,7 +98,8 @@ class SerialHolders:
                 "Battery %s reconnected; dropping its old link", mask_serial(serial)
             )
             previous.abort("closed: a newer connection took its serial")
-        session.proof = proof
+        # The first login for a serial pins its credentials: from now on it proves them.
+        session.proof = proof = Proof.PROVEN if proof is Proof.FIRST else proof
         record.spoke = Spoke.BATTERY
         record.detail = mask_serial(serial) + (
             "" if proof is Proof.PROVEN else f" ({proof.name.lower()} credentials)"
@@ -109,7 +110,11 @@ class SerialHolders:
 
     @staticmethod
     def _may_take(previous: Session, proof: Proof, now: float) -> bool:
-        """Whether a connection showing ``proof`` may take a serial ``previous`` holds."""
+        """Whether a connection showing ``proof`` may take a serial ``previous`` holds.
+
+        Only credentials that match a pin take a serial at once: a first login, with
+        nothing pinned yet, waits like a connection without one.
+        """
         if proof is Proof.PROVEN:
             return True
         if previous.proof is Proof.PROVEN and proof is Proof.OTHER:

@@ -80,7 +80,8 @@ class RelayPolicy:
 class RelayStats:
     """What the relay did for one battery, since the server started."""
 
-    connected: bool = False
+    # Open links to the cloud for this battery (an old one may still be closing).
+    links: int = 0
     forwarded: int = 0
     queued: int = 0
     dropped: int = 0
@@ -88,6 +89,11 @@ class RelayStats:
     passed: int = 0
     # Loop time since which the cloud has been out of reach (None: reached).
     unreachable_since: float | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a link to the cloud is up."""
+        return self.links > 0
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for diagnostics."""
@@ -116,6 +122,9 @@ class _Queue:
     frames: deque[bytes] = field(default_factory=deque)
     size: int = 0
     sent: int = 0
+    # Replies still due for in-flight frames that were dropped to make room: they
+    # must not acknowledge the frames behind them.
+    stale_acks: int = 0
 
     def push(self, data: bytes) -> int:
         """Queue ``data``; return how many frames were dropped to make room."""
@@ -132,14 +141,25 @@ class _Queue:
             self.size -= len(old)
             if index < self.sent:
                 self.sent -= 1
+                self.stale_acks += 1
             dropped += 1
         return dropped
 
-    def acknowledged(self) -> None:
-        """The cloud answered the oldest frame in flight."""
+    def acknowledged(self) -> bool:
+        """The cloud answered the oldest frame in flight; False if it was dropped."""
+        if self.stale_acks:
+            self.stale_acks -= 1
+            return False
         if self.sent:
             self.size -= len(self.frames.popleft())
             self.sent -= 1
+            return True
+        return False
+
+    def link_lost(self) -> None:
+        """Frames in flight go again, in order, on the next link; no reply is due."""
+        self.sent = 0
+        self.stale_acks = 0
 
     def unsent(self) -> list[bytes]:
         """Frames to write now; they count as in flight from here."""
@@ -159,8 +179,13 @@ class UpstreamLink:
         deliver: DeliverCommand,
         *,
         connect: Connect | None = None,
+        own_port: int = 0,
     ) -> None:
-        """Relay for ``serial``; ``deliver`` sends a passed command to the battery."""
+        """Relay for ``serial``; ``deliver`` sends a passed command to the battery.
+
+        ``own_port`` is our listener's, never connected to as the cloud.
+        """
+        self._own_port = own_port
         self._policy = policy
         self._serial = serial
         self._stats = stats
@@ -183,8 +208,10 @@ class UpstreamLink:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._stats.connected = False
+        # What this link still held leaves with the battery's connection: counted.
+        self._stats.dropped += len(self._queue.frames)
         self._stats.queued = max(self._stats.queued - len(self._queue.frames), 0)
+        self._stats.unreachable_since = None
 
     def forward(self, data: bytes) -> None:
         """Queue a frame we accepted and acknowledged; never waits."""
@@ -210,7 +237,10 @@ class UpstreamLink:
                     reader, writer = await self._connect(
                         self._policy.host, self._policy.port
                     )
-            except (OSError, TimeoutError) as err:
+                if self._is_own_listener(writer):
+                    writer.transport.abort()
+                    raise ConnectionRefusedError("that address is our own listener")
+            except (OSError, TimeoutError, ValueError) as err:
                 if self._stats.unreachable_since is None:
                     self._stats.unreachable_since = loop.time()
                     _LOGGER.warning(
@@ -225,7 +255,10 @@ class UpstreamLink:
                 delay = min(delay * 2, RECONNECT_MAX)
                 continue
             began = loop.time()
-            await self._connected(reader, writer)
+            try:
+                await self._connected(reader, writer)
+            except Exception:  # a bug here must not end the relay for good
+                _LOGGER.exception("Relay for %s: link failed", self._label)
             # A link that held for a while starts the backoff afresh; one the cloud
             # drops at once (a reset mid-frame) keeps backing off.
             if loop.time() - began > RECONNECT_MAX:
@@ -234,13 +267,24 @@ class UpstreamLink:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
                 delay = min(delay * 2, RECONNECT_MAX)
 
+    def _is_own_listener(self, writer: asyncio.StreamWriter) -> bool:
+        """Whether the link leads back to our own listener.
+
+        The cloud's name may resolve to us (the owner's DNS override): relaying to
+        ourselves would let the battery's own login take its link from it.
+        """
+        peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
+        return bool(
+            peer and local and peer[0] == local[0] and peer[1] == self._own_port
+        )
+
     async def _connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self._stats.connected = True
+        self._stats.links += 1
         self._stats.unreachable_since = None
         self._writer = writer
-        self._queue.sent = 0  # whatever was in flight goes again, in order
         read = asyncio.get_running_loop().create_task(self._read(reader))
         read.add_done_callback(lambda _task: self._wake.set())
         try:
@@ -255,11 +299,12 @@ class UpstreamLink:
         except (OSError, TimeoutError) as err:
             _LOGGER.info("Relay for %s: cloud link lost (%s)", self._label, err)
         finally:
-            self._stats.connected = False
+            self._stats.links -= 1
             self._writer = None
+            self._queue.link_lost()
+            writer.transport.abort()
             read.cancel()
             await asyncio.gather(read, return_exceptions=True)
-            writer.transport.abort()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         decoder = FrameDecoder()
@@ -268,8 +313,7 @@ class UpstreamLink:
                 if not isinstance(frame, Frame):
                     continue  # junk from the cloud: nothing to act on
                 if frame.kind == Kind.REPLY:
-                    if self._queue.sent:
-                        self._queue.acknowledged()
+                    if self._queue.acknowledged():
                         self._stats.forwarded += 1
                         self._stats.queued = max(self._stats.queued - 1, 0)
                 elif (

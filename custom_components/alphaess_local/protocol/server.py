@@ -215,7 +215,11 @@ class AlphaServer(ServerCommands):
         if link is None:
             stats = self.relay_stats.setdefault(serial, RelayStats())
             link = self._links[session] = UpstreamLink(
-                self.relay, serial, stats, partial(self._cloud_command, serial)
+                self.relay,
+                serial,
+                stats,
+                partial(self._cloud_command, serial),
+                own_port=self.port,
             )
             link.start()
         link.forward(frame.encode())
