@@ -36,13 +36,12 @@ from custom_components.alphaess_local.protocol import (
     messages,
 )
 from custom_components.alphaess_local.protocol.frame import Command, payload_limit
-from custom_components.alphaess_local.protocol.messages import Message
+from custom_components.alphaess_local.protocol.messages import Message, build_record
 from custom_components.alphaess_local.protocol.records import (
     _ANY_MEMO,
-    _CACHE_LIMIT,
     _MEMOS,
-    _build_general,
-    build_record,
+    CACHE_LIMIT as _CACHE_LIMIT,
+    build_general as _build_general,
 )
 from custom_components.alphaess_local.protocol.values import (
     parse_any,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 import json
 import logging
-from typing import Final
+from typing import Final, cast
 
 from .frame import Command, Frame, Kind
 
@@ -22,12 +22,13 @@ try:  # Home Assistant ships orjson; the standalone library works without it.
     _HAVE_ORJSON = True
 except ImportError:  # pragma: no cover - exercised where orjson is missing
     _HAVE_ORJSON = False
+from .record_builders import BUILDERS
 from .records import (
     DetailedRecord,
     PowerRecord,
     RealtimeRecord,
     SystemReport,
-    build_record,
+    build_general,
 )
 from .values import Value, parse_any, parse_event_time, parse_str
 
@@ -343,6 +344,21 @@ def _extra(data: Mapping[str, object], *known: str) -> dict[str, Value]:
     return {k: parse_any(v) for k, v in data.items() if k not in known}
 
 
+def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -> R:
+    """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
+
+    Every realtime push and every history row comes through here, so each record type
+    has a builder of its own, written out in record_builders.py. It hands back ``None``
+    for the rare payload it does not handle, and the general loop builds that one.
+    """
+    builder = BUILDERS.get(cls)
+    if builder is not None:
+        record = builder(data, known)
+        if record is not None:
+            return cast(R, record)
+    return build_general(cls, data, known)
+
+
 def _event_log(data: Mapping[str, object]) -> EventLog | SystemMessage:
     msg_type = parse_str(data.get("MsgType"))
     content = parse_str(data.get("MsgContent"))
@@ -533,6 +549,7 @@ __all__ = [
     "SystemMessage",
     "Undecodable",
     "UnknownMessage",
+    "build_record",
     "decode_message",
     "message_serial",
     "parse_json_object",

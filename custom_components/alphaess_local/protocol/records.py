@@ -1,16 +1,20 @@
 """Typed records for the JSON and CSV payloads, built from a declarative key map.
 
 Each record field names the payload key(s) it comes from and the parser that types it.
-:func:`build_record` fills the fields and keeps every key it did not consume (or could
+:func:`build_general` fills the fields and keeps every key it did not consume (or could
 not parse) in ``extra``, so nothing the battery sends is lost when firmware adds keys.
+
+That loop is the reference, not the hot path: every realtime push and history row is
+built by a plain function per record type in record_builders.py, which
+scripts/generate_builders.py writes from the declarations here. What both share lives
+here: the parsers' memos, the unread keys, the way a field is set through its slot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from datetime import datetime
-from functools import partial
 from typing import Any, Final, cast
 
 from . import settings
@@ -35,6 +39,15 @@ def wire(*keys: str, parse: Callable[[object], Any], secret: bool = False) -> An
     return field(default=None, repr=not secret, metadata={_KEYS: keys, _PARSE: parse})
 
 
+def wiring(
+    declared: Field[Any],
+) -> tuple[tuple[str, ...], Callable[[object], Any]] | None:
+    """The payload keys a field is read from and its parser; ``None`` if not wired."""
+    if _KEYS not in declared.metadata:
+        return None
+    return declared.metadata[_KEYS], declared.metadata[_PARSE]
+
+
 def _number(key: str) -> Any:
     return wire(key, parse=parse_float)
 
@@ -55,8 +68,8 @@ def _text(key: str, *, secret: bool = False) -> Any:
 # values ("0", "", "false", the same firmware versions) in every frame and every history
 # row; a dict hit costs a fraction of a parser call (an int() or float() that fails costs
 # most: it raises). Bounded so that a peer sending endless new values costs no memory.
-_CACHE_LIMIT: Final = 4096
-_CACHED_LENGTH: Final = 32
+CACHE_LIMIT: Final = 4096
+CACHED_LENGTH: Final = 32
 
 
 class _Memo(dict[object, Any]):
@@ -74,8 +87,8 @@ class _Memo(dict[object, Any]):
 
     def __missing__(self, raw: object) -> Any:
         value = self._parse(raw)
-        if type(raw) is str and len(raw) <= _CACHED_LENGTH:
-            if len(self) >= _CACHE_LIMIT:
+        if type(raw) is str and len(raw) <= CACHED_LENGTH:
+            if len(self) >= CACHE_LIMIT:
                 self.clear()
             self[raw] = value
         return value
@@ -83,18 +96,18 @@ class _Memo(dict[object, Any]):
 
 _MEMOS: dict[Callable[[object], Any], _Memo] = {}
 # Timestamps differ in every record: remembering them would only churn the cache.
-_UNCACHED: Final = frozenset({parse_time})
+UNCACHED: Final = frozenset({parse_time})
 _ANY_MEMO: Final = _Memo(parse_any)
-_UNSEEN: Final = object()
+UNSEEN: Final = object()
+"""What ``memo.get(raw, UNSEEN)`` answers for a string not read before."""
 
 
-def _cache_for(parse: Callable[[object], Any]) -> _Memo | None:
-    if parse in _UNCACHED:
-        return None
-    memo = _MEMOS.get(parse)
-    if memo is None:
-        memo = _MEMOS[parse] = _Memo(parse)
-    return memo
+def memo(parse: Callable[[object], Any]) -> _Memo:
+    """The one memo of ``parse``: the builders and the general loop share it."""
+    found = _MEMOS.get(parse)
+    if found is None:
+        found = _MEMOS[parse] = _Memo(parse)
+    return found
 
 
 # Payload key → (field name, parser, the parser's cache).
@@ -106,35 +119,25 @@ def _lookup(cls: type) -> _Lookup:
     """Payload key → (field name, parser, cache), built once per record type."""
     lookup = _LOOKUPS.get(cls)
     if lookup is None:
-        lookup = _LOOKUPS[cls] = {
-            key: (f.name, f.metadata[_PARSE], _cache_for(f.metadata[_PARSE]))
-            for f in fields(cls)
-            if _KEYS in f.metadata
-            for key in f.metadata[_KEYS]
-        }
+        lookup = _LOOKUPS[cls] = {}
+        for declared in fields(cls):
+            wired = wiring(declared)
+            if wired is None:
+                continue
+            keys, parse = wired
+            cache = None if parse in UNCACHED else memo(parse)
+            lookup.update(dict.fromkeys(keys, (declared.name, parse, cache)))
     return lookup
 
 
-def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -> R:
-    """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
-
-    Every realtime push and every history row comes through here, so each record type
-    gets a builder of its own (:func:`_plan`); it hands back ``None`` for the rare
-    payload it does not handle, and :func:`_build_general` does it.
-    """
-    builder = _BUILDERS.get(cls)
-    if builder is None:
-        builder = _BUILDERS[cls] = _plan(cls)
-    record = builder(data, known)
-    if record is None:
-        return _build_general(cls, data, known)
-    return cast(R, record)
-
-
-def _build_general[R](
+def build_general[R](
     cls: type[R], data: Mapping[str, object], known: Mapping[str, object]
 ) -> R:
-    """The reference: one pass in payload order, the first alias present wins."""
+    """The reference: one pass in payload order, the first alias present wins.
+
+    Unconsumed or unparsable keys land in ``extra``; ``known`` gives the values of
+    fields not read from the payload.
+    """
     lookup = _lookup(cls)
     kwargs: dict[str, object] = dict(known)
     extra: dict[str, Value] = {}
@@ -162,10 +165,14 @@ def _typed_any(raw: object) -> Value:
 _LAYOUTS: dict[frozenset[str], tuple[tuple[str, ...], list[str]]] = {}
 
 
-def _extra(
-    data: Mapping[str, object], wired: frozenset[str], unread: list[str] | None
+def unread_values(
+    data: Mapping[str, object], wired: frozenset[str], unread: list[str]
 ) -> dict[str, Value]:
-    """Unknown and unparsable keys, typed as well as can be, in payload order."""
+    """A record's ``extra``: the keys it does not read or could not parse, in order.
+
+    ``wired`` are the keys its fields read, ``unread`` those whose value a parser
+    refused (kept visible, as sent). Values are typed as well as can be.
+    """
     keys = tuple(data)
     layout = _LAYOUTS.get(wired)
     if layout is not None and layout[0] == keys:
@@ -190,137 +197,13 @@ def _extra(
         return {k: _typed_any(data[k]) for k in order}
 
 
-def _same(value: object) -> object:
-    return value
+def slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    """What sets field ``name`` of a ``cls`` made by ``object.__new__``.
 
-
-type _Builder = Callable[[Mapping[str, object], Mapping[str, object]], object]
-_BUILDERS: dict[type, _Builder] = {}
-
-
-def _plan(cls: type) -> _Builder:
-    """Write straight-line code that builds ``cls``: a record type's builder.
-
-    What the general loop does key by key, looking up each key's field, parser and
-    cache, is decided here once; the record is filled through its slots (as its frozen
-    ``__init__`` does, without matching keyword arguments). The result is the general
-    loop's exactly: tests/protocol/test_messages.py compares the two on random payloads.
-    A field read from two keys (an alias) is only handled when one of them is present:
-    with both, payload order decides, which is the general loop's business.
+    A frozen record's ``__init__`` fills its slots the same way, after matching
+    keyword arguments, which a builder that knows every field has no need for.
     """
-    env: dict[str, object] = {
-        "cls": cls,
-        "new": object.__new__,
-        "extras": _extra,
-        "unseen": _UNSEEN,
-    }
-    wired: set[str] = set()
-    settable: set[str] = set()
-    extra_setter = ""
-    code = [
-        "def build(data, known):",
-        "    get = data.get",
-        "    record = new(cls)",
-        "    unread = None",
-    ]
-    for n, f in enumerate(fields(cls)):
-        env[f"set{n}"] = getattr(cls, f.name).__set__
-        if _KEYS not in f.metadata:
-            if f.name == "extra":
-                extra_setter = f"set{n}"
-                continue
-            settable.add(f.name)
-            env[f"default{n}"] = (
-                partial(_same, f.default)
-                if f.default_factory is MISSING
-                else f.default_factory
-            )
-            code.append(
-                f"    set{n}(record, known[{f.name!r}]"
-                f" if {f.name!r} in known else default{n}())"
-            )
-            continue
-        keys: tuple[str, ...] = f.metadata[_KEYS]
-        parse = env[f"parse{n}"] = f.metadata[_PARSE]
-        wired.update(keys)
-        if len(keys) == 1:
-            source = repr(keys[0])
-            code.append(f"    raw = get({source})")
-        else:
-            source = "key"
-            first, *others = keys
-            code += [
-                f"    if {first!r} in data:",
-                f"        if {' or '.join(f'{k!r} in data' for k in others)}:",
-                "            return None",
-                f"        key = {first!r}",
-                "        raw = data[key]",
-            ]
-            for other in others[:-1]:
-                code += [f"    elif {other!r} in data:", f"        key = {other!r}"]
-                code.append("        raw = data[key]")
-            code += [
-                "    else:",
-                f"        key = {others[-1]!r}",
-                "        raw = get(key)",
-            ]
-        cache = _cache_for(parse)
-        if parse is parse_float and cache is not None:
-            # Readings change from frame to frame: a miss must cost little, so this is
-            # parse_float for a str inline (x - x is 0.0 for a finite x, NaN for an
-            # infinity or NaN), remembered as _Memo.__missing__ would.
-            env[f"cache{n}"] = cache
-            code += [
-                "    if raw.__class__ is str:",
-                f"        value = cache{n}.get(raw, unseen)",
-                "        if value is unseen:",
-                "            try:",
-                "                value = float(raw) if raw else None",
-                "            except ValueError:",
-                "                value = None",
-                "            else:",
-                "                if value is not None and value - value:",
-                "                    value = None",
-                f"            if len(raw) <= {_CACHED_LENGTH}:",
-                f"                if len(cache{n}) >= {_CACHE_LIMIT}:",
-                f"                    cache{n}.clear()",
-                f"                cache{n}[raw] = value",
-                "    elif raw is None:",
-                "        value = None",
-                "    else:",
-                f"        value = parse{n}(raw)",
-            ]
-        elif cache is not None:
-            env[f"cache{n}"] = cache
-            code += ["    if raw.__class__ is str:", f"        value = cache{n}[raw]"]
-            if parse(None) is None:
-                code += ["    elif raw is None:", "        value = None"]
-            code += ["    else:", f"        value = parse{n}(raw)"]
-        else:
-            code.append(f"    value = parse{n}(raw)")
-        code += [
-            '    if value is None and raw is not None and raw != "":',
-            "        if unread is None:",
-            "            unread = []",
-            f"        unread.append({source})",
-            f"    set{n}(record, value)",
-        ]
-    if not extra_setter:
-        raise TypeError(f"{cls.__name__} has no extra field")
-    env["wired"] = frozenset(wired)
-    env["settable"] = frozenset(settable)
-    code += [
-        f"    {extra_setter}(record, extras(data, wired, unread))",
-        "    return record",
-    ]
-    # Known values go to fields not read from the payload; anything else (a field the
-    # payload also fills, or no such field) is the general path's to decide or refuse.
-    code[1:1] = [
-        "    if known and not known.keys() <= settable:",
-        "        return None",
-    ]
-    exec("\n".join(code), env)  # noqa: S102 - our own field declarations, no input
-    return cast(_Builder, env["build"])
+    return cast(Callable[[object, object], None], getattr(cls, name).__set__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -512,10 +395,3 @@ class SystemReport:
         """Module serials ``BatterySN1…18`` that are filled in."""
         serials = (self.extra.get(f"BatterySN{n}") for n in range(1, 19))
         return tuple(str(s) for s in serials if s not in (None, "", 0, "0"))
-
-
-# Written now, at import (Home Assistant imports us off the event loop), rather than
-# inside the first frame of each type: that frame would pay ~10 ms for it.
-_BUILDERS.update(
-    {cls: _plan(cls) for cls in (RealtimeRecord, DetailedRecord, SystemReport)}
-)
