@@ -41,6 +41,7 @@ OPTIONS = {
     CONF_DUMP: False,
     CONF_UNAVAILABLE_AFTER: 5,
     CONF_ALLOW_CONTROL: False,
+    "relay": False,
 }
 
 
