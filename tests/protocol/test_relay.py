@@ -304,6 +304,28 @@ async def test_an_absent_cloud_delays_nothing_and_the_queue_drains_in_order(
         await back.stop()
 
 
+async def test_every_upstream_connection_starts_with_the_batterys_login(
+    cloud: ScriptedCloud, make_server: Callable[..., Any], connect: Callable[[int], Any]
+) -> None:
+    server = await relayed(make_server, cloud.port)
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.send(realtime(1))
+    await battery.frames(2)
+    await cloud.wait_for(lambda: len(cloud.frames) == 2)
+    stats = server.relay_stats[SERIAL]
+    await eventually(lambda: stats.forwarded == 2)
+    cloud.writers[-1].transport.abort()  # the cloud drops the link
+    await eventually(lambda: cloud.connections == 2 and stats.connected)
+    await battery.send(realtime(2))
+    await battery.frames(3)
+    await cloud.wait_for(lambda: len(cloud.frames) == 4)
+    assert [f.command for f in cloud.frames] == [2, 16, 2, 16]
+    assert cloud.frames[3].encode() == realtime(2).encode()
+    # The login's reply is not taken for the record's: both counted right.
+    await eventually(lambda: stats.forwarded == 3 and stats.queued == 0)
+
+
 async def test_a_cloud_that_never_reads_grows_no_memory_past_the_bound(
     make_server: Callable[..., Any], connect: Callable[[int], Any], socket_enabled: None
 ) -> None:

@@ -197,6 +197,9 @@ class UpstreamLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._writer: asyncio.StreamWriter | None = None
         self._warned: set[CommandKind] = set()
+        # The battery's login, sent first on every upstream connection after the one
+        # it was queued for: the cloud knows a connection by its login.
+        self._login: bytes | None = None
 
     def start(self) -> None:
         """Start connecting (in the running loop)."""
@@ -215,6 +218,8 @@ class UpstreamLink:
 
     def forward(self, data: bytes) -> None:
         """Queue a frame we accepted and acknowledged; never waits."""
+        if data[1:3] == bytes((Kind.REQUEST, Command.LOGIN)):
+            self._login = data
         dropped = self._queue.push(data)
         self._stats.queued += 1 - dropped
         if dropped:
@@ -285,6 +290,12 @@ class UpstreamLink:
         self._stats.links += 1
         self._stats.unreachable_since = None
         self._writer = writer
+        login = self._login
+        if login is not None and not (
+            self._queue.frames and self._queue.frames[0] is login
+        ):
+            writer.write(login)  # its reply is due before any queued frame's
+            self._queue.stale_acks += 1
         read = asyncio.get_running_loop().create_task(self._read(reader))
         read.add_done_callback(lambda _task: self._wake.set())
         try:
