@@ -85,7 +85,7 @@ class AcceptCredentialsFlow(ConfirmRepairFlow):
             return self.async_abort(reason="entry_removed")
         coordinator = entry.runtime_data
         coordinator.issues.credentials_settled(self._serial)
-        if not coordinator.server.pins.accept_candidate(self._serial):
+        if not coordinator.server.pins.accept_candidate(self._serial, self._address):
             return self.async_abort(reason="credentials_gone")
         return self.async_create_entry(data={})
 

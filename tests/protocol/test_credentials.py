@@ -190,6 +190,18 @@ async def test_pins_hold_no_password_survive_a_restart_and_change_on_the_owners_
     assert restored.check(SERIAL, SERIAL, OWN) is Proof.OTHER
 
 
+def test_the_owners_yes_pins_only_the_device_the_repair_named() -> None:
+    pins = CredentialPins()
+    pins.accepted(SERIAL, SERIAL, OWN)
+    assert pins.check(SERIAL, SERIAL, "after-reset", "192.0.2.5") is Proof.OTHER
+    assert pins.check(SERIAL, SERIAL, STOLEN, "192.0.2.66") is Proof.OTHER
+    assert not pins.accept_candidate(SERIAL, "192.0.2.5")  # replaced since
+    assert pins.check(SERIAL, SERIAL, STOLEN) is Proof.OTHER  # nothing pinned anew
+    assert pins.check(SERIAL, SERIAL, "after-reset", "192.0.2.5") is Proof.OTHER
+    assert pins.accept_candidate(SERIAL, "192.0.2.5")
+    assert pins.check(SERIAL, SERIAL, "after-reset") is Proof.PROVEN
+
+
 def test_stored_pins_that_are_damaged_prove_nothing() -> None:
     pins = CredentialPins({SERIAL: "not-hex$abc"})
     assert pins.check(SERIAL, SERIAL, OWN) is Proof.OTHER

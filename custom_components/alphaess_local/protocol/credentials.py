@@ -69,15 +69,19 @@ class CredentialPins:
     ) -> None:
         """Start from stored ``pins``."""
         self._pins = dict(pins or {})
-        self._candidates: dict[str, str] = {}
+        # Per pinned serial, the other credentials last seen and the address they
+        # came from: the owner's yes is for that device only.
+        self._candidates: dict[str, tuple[str, str]] = {}
         self._on_change = on_change
 
     def pinned(self, serial: str) -> bool:
         """Whether ``serial`` has pinned credentials."""
         return serial in self._pins
 
-    def check(self, serial: str, user: str | None, password: str | None) -> Proof:
-        """What a login for ``serial`` proves (``user`` ``None``: no login)."""
+    def check(
+        self, serial: str, user: str | None, password: str | None, host: str = ""
+    ) -> Proof:
+        """What a login for ``serial`` from ``host`` proves (``user`` ``None``: none)."""
         if user is None or password is None:
             return Proof.NONE
         pin = self._pins.get(serial)
@@ -85,7 +89,7 @@ class CredentialPins:
             return Proof.FIRST
         if _matches(pin, user, password):
             return Proof.PROVEN
-        self._candidates[serial] = _pin(user, password)
+        self._candidates[serial] = (host, _pin(user, password))
         return Proof.OTHER
 
     def accepted(self, serial: str, user: str | None, password: str | None) -> None:
@@ -95,12 +99,17 @@ class CredentialPins:
         self._pins[serial] = _pin(user, password)
         self._changed()
 
-    def accept_candidate(self, serial: str) -> bool:
-        """Pin the other credentials last seen for ``serial`` (the owner said yes)."""
-        candidate = self._candidates.pop(serial, None)
-        if candidate is None:
+    def accept_candidate(self, serial: str, host: str | None = None) -> bool:
+        """Pin the other credentials last seen for ``serial`` (the owner said yes).
+
+        With ``host``, only if they came from that address: the one the owner was
+        shown, not whatever logged in since.
+        """
+        candidate = self._candidates.get(serial)
+        if candidate is None or (host is not None and candidate[0] != host):
             return False
-        self._pins[serial] = candidate
+        del self._candidates[serial]
+        self._pins[serial] = candidate[1]
         self._changed()
         return True
 

@@ -83,7 +83,7 @@ class SerialHolders:
             record.spoke, record.detail = Spoke.REFUSED, "waiting for the owner's yes"
             return False
         user, password = (login.serial, login.password) if login else (None, None)
-        proof = self.pins.check(serial, user, password)
+        proof = self.pins.check(serial, user, password, session.host)
         if proof is Proof.OTHER:
             self._credentials_differ(session, serial)
         previous = self.by_serial.get(serial)
