@@ -164,6 +164,20 @@ async def test_a_first_login_before_any_pin_cannot_take_a_live_link(
     assert socs(events) == [50, 51]
 
 
+async def test_a_login_after_the_first_records_still_counts(
+    server: AlphaServer, events: Events, connect: Callable[[int], Any]
+) -> None:
+    battery = await logged_in(connect, server.port, None)
+    await pushed(battery, "50", 1)
+    await battery.send(login(password=OWN))
+    await battery.frames(2)
+    assert server.pins.pinned(SERIAL)  # the first login pins, even late
+    squatter = await logged_in(connect, server.port, STOLEN)
+    assert await squatter.closed_by_server(timeout=2)
+    await pushed(battery, "51", 3)
+    assert socs(events) == [50, 51]
+
+
 async def test_pins_hold_no_password_survive_a_restart_and_change_on_the_owners_yes(
     make_server: Callable[..., Any], events: Events, connect: Callable[[int], Any]
 ) -> None:

@@ -287,6 +287,10 @@ class Session:
                 return False
             self.serial = serial
             self._decoder.max_payload = self._server.max_payload
+        elif isinstance(message, Login) and serial and serial == self.serial:
+            # A login after the battery's first records (it reconnected and pushed
+            # first): what it proves counts from now on.
+            self._server.admit(self, serial, message)
         if frame.kind == Kind.REQUEST:
             if frame.command == Command.CONFIG:
                 reply = config_answer(self._server.take_config(self.serial))
