@@ -21,8 +21,6 @@ from .builders import acknowledge, config_answer
 from .connections import ConnectionLog, Spoke
 from .credentials import Proof
 from .events import (
-    BatteryNotConnectedError,
-    CommandTimeoutError,
     Corrupted,
     Received,
     ServerEvent,
@@ -38,6 +36,7 @@ from .messages import (
     decode_message,
     message_serial,
 )
+from .pending import PendingCommands
 from .recognize import Foreign, recognize
 from .redact import mask_serial
 
@@ -144,7 +143,7 @@ class Session:
             min(server.max_payload, UNIDENTIFIED_MAX_PAYLOAD),
             max_failures=MAX_STRIKES,
         )
-        self._pending: dict[str, asyncio.Future[CommandReply]] = {}
+        self._pending = PendingCommands()
         self._abort = False
 
     @property
@@ -256,24 +255,7 @@ class Session:
 
     async def command(self, index: str, frame: Frame, timeout: float) -> CommandReply:
         """Send a ``(1,1,8)`` command and wait for the reply echoing ``index``."""
-        future: asyncio.Future[CommandReply] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._pending[index] = future
-        try:
-            await self._send(frame)
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise CommandTimeoutError(
-                f"battery {self.label} did not answer command {index} in {timeout:g} s"
-            ) from None
-        except (ConnectionError, OSError) as err:
-            raise BatteryNotConnectedError(
-                f"battery {self.label} disconnected: {err}"
-            ) from None
-        finally:
-            self._pending.pop(index, None)
+        return await self._pending.wait(index, self._send(frame), timeout, self.label)
 
     async def _frame(self, frame: Frame) -> bool:
         """Handle one frame; return False when the connection must end."""
@@ -303,10 +285,8 @@ class Session:
         if own is message and frame.kind == Kind.REQUEST:
             self._server.relay_frame(self, frame)
         message = own
-        if isinstance(message, CommandReply) and message.index:
-            future = self._pending.get(message.index)
-            if future is not None and not future.done():
-                future.set_result(message)
+        if isinstance(message, CommandReply):
+            self._pending.answered(message)
         elif isinstance(message, Undecodable | UnknownMessage):
             reason = (
                 f"undecodable: {message.reason}"
@@ -409,11 +389,7 @@ class Session:
             _LOGGER.debug(msg, *args)
 
     async def _finish(self) -> None:
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(
-                    BatteryNotConnectedError(f"battery {self.label} disconnected")
-                )
+        self._pending.fail_all(self.label)
         if self._abort:
             self._writer.transport.abort()
         else:
