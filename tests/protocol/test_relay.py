@@ -253,7 +253,7 @@ async def test_the_relay_never_connects_to_our_own_listener(
 
 
 def test_dropping_a_frame_in_flight_does_not_shift_the_acknowledgements() -> None:
-    queue = relay_module._Queue(limit_frames=3, limit_bytes=1 << 20)
+    queue = relay_module.RelayQueue(limit_frames=3, limit_bytes=1 << 20)
     for data in (b"a", b"b", b"c"):
         queue.push(data)
     assert queue.unsent() == [b"a", b"b", b"c"]  # all in flight
@@ -324,6 +324,45 @@ async def test_every_upstream_connection_starts_with_the_batterys_login(
     assert cloud.frames[3].encode() == realtime(2).encode()
     # The login's reply is not taken for the record's: both counted right.
     await eventually(lambda: stats.forwarded == 3 and stats.queued == 0)
+
+
+async def test_frames_queued_in_an_outage_survive_the_batterys_own_reconnect(
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
+    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
+    later = ScriptedCloud()
+    await later.start()
+    port = later.port
+    await later.stop()
+    server = await relayed(make_server, port)
+    first: RawClient = await connect(server.port)
+    await first.send(login())
+    await first.send(realtime(1))
+    await first.frames(2)
+    await first.close()  # the battery's Wi-Fi drops too
+    async with asyncio.timeout(5):
+        while server.connected_serials:
+            await asyncio.sleep(0.01)
+    again: RawClient = await connect(server.port)
+    await again.send(realtime(2))
+    await again.frames(1)
+    back = ScriptedCloud()
+    await back.start(port)
+    try:
+        await back.wait_for(lambda: len(back.frames) == 3)
+        assert [f.encode() for f in back.frames] == [
+            login().encode(),
+            realtime(1).encode(),
+            realtime(2).encode(),
+        ]
+        assert server.relay_stats[SERIAL].dropped == 0
+    finally:
+        await server.close()
+        await back.stop()
 
 
 async def test_a_cloud_that_never_reads_grows_no_memory_past_the_bound(

@@ -114,7 +114,7 @@ type Connect = Callable[
 
 
 @dataclass
-class _Queue:
+class RelayQueue:
     """Frames not yet acknowledged by the cloud; the first ``sent`` are in flight."""
 
     limit_frames: int
@@ -180,6 +180,7 @@ class UpstreamLink:
         *,
         connect: Connect | None = None,
         own_port: int = 0,
+        queue: RelayQueue | None = None,
     ) -> None:
         """Relay for ``serial``; ``deliver`` sends a passed command to the battery.
 
@@ -191,7 +192,9 @@ class UpstreamLink:
         self._stats = stats
         self._deliver = deliver
         self._connect = connect or _open
-        self._queue = _Queue(policy.queue_frames, policy.queue_bytes)
+        # The battery's queue outlives this link: a battery whose own connection drops
+        # during a cloud outage finds its frames waiting on its next connection.
+        self._queue = queue or RelayQueue(policy.queue_frames, policy.queue_bytes)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -206,14 +209,12 @@ class UpstreamLink:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
-        """Stop; whatever is still queued is dropped with the battery's connection."""
+        """Stop; what is still queued waits for the battery's next connection."""
         tasks = [t for t in (self._task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # What this link still held leaves with the battery's connection: counted.
-        self._stats.dropped += len(self._queue.frames)
-        self._stats.queued = max(self._stats.queued - len(self._queue.frames), 0)
+        self._queue.link_lost()
         self._stats.unreachable_since = None
 
     def forward(self, data: bytes) -> None:

@@ -30,7 +30,13 @@ from .holders import SerialHolders
 from .log_budget import MAX_LOGGED_REFUSALS, REFUSAL_LOG_INTERVAL, LogBudget
 from .messages import Login, ServerCommand
 from .recognize import Foreign, ForeignKind
-from .relay import COMMAND_TIMEOUT, RelayPolicy, RelayStats, UpstreamLink
+from .relay import (
+    COMMAND_TIMEOUT,
+    RelayPolicy,
+    RelayQueue,
+    RelayStats,
+    UpstreamLink,
+)
 from .session import Session
 
 _LOGGER = logging.getLogger(__name__)
@@ -97,6 +103,8 @@ class AlphaServer(ServerCommands):
         self.relay = relay
         self.relay_stats: dict[str, RelayStats] = {}
         self._links: dict[Session, UpstreamLink] = {}
+        # Per serial: frames not yet with the cloud, kept across the battery's links.
+        self._relay_queues: dict[str, RelayQueue] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._budget = LogBudget()
         self.holders = SerialHolders(
@@ -220,6 +228,10 @@ class AlphaServer(ServerCommands):
                 stats,
                 partial(self._cloud_command, serial),
                 own_port=self.port,
+                queue=self._relay_queues.setdefault(
+                    serial,
+                    RelayQueue(self.relay.queue_frames, self.relay.queue_bytes),
+                ),
             )
             link.start()
         link.forward(frame.encode())
