@@ -265,6 +265,26 @@ def test_dropping_a_frame_in_flight_does_not_shift_the_acknowledgements() -> Non
     assert queue.unsent() == [b"c", b"d"]
 
 
+async def test_the_cloud_has_at_most_two_commands_at_the_battery(
+    cloud: ScriptedCloud, make_server: Callable[..., Any], connect: Callable[[int], Any]
+) -> None:
+    server = await relayed(
+        make_server, cloud.port, passed=frozenset({CommandKind.RESUME})
+    )
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.frames(1)
+    await cloud.wait_for(lambda: len(cloud.frames) == 1)
+    for n in range(5):
+        cloud.send(command("Resume", f"90000{n}", "2021/03/24 09:40:13", "1"))
+    await cloud.wait_for(lambda: len(cloud.replies) == 3)
+    assert {r["Status"] for r in cloud.replies} == {"Failed"}
+    passed = await battery.frames(3)
+    assert [f.header for f in passed[1:]] == [(1, 1, 8), (1, 1, 8)]
+    stats = server.relay_stats[SERIAL]
+    assert (stats.passed, stats.blocked) == (2, 3)
+
+
 async def test_update_is_refused_unless_allowed_explicitly() -> None:
     assert CommandKind.UPDATE not in RelayPolicy("h", 1).passed
 

@@ -45,6 +45,8 @@ CONNECT_TIMEOUT: Final = 10.0
 DRAIN_ABOVE: Final = 64 * 1024
 DRAIN_TIMEOUT: Final = 30.0
 COMMAND_TIMEOUT: Final = 30.0
+# Commands the cloud may have at the battery at once; more are refused.
+MAX_PASSED_AT_ONCE: Final = 2
 
 
 class CommandKind(StrEnum):
@@ -333,6 +335,12 @@ class UpstreamLink:
                     and frame.command == Command.SERVER_COMMAND
                 ):
                     self._command(frame)
+            # Our answers to the cloud's commands wait for it like any write: a cloud
+            # that streams commands without reading our answers grows nothing here.
+            writer = self._writer
+            if writer and writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
+                async with asyncio.timeout(DRAIN_TIMEOUT):
+                    await writer.drain()
 
     @property
     def _label(self) -> str:
@@ -345,6 +353,10 @@ class UpstreamLink:
         if not isinstance(command, ServerCommand):
             return
         kind = classify(command.command)
+        if kind in self._policy.passed and len(self._tasks) >= MAX_PASSED_AT_ONCE:
+            self._stats.blocked += 1
+            self._reply(command, "Failed")  # the battery is busy with the cloud's last
+            return
         if kind not in self._policy.passed:
             self._stats.blocked += 1
             if kind not in self._warned:
