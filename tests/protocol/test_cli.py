@@ -365,3 +365,60 @@ def test_serve_keeps_pins_in_its_pin_file_and_names_other_credentials(
         rf"{re.escape(MASKED)} {re.escape(HOST)}:\d+: logged in with credentials",
         output.err,
     )
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_serve_relays_to_the_cloud_it_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logging_config: list[dict[str, Any]],
+) -> None:
+    servers: list[AlphaServer] = []
+
+    class RecordingServer(AlphaServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            servers.append(self)
+
+    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    output = Output(capsys)
+    heard = bytearray()
+
+    async def drive(serve: asyncio.Task[None]) -> None:
+        await output.wait_for(lambda o: "listening on" in o.err)
+        battery = await RawClient.connect(servers[0].port)
+        await battery.send(login(DEFAULT_SERIAL, "secret"))
+        await battery.frames(1, timeout=PATIENCE)
+        async with asyncio.timeout(PATIENCE):
+            while not heard:
+                await asyncio.sleep(0.01)
+        await battery.close()
+
+    async def cloud(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heard.extend(await reader.read(65536))
+        writer.close()
+
+    async def with_cloud(args: Any) -> None:
+        upstream = await asyncio.start_server(cloud, HOST, 0)
+        args.relay = f"{HOST}:{upstream.sockets[0].getsockname()[1]}"
+        try:
+            await real(args)
+        finally:
+            upstream.close()
+
+    stop_after(monkeypatch, "_serve", drive)
+    real = cli._serve
+    monkeypatch.setattr(cli, "_serve", with_cloud)
+    argv = ["serve", "--host", HOST, "--port", "0", "--relay", "x:1"]
+    argv += ["--relay-pass", "Resume"]
+    assert cli.main(argv) == 0
+    (server,) = servers
+    assert server.relay is not None
+    assert server.relay.passed == {"Resume"}
+    assert bytes(heard) == login(DEFAULT_SERIAL, "secret").encode()
+
+
+def test_serve_refuses_a_relay_without_a_port() -> None:
+    with pytest.raises(SystemExit, match="HOST:PORT"):
+        cli._relay("cloud.example", ())
+    assert cli._relay(None, ("Resume",)) is None

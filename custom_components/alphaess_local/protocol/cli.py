@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Iterable
 import contextlib
 from dataclasses import replace
 import json
@@ -26,6 +27,7 @@ from .events import (
     ServerEvent,
 )
 from .redact import mask_serial, to_jsonable
+from .relay import CommandKind, RelayPolicy
 from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
 
@@ -75,6 +77,16 @@ def _pins(path: str | None) -> CredentialPins:
     return pins  # noqa: RET504 - save() needs the name
 
 
+def _relay(upstream: str | None, passed: Iterable[str]) -> RelayPolicy | None:
+    """``--relay HOST:PORT`` with the ``--relay-pass`` kinds; off without it."""
+    if upstream is None:
+        return None
+    host, _, port = upstream.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"alphaess-cloud: --relay needs HOST:PORT, not {upstream!r}")
+    return RelayPolicy(host, int(port), frozenset(CommandKind(k) for k in passed))
+
+
 async def _serve(args: argparse.Namespace) -> None:
     dump = TrafficDump(args.dump) if args.dump else None
     server = AlphaServer(
@@ -85,6 +97,7 @@ async def _serve(args: argparse.Namespace) -> None:
         max_connections=args.max_connections,
         dump=dump,
         pins=_pins(args.pin_file),
+        relay=_relay(args.relay, args.relay_pass or ()),
     )
     await server.start()
     print(f"listening on {args.host or '*'}:{server.port}", file=sys.stderr, flush=True)
@@ -123,6 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_CONNECTIONS,
         help="open connections at most; unidentified ones make room for batteries "
         f"(default: {DEFAULT_MAX_CONNECTIONS})",
+    )
+    serve.add_argument(
+        "--relay",
+        metavar="HOST:PORT",
+        help="also forward what accepted batteries send to the vendor cloud at this "
+        "address (its real one: your DNS may answer its name with this host); "
+        "off by default",
+    )
+    serve.add_argument(
+        "--relay-pass",
+        action="append",
+        choices=[str(kind) for kind in CommandKind if kind is not CommandKind.UNKNOWN],
+        help="let this cloud command through to the battery (default: refuse all)",
     )
     serve.add_argument(
         "--pin-file",
