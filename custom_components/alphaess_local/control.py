@@ -18,6 +18,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from . import const
 from .const import DOMAIN, LOGGER
 from .protocol import (
+    SETTINGS,
     AlphaServer,
     Requested,
     ServerError,
@@ -64,12 +65,41 @@ class BatteryControl:
         self.allowed = allowed
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: dict[str, asyncio.Queue[SystemReport]] = {}
+        # Per battery, its report from before the cloud sent it settings.
+        self._cloud_before: dict[str, SystemReport] = {}
 
     @callback
     def report_received(self, serial: str, report: SystemReport) -> None:
         """A system report arrived: it may be the one confirming a change."""
         if (waiter := self._waiters.get(serial)) is not None:
             waiter.put_nowait(report)
+        if (before := self._cloud_before.pop(serial, None)) is not None:
+            self._log_cloud_changes(serial, before, report)
+
+    def cloud_settings(self, serial: str) -> None:
+        """The vendor cloud sent the battery settings (a SetConfig the owner passed).
+
+        The battery's next report shows what it applied; those changes are logged as
+        the cloud's, as ours are logged with the person who made them.
+        """
+        report = self._report_for(serial)
+        if report is not None:
+            self._cloud_before[serial] = report
+
+    def _log_cloud_changes(
+        self, serial: str, before: SystemReport, after: SystemReport
+    ) -> None:
+        for setting in SETTINGS:
+            key = setting.wire_key
+            old, new = before.raw.get(key), after.raw.get(key)
+            if new is not None and spoken(key, old) != spoken(key, new):
+                LOGGER.info(
+                    "Battery %s: %s: %s → %s by the AlphaESS cloud",
+                    mask_serial(serial),
+                    setting_label(key),
+                    spoken(key, old),
+                    spoken(key, new),
+                )
 
     async def async_apply(
         self,

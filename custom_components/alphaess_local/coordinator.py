@@ -44,6 +44,7 @@ from .port_issues import PortIssues
 from .protocol import (
     DEFAULT_MAX_CONNECTIONS,
     AlphaServer,
+    CloudSettings,
     Corrupted,
     CredentialsMismatch,
     DetailedRecord,
@@ -175,6 +176,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             return
         if isinstance(event, CredentialsMismatch):
             self.issues.credentials_changed(event)
+            return
+        if isinstance(event, CloudSettings):
+            self.control.cloud_settings(event.serial)
             return
         if event.serial is None:
             return

@@ -25,10 +25,10 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.alphaess_local import config_flow
 from custom_components.alphaess_local.const import DOMAIN, RELAY_SUGGESTION
-from custom_components.alphaess_local.protocol import relay as relay_module
+from custom_components.alphaess_local.protocol import Frame, relay as relay_module
 from custom_components.alphaess_local.reload import async_update_options
 
-from ..protocol.test_relay import ScriptedCloud
+from ..protocol.test_relay import ScriptedCloud, command
 from .conftest import SERIAL, RecordedBattery
 from .test_quiet import entity_id
 
@@ -208,3 +208,38 @@ async def test_with_the_relay_off_nothing_connects_out(
         hass.states.get(f"binary_sensor.alphaess_{SERIAL[-4:]}_cloud_relay_connected")
         is None
     )
+
+
+async def test_a_change_the_cloud_makes_is_shown_and_logged_as_the_clouds(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    cloud: ScriptedCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async_update_options(
+        hass,
+        loaded_entry,
+        relay_options(loaded_entry, cloud.port, relay_pass=["SetConfig"]),
+    )
+    await hass.async_block_till_done()
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await cloud.wait_for(lambda: len(cloud.frames) >= 8)
+    cloud.settings = {"GridCharge": "true"}
+    cloud.send(command("SetConfig", "4242"))
+    asked = (await client.frames(len(client.received) + 1))[-1]
+    index = json.loads(asked.payload)["CmdIndex"]
+    reply = {"Command": "SetConfig", "CmdIndex": index, "Status": "Success"}
+    await client.send(Frame(2, 8, json.dumps(reply).encode()))
+    answer = await client.request(3, {"SN": SERIAL})
+    assert json.loads(answer.payload)["GridCharge"] == "true"
+    # The battery applies it and reports back, as for any change.
+    report = client.session["system_report_raw"].replace(
+        '"GridCharge":"false"', '"GridCharge":"true"'
+    )
+    await client.request(4, report)
+    await hass.async_block_till_done()
+    grid_charge = entity_id(hass, "binary_sensor", "grid_charge")
+    assert hass.states.get(grid_charge).state == STATE_ON  # type: ignore[union-attr]
+    assert "Grid charging: off → on by the AlphaESS cloud" in caplog.text

@@ -18,10 +18,12 @@ import pytest
 
 from custom_components.alphaess_local.protocol import (
     AlphaServer,
+    CloudSettings,
     Frame,
     FrameDecoder,
     RealtimeRecord,
     acknowledge,
+    config_answer,
     relay as relay_module,
 )
 from custom_components.alphaess_local.protocol.relay import CommandKind, RelayPolicy
@@ -45,6 +47,8 @@ class ScriptedCloud:
     """A cloud that keeps every byte it receives and acknowledges every request."""
 
     def __init__(self, *, reads: bool = True) -> None:
+        # What this cloud answers a configuration request with (None: Success only).
+        self.settings: dict[str, str] | None = None
         self.received = bytearray()
         self.frames: list[Frame] = []
         self.replies: list[dict[str, Any]] = []
@@ -88,7 +92,12 @@ class ScriptedCloud:
                     continue
                 if frame.kind == 1:
                     self.frames.append(frame)
-                    writer.write(acknowledge(frame).encode())
+                    answer = (
+                        config_answer(self.settings)
+                        if frame.command == 3 and self.settings
+                        else acknowledge(frame)
+                    )
+                    writer.write(answer.encode())
                 else:
                     self.replies.append(json.loads(frame.payload))
             self.changed.set()
@@ -263,6 +272,43 @@ def test_dropping_a_frame_in_flight_does_not_shift_the_acknowledgements() -> Non
     assert list(queue.frames) == [b"c", b"d"]
     queue.link_lost()
     assert queue.unsent() == [b"c", b"d"]
+
+
+async def test_a_passed_setconfig_hands_the_battery_the_clouds_settings(
+    cloud: ScriptedCloud,
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    events: EventLog,
+) -> None:
+    server = await relayed(
+        make_server, cloud.port, passed=frozenset({CommandKind.SET_CONFIG})
+    )
+    cloud.settings = {"GridCharge": "1", "TimeChaf1": "2"}
+    battery: RawClient = await connect(server.port)
+    await battery.send(login())
+    await battery.frames(1)
+    await cloud.wait_for(lambda: len(cloud.frames) == 1)
+    cloud.send(command("SetConfig", "77"))
+    (_, asked) = await battery.frames(2)
+    index = json.loads(asked.payload)["CmdIndex"]
+    reply = {"Command": "SetConfig", "CmdIndex": index, "Status": "Success"}
+    await battery.send(Frame(2, 8, json.dumps(reply).encode()))
+    await cloud.wait_for(lambda: len(cloud.replies) == 1)
+    # The battery asks for its configuration: it gets the cloud's settings.
+    await battery.send(Frame(1, 3, json.dumps({"SN": SERIAL}).encode()))
+    (*_, answer) = await battery.frames(3)
+    assert answer.header == (1, 2, 3)
+    assert json.loads(answer.payload) == {
+        "Status": "Success",
+        "GridCharge": "1",
+        "TimeChaf1": "2",
+    }
+    (told,) = [e for e in events.events if isinstance(e, CloudSettings)]
+    assert told.settings == {"GridCharge": "1", "TimeChaf1": "2"}
+    # Without a SetConfig from the cloud, ours is the answer, at once.
+    await battery.send(Frame(1, 3, json.dumps({"SN": SERIAL}).encode()))
+    (*_, plain) = await battery.frames(4)
+    assert json.loads(plain.payload) == {"Status": "Success"}
 
 
 async def test_the_cloud_has_at_most_two_commands_at_the_battery(

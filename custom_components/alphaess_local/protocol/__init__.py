@@ -27,6 +27,7 @@ from .credentials import CredentialPins, Proof
 from .dump import TrafficDump
 from .events import (
     BatteryNotConnectedError,
+    CloudSettings,
     CommandTimeoutError,
     Corrupted,
     CredentialsMismatch,
@@ -106,6 +107,7 @@ __all__ = [
     "Acknowledgement",
     "AlphaServer",
     "BatteryNotConnectedError",
+    "CloudSettings",
     "Command",
     "CommandKind",
     "CommandReply",

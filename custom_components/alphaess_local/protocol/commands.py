@@ -8,6 +8,7 @@ request, and only when the owner handed them over for that battery
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final
@@ -26,6 +27,8 @@ from .messages import CommandReply
 from .redact import mask_serial
 
 DEFAULT_COMMAND_TIMEOUT: Final = 30.0
+# How long a configuration answer waits for the cloud's, after a passed SetConfig.
+CLOUD_CONFIG_WAIT: Final = 10.0
 
 
 class ServerCommands:
@@ -37,6 +40,9 @@ class ServerCommands:
         """No command sent, no settings handed over."""
         self._configs: dict[str, Mapping[str, object]] = {}
         self._index = CommandIndex()
+        # Per serial, the cloud's answer to the configuration request a SetConfig
+        # the owner let through will cause (relay.py).
+        self._cloud_configs: dict[str, asyncio.Future[Mapping[str, object]]] = {}
 
     async def send_command(
         self,
@@ -100,3 +106,39 @@ class ServerCommands:
     def take_config(self, serial: str | None) -> Mapping[str, object] | None:
         """Settings explicitly handed over for ``serial``, consumed on use."""
         return self._configs.pop(serial, None) if serial else None
+
+    async def config_for(self, serial: str | None) -> Mapping[str, object] | None:
+        """Settings for ``serial``'s configuration answer: handed over, or the cloud's.
+
+        Only after a cloud ``SetConfig`` the owner let through does the answer wait,
+        at most :data:`CLOUD_CONFIG_WAIT`, for the cloud's answer to the same request;
+        without it the battery gets ours, which changes nothing.
+        """
+        handed = self.take_config(serial)
+        if handed is not None or serial is None:
+            return handed
+        waiting = self._cloud_configs.get(serial)
+        if waiting is None:
+            return None
+        try:
+            async with asyncio.timeout(CLOUD_CONFIG_WAIT):
+                return await asyncio.shield(waiting)
+        except TimeoutError:
+            return None
+        finally:
+            if self._cloud_configs.get(serial) is waiting:
+                del self._cloud_configs[serial]
+
+    def expect_cloud_config(self, serial: str) -> None:
+        """A cloud ``SetConfig`` goes to the battery: its next request is the cloud's."""
+        previous = self._cloud_configs.get(serial)
+        if previous is None or previous.done():
+            self._cloud_configs[serial] = asyncio.get_running_loop().create_future()
+
+    def cloud_config(self, serial: str, settings: Mapping[str, object]) -> bool:
+        """The cloud answered a configuration request; False if none was awaited."""
+        waiting = self._cloud_configs.get(serial)
+        if waiting is None or waiting.done():
+            return False
+        waiting.set_result(settings)
+        return True

@@ -72,8 +72,27 @@ class CredentialsMismatch:
     peer: str
 
 
+@dataclass(frozen=True, slots=True)
+class CloudSettings:
+    """Settings the vendor cloud sent a battery, through a SetConfig the owner passed.
+
+    The battery applies them and reports back as for any change; this says who made
+    it, for the owner's change log.
+    """
+
+    serial: str
+    received_at: datetime
+    peer: str
+    settings: dict[str, object]
+
+
 type ServerEvent = (
-    Received | Corrupted | Disconnected | ForeignProtocol | CredentialsMismatch
+    Received
+    | Corrupted
+    | Disconnected
+    | ForeignProtocol
+    | CredentialsMismatch
+    | CloudSettings
 )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 import json
@@ -183,12 +183,14 @@ class UpstreamLink:
         connect: Connect | None = None,
         own_port: int = 0,
         queue: RelayQueue | None = None,
+        on_config: Callable[[Mapping[str, object]], None] | None = None,
     ) -> None:
         """Relay for ``serial``; ``deliver`` sends a passed command to the battery.
 
         ``own_port`` is our listener's, never connected to as the cloud.
         """
         self._own_port = own_port
+        self._on_config = on_config
         self._policy = policy
         self._serial = serial
         self._stats = stats
@@ -327,6 +329,8 @@ class UpstreamLink:
                 if not isinstance(frame, Frame):
                     continue  # junk from the cloud: nothing to act on
                 if frame.kind == Kind.REPLY:
+                    if frame.command == Command.CONFIG and self._on_config:
+                        self._config_answer(frame)
                     if self._queue.acknowledged():
                         self._stats.forwarded += 1
                         self._stats.queued = max(self._stats.queued - 1, 0)
@@ -341,6 +345,17 @@ class UpstreamLink:
             if writer and writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
                 async with asyncio.timeout(DRAIN_TIMEOUT):
                     await writer.drain()
+
+    def _config_answer(self, frame: Frame) -> None:
+        """The cloud's settings for the battery, for a SetConfig the owner passed."""
+        try:
+            answer = json.loads(frame.payload)
+        except ValueError:
+            return
+        if isinstance(answer, dict) and self._on_config is not None:
+            settings = {k: v for k, v in answer.items() if k != "Status"}
+            if settings:
+                self._on_config(settings)
 
     @property
     def _label(self) -> str:

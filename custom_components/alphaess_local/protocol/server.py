@@ -9,7 +9,7 @@ explicitly handed it settings for that battery with :meth:`AlphaServer.hand_conf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from functools import partial
 import logging
@@ -21,6 +21,7 @@ from .connections import ConnectionLog
 from .credentials import CredentialPins
 from .dump import TrafficDump
 from .events import (
+    CloudSettings,
     Disconnected,
     ForeignProtocol,
     ServerEvent,
@@ -32,10 +33,12 @@ from .messages import Login, ServerCommand
 from .recognize import Foreign, ForeignKind
 from .relay import (
     COMMAND_TIMEOUT,
+    CommandKind,
     RelayPolicy,
     RelayQueue,
     RelayStats,
     UpstreamLink,
+    classify,
 )
 from .session import Session
 
@@ -232,12 +235,21 @@ class AlphaServer(ServerCommands):
                     serial,
                     RelayQueue(self.relay.queue_frames, self.relay.queue_bytes),
                 ),
+                on_config=partial(self._cloud_settings, session),
             )
             link.start()
         link.forward(frame.encode())
 
+    def _cloud_settings(self, session: Session, settings: Mapping[str, object]) -> None:
+        """The cloud answered a configuration request: hand it on if one was awaited."""
+        serial = session.serial
+        if serial and self.cloud_config(serial, settings):
+            self.emit(CloudSettings(serial, self.now(), session.peer, dict(settings)))
+
     async def _cloud_command(self, serial: str, command: ServerCommand) -> str | None:
         """Pass a command the firewall let through; the battery's status comes back."""
+        if classify(command.command) is CommandKind.SET_CONFIG:
+            self.expect_cloud_config(serial)
         reply = await self.send_command(
             serial, command.command or "", *command.parameters, timeout=COMMAND_TIMEOUT
         )

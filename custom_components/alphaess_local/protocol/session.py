@@ -80,8 +80,8 @@ class SessionOwner(Protocol):
         ``login`` is the login that named it, if the connection logged in.
         """
 
-    def take_config(self, serial: str | None) -> Mapping[str, object] | None:
-        """Settings handed over for ``serial``'s next configuration answer."""
+    async def config_for(self, serial: str | None) -> Mapping[str, object] | None:
+        """Settings for ``serial``'s configuration answer, if any are due."""
 
     def foreign_protocol(self, session: Session, foreign: Foreign, data: bytes) -> None:
         """Report a connection that opened with another protocol (it is closed)."""
@@ -273,17 +273,20 @@ class Session:
             # A login after the battery's first records (it reconnected and pushed
             # first): what it proves counts from now on.
             self._server.admit(self, serial, message)
+        own = self._own_part(frame, message)
         if frame.kind == Kind.REQUEST:
+            if own is message:
+                # Queued for the cloud (if the relay is on) before our answer is
+                # written: our answer never waits for it, but the cloud's answer to a
+                # configuration request may be what we pass on (commands.py).
+                self._server.relay_frame(self, frame)
             if frame.command == Command.CONFIG:
-                reply = config_answer(self._server.take_config(self.serial))
+                reply = config_answer(await self._server.config_for(self.serial))
             else:
                 reply = acknowledge(frame)
             await self._send(reply)
-        own = self._own_part(frame, message)
         if own is None:
             return True
-        if own is message and frame.kind == Kind.REQUEST:
-            self._server.relay_frame(self, frame)
         message = own
         if isinstance(message, CommandReply):
             self._pending.answered(message)
