@@ -42,6 +42,7 @@ from custom_components.alphaess_local.protocol import ForeignKind
 from custom_components.alphaess_local.reload import async_update_options
 
 from ..protocol.conftest import HOST, RawClient
+from ..protocol.test_recognize import recorded_client_hello
 from .conftest import SERIAL, RecordedBattery
 from .test_quiet import entity_id
 
@@ -229,18 +230,7 @@ async def test_a_thousand_client_hellos_make_one_repair_and_few_lines(
 ) -> None:
     caplog.set_level(logging.INFO)
     port = loaded_entry.data[CONF_PORT]
-    hello = bytearray()
-
-    async def record(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        hello.extend(await reader.read(65536))
-        writer.close()
-
-    recorder = await asyncio.start_server(record, HOST, 0)
-    await tls_hello(recorder.sockets[0].getsockname()[1])
-    recorder.close()
-    await recorder.wait_closed()
+    hello = await recorded_client_hello()
     created: list[str] = []
     hass.bus.async_listen(
         ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED,
@@ -249,14 +239,14 @@ async def test_a_thousand_client_hellos_make_one_repair_and_few_lines(
 
     async def one() -> None:
         _, writer = await asyncio.open_connection(HOST, port)
-        writer.write(bytes(hello))
+        writer.write(hello)
         await writer.drain()
         writer.close()
 
     for _ in range(100):
         await asyncio.gather(*(one() for _ in range(10)))
     last = await RawClient.connect(port)
-    await last.send(bytes(hello))
+    await last.send(hello)
     assert await last.closed_by_server(timeout=5)
     await last.close()
     await hass.async_block_till_done()

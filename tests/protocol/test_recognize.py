@@ -50,6 +50,23 @@ async def tls_hello(port: int) -> None:
         )
 
 
+async def recorded_client_hello() -> bytes:
+    """The first bytes a real TLS client sends, as a battery with encrypting firmware."""
+    hello = bytearray()
+
+    async def record(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        hello.extend(await reader.read(65536))
+        writer.close()
+
+    recorder = await asyncio.start_server(record, HOST, 0)
+    await tls_hello(recorder.sockets[0].getsockname()[1])
+    recorder.close()
+    await recorder.wait_closed()
+    return bytes(hello)
+
+
 def foreign_events(events: EventLog) -> list[ForeignProtocol]:
     return [e for e in events.events if isinstance(e, ForeignProtocol)]
 
@@ -120,24 +137,13 @@ async def test_a_thousand_hellos_make_one_line_and_one_dump_sample(
     caplog.set_level(logging.WARNING)
     dump = TrafficDump(tmp_path / "unknown.jsonl")
     server: AlphaServer = await make_server(dump=dump)
-    hello = bytearray()
-
     # One real ClientHello, recorded, then replayed 1 000 times as fast as possible.
-    async def record(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        hello.extend(await reader.read(65536))
-        writer.close()
-
-    recorder = await asyncio.start_server(record, HOST, 0)
-    await tls_hello(recorder.sockets[0].getsockname()[1])
-    recorder.close()
-    await recorder.wait_closed()
-    assert recognize(bytes(hello)) is not None
+    hello = await recorded_client_hello()
+    assert recognize(hello) is not None
 
     async def one() -> None:
         _, writer = await asyncio.open_connection(HOST, server.port)
-        writer.write(bytes(hello))
+        writer.write(hello)
         await writer.drain()
         writer.close()
 
@@ -146,7 +152,7 @@ async def test_a_thousand_hellos_make_one_line_and_one_dump_sample(
     # Hellos still unread when the per-address limit made room were closed unread;
     # one more, waited for, is the last the server handles.
     last = await RawClient.connect(server.port)
-    await last.send(bytes(hello))
+    await last.send(hello)
     assert await last.closed_by_server(timeout=5)
     await last.close()
     await events.wait_for(lambda: len(foreign_events(events)) >= 1)

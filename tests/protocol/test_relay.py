@@ -129,6 +129,16 @@ async def cloud(socket_enabled: None) -> AsyncGenerator[ScriptedCloud]:
     await scripted.stop()
 
 
+async def absent_cloud(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A port where the cloud will be, nothing listening yet; retries come fast."""
+    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
+    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
+    later = ScriptedCloud()
+    await later.start()
+    await later.stop()
+    return later.port
+
+
 async def relayed(
     make_server: Callable[..., Any], port: int, **policy: Any
 ) -> AlphaServer:
@@ -341,12 +351,7 @@ async def test_an_absent_cloud_delays_nothing_and_the_queue_drains_in_order(
     socket_enabled: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
-    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
-    later = ScriptedCloud()
-    await later.start()
-    port = later.port
-    await later.stop()  # nothing listens there for now
+    port = await absent_cloud(monkeypatch)
     server = await relayed(make_server, port)
     battery: RawClient = await connect(server.port)
     sent = [login(), *(realtime(n) for n in range(1, 21))]
@@ -398,12 +403,7 @@ async def test_frames_queued_in_an_outage_survive_the_batterys_own_reconnect(
     socket_enabled: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
-    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
-    later = ScriptedCloud()
-    await later.start()
-    port = later.port
-    await later.stop()
+    port = await absent_cloud(monkeypatch)
     server = await relayed(make_server, port)
     first: RawClient = await connect(server.port)
     await first.send(login())
