@@ -87,6 +87,19 @@ def stop_after(
     monkeypatch.setattr(cli, name, run_and_stop)
 
 
+def recording_servers(monkeypatch: pytest.MonkeyPatch) -> list[AlphaServer]:
+    """Every server ``serve`` makes, kept for the test to look at."""
+    servers: list[AlphaServer] = []
+
+    class RecordingServer(AlphaServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            servers.append(self)
+
+    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    return servers
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -101,14 +114,7 @@ def test_serve_prints_redacted_events_and_honours_its_options(
     logging_config: list[dict[str, Any]],
     tmp_path: Path,
 ) -> None:
-    servers: list[AlphaServer] = []
-
-    class RecordingServer(AlphaServer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            servers.append(self)
-
-    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    servers = recording_servers(monkeypatch)
     output = Output(capsys)
     dump = tmp_path / "unknown.jsonl"
 
@@ -187,14 +193,7 @@ def test_serve_defaults(
     capsys: pytest.CaptureFixture[str],
     logging_config: list[dict[str, Any]],
 ) -> None:
-    servers: list[AlphaServer] = []
-
-    class RecordingServer(AlphaServer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            servers.append(self)
-
-    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    servers = recording_servers(monkeypatch)
     output = Output(capsys)
 
     async def drive(serve: asyncio.Task[None]) -> None:
@@ -373,14 +372,7 @@ def test_serve_relays_to_the_cloud_it_is_given(
     capsys: pytest.CaptureFixture[str],
     logging_config: list[dict[str, Any]],
 ) -> None:
-    servers: list[AlphaServer] = []
-
-    class RecordingServer(AlphaServer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            servers.append(self)
-
-    monkeypatch.setattr(cli, "AlphaServer", RecordingServer)
+    servers = recording_servers(monkeypatch)
     output = Output(capsys)
     heard = bytearray()
 
