@@ -13,6 +13,7 @@ from homeassistant.helpers import device_registry as dr
 
 from .battery import BatteryState
 from .const import DOMAIN
+from .protocol import printable
 
 
 def device_name(serial: str) -> str:
@@ -48,8 +49,9 @@ def update_device(hass: HomeAssistant, entry_id: str, state: BatteryState) -> No
     details: dict[str, Any] = {}
     if report is not None:
         # Only what the report knows: a missing field must not wipe a stored one.
+        # The battery wrote these strings: escaped like anything else a peer says.
         details = {
-            key: value
+            key: printable(value)
             for key, value in (
                 ("model", report.battery_model),
                 ("sw_version", report.ems_version),

@@ -340,7 +340,8 @@ def test_serve_keeps_pins_in_its_pin_file_and_names_other_credentials(
         port = int(found.group(1))
         battery = await RawClient.connect(port)
         await battery.send(login(DEFAULT_SERIAL, "first-secret"))
-        await battery.frames(1, timeout=PATIENCE)
+        await battery.send(realtime(DEFAULT_SERIAL))  # its data earns the pin
+        await battery.frames(2, timeout=PATIENCE)
         await battery.close()
         async with asyncio.timeout(PATIENCE):
             while not pin_file.exists():

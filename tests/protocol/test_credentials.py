@@ -18,6 +18,7 @@ from custom_components.alphaess_local.protocol import (
     AlphaServer,
     CredentialPins,
     CredentialsMismatch,
+    Frame,
     Proof,
     RealtimeRecord,
     Spoke,
@@ -135,17 +136,17 @@ async def test_a_battery_without_login_is_served_while_no_proven_link_holds_it(
 async def test_a_proven_login_outranks_a_link_without_one_at_once(
     server: AlphaServer, events: Events, connect: Callable[[int], Any]
 ) -> None:
-    first = await logged_in(connect, server.port, OWN)  # pins the battery's login
-    await first.frames(1)
+    first = await logged_in(connect, server.port, OWN)
+    await pushed(first, "1", 2)  # its data pins its login
     await first.close()
     await events.wait_for(lambda: not server.connected_serials)
     squatter = await logged_in(connect, server.port, None)
-    await pushed(squatter, "1", 1)
+    await pushed(squatter, "2", 1)
     battery = await logged_in(connect, server.port, OWN)
     await battery.frames(1)
     assert await squatter.closed_by_server(timeout=2)
     await pushed(battery, "50", 2)
-    assert socs(events) == [1, 50]
+    assert socs(events) == [1, 2, 50]
 
 
 async def test_a_first_login_before_any_pin_cannot_take_a_live_link(
@@ -268,3 +269,73 @@ async def test_the_connection_log_stays_bounded_under_a_flood(
         while server.connections.counts[Spoke.TLS] < 60:
             await asyncio.sleep(0.01)
     assert len(server.connections.recent) == 20
+
+
+# What a squatter can send forever without the battery's data (issue #23).
+EMPTY_HANDED = {
+    "command replies": Frame(
+        2, 8, b'{"Command":"x","CmdIndex":"1","Status":"Success"}'
+    ),
+    "heartbeats": Frame(1, 0, b""),
+    "logins": login(password=STOLEN),
+}
+
+
+@pytest.mark.parametrize("sends", list(EMPTY_HANDED))
+async def test_a_squatter_without_the_batterys_data_is_displaced(
+    server: AlphaServer,
+    events: Events,
+    connect: Callable[[int], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    sends: str,
+) -> None:
+    """It logged in first with the serial (any password) and only ever sends ``sends``.
+
+    It earns neither the pin (its login delivered no data) nor a life sign, so the
+    battery gets in once the squatter's admission is :data:`TAKEOVER_AFTER` old.
+    """
+    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.5)
+    squatter = await logged_in(connect, server.port, STOLEN)
+    await squatter.frames(1)
+    assert server.connected_serials == {SERIAL}
+
+    async def keep_sending() -> None:
+        while True:
+            await squatter.send(EMPTY_HANDED[sends])
+            await asyncio.sleep(0.05)
+
+    sending = asyncio.create_task(keep_sending())
+    refused = 0
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                battery = await logged_in(connect, server.port, OWN)
+                await battery.send(realtime(soc="50"))
+                if not await battery.closed_by_server(timeout=0.3):
+                    break
+                refused += 1
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+    assert await squatter.closed_by_server(timeout=2)
+    assert socs(events) == [50]
+    # The battery's data earned its login the pin: the squatter cannot come back.
+    assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
+    again = await logged_in(connect, server.port, STOLEN)
+    assert await again.closed_by_server(timeout=2)
+    await battery.send(realtime(soc="51"))  # its acks were read past above
+    await events.wait_for(lambda: socs(events) == [50, 51])
+
+
+async def test_a_login_earns_its_pin_only_with_the_batterys_data(
+    server: AlphaServer, events: Events, connect: Callable[[int], Any]
+) -> None:
+    squatter = await logged_in(connect, server.port, STOLEN)
+    await squatter.frames(1)
+    assert not server.pins.pinned(SERIAL)
+    await squatter.close()
+    await events.wait_for(lambda: not server.connected_serials)
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.OTHER

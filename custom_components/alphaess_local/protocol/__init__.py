@@ -16,7 +16,8 @@ integration uses nothing else, and the rest may change without notice.
 - Relay (opt-in): :class:`RelayPolicy` forwards identified batteries' frames to the
   vendor cloud behind a command firewall (:class:`CommandKind`), with
   :class:`RelayStats` per battery.
-- Privacy: :func:`mask_serial` and :func:`to_jsonable` for logs and diagnostics,
+- Privacy and hygiene: :func:`mask_serial` and :func:`to_jsonable` for logs and
+  diagnostics, :func:`printable` for any other peer string, :func:`is_serial`,
   :class:`TrafficDump` for a redacted copy of traffic that could not be decoded.
 """
 
@@ -25,6 +26,7 @@ from .connections import ConnectionLog, ConnectionRecord, Spoke
 from .crc import crc16_modbus
 from .credentials import CredentialPins, Proof
 from .dump import TrafficDump
+from .escape import is_serial, printable
 from .events import (
     BatteryNotConnectedError,
     CloudSettings,
@@ -162,8 +164,10 @@ __all__ = [
     "config_answer",
     "crc16_modbus",
     "decode_message",
+    "is_serial",
     "mask_serial",
     "normalize",
+    "printable",
     "recognize",
     "setting_label",
     "shows",

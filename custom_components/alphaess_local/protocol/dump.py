@@ -248,7 +248,7 @@ class TrafficDump:
 
 
 def _line(entry: dict[str, object], key: str, payload: str) -> bytes:
-    return (json.dumps({**entry, key: payload}, ensure_ascii=False) + "\n").encode(
+    return (json.dumps({**entry, key: payload}, ensure_ascii=True) + "\n").encode(
         "utf-8", "replace"
     )
 
@@ -263,7 +263,7 @@ def _fit(text: str, budget: int) -> str:
     keep = min(len(text), budget)
     while keep > 0:
         size = len(
-            json.dumps(text[:keep], ensure_ascii=False).encode("utf-8", "replace")
+            json.dumps(text[:keep], ensure_ascii=True).encode("utf-8", "replace")
         )
         size -= 2  # the quotes
         if size <= budget:

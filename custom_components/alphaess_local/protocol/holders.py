@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__package__ + ".server")
 
-# A serial whose connection delivered a frame this recently is not taken over by a new
-# connection: a battery that really reconnects has a silent old link.
+# A serial whose connection was admitted or delivered data this recently is not taken
+# over by a new connection: a battery that really reconnects has a silent old link.
+# Replies and heartbeats do not count: a squatter can send those forever.
 TAKEOVER_AFTER: Final = 60.0
 
 
@@ -67,7 +68,8 @@ class SerialHolders:
         Who holds a serial (docs/protocol.md, "Who is on the port"): a connection that
         proves the pinned credentials takes it from any other at once; one with other
         credentials never takes it from one that proved them; otherwise the holder
-        keeps it while it is alive (a frame within :data:`TAKEOVER_AFTER`).
+        keeps it while it is alive: admitted, or a request carrying its data, within
+        :data:`TAKEOVER_AFTER` (``Session.alive_at``).
         """
         record = session.record
         if self.allowlist and serial not in self.allowlist:
@@ -98,15 +100,32 @@ class SerialHolders:
                 "Battery %s reconnected; dropping its old link", mask_serial(serial)
             )
             previous.abort("closed: a newer connection took its serial")
-        # The first login for a serial pins its credentials: from now on it proves them.
-        session.proof = proof = Proof.PROVEN if proof is Proof.FIRST else proof
+        session.proof = proof
+        if proof is Proof.FIRST and user is not None and password is not None:
+            # Pinned once this connection delivers the battery's data (delivered()):
+            # a login alone, which anything on the LAN can send, earns nothing.
+            session.first_login = (user, password)
         record.spoke = Spoke.BATTERY
-        record.detail = mask_serial(serial) + (
-            "" if proof is Proof.PROVEN else f" ({proof.name.lower()} credentials)"
-        )
+        record.detail = _detail(serial, proof)
         self.by_serial[serial] = session
-        self.pins.accepted(serial, user, password)
+        if session.has_delivered:  # a late login, after the battery's records
+            self.delivered(session)
         return True
+
+    def delivered(self, session: Session) -> None:
+        """``session`` sent its battery's data: the first login it made is pinned.
+
+        From then on that login proves the serial (docs/protocol.md, "Who is on the
+        port").
+        """
+        serial, first = session.serial, session.first_login
+        session.first_login = None
+        if serial is None or first is None or self.by_serial.get(serial) is not session:
+            return
+        user, password = first
+        self.pins.accepted(serial, user, password)
+        session.proof = self.pins.check(serial, user, password, session.host)
+        session.record.detail = _detail(serial, session.proof)
 
     @staticmethod
     def _may_take(previous: Session, proof: Proof, now: float) -> bool:
@@ -121,8 +140,8 @@ class SerialHolders:
             return False
         if previous.proof is Proof.OTHER and proof is Proof.NONE:
             return True  # other credentials rank below none at all
-        last = previous.last_frame_at
-        return last is None or now - last >= TAKEOVER_AFTER
+        alive = previous.alive_at
+        return alive is None or now - alive >= TAKEOVER_AFTER
 
     def _refuse_second(self, session: Session, serial: str, previous: Session) -> None:
         if self._budget.once_an_hour(f"takeover {serial}"):
@@ -149,3 +168,9 @@ class SerialHolders:
                 mask_serial(serial),
             )
         self._emit(CredentialsMismatch(serial, self._now(), session.peer))
+
+
+def _detail(serial: str, proof: Proof) -> str:
+    """The connection log's line for a battery connection."""
+    shown = "" if proof is Proof.PROVEN else f" ({proof.name.lower()} credentials)"
+    return mask_serial(serial) + shown

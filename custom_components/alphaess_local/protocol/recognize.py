@@ -19,9 +19,9 @@ from enum import StrEnum
 import re
 from typing import Final
 
+from .escape import printable
 from .redact import mask_serial
 
-MAX_REPORTED: Final = 80  # characters of any peer-supplied string in a report
 _TLS_VERSIONS: Final = {
     0x0300: "SSL 3.0",
     0x0301: "TLS 1.0",
@@ -54,16 +54,6 @@ class Foreign:
         """One line for a log or a terminal: ``TLS (sni=www.alphaess.com, ...)``."""
         shown = ", ".join(f"{key}={value}" for key, value in self.details.items())
         return f"{self.kind.name}" + (f" ({shown})" if shown else "")
-
-
-def printable(raw: bytes | str) -> str:
-    """``raw`` as printable ASCII: anything else (control, C1, bidi) as an escape."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    out = "".join(
-        c if " " <= c <= "~" and c != "\\" else c.encode("unicode_escape").decode()
-        for c in text[:MAX_REPORTED]
-    )
-    return out + ("…" if len(text) > MAX_REPORTED else "")
 
 
 def recognize(first: bytes) -> Foreign | None:

@@ -18,6 +18,7 @@ from datetime import datetime
 import re
 from typing import Any, Final
 
+from .escape import MAX_SERIAL_LENGTH, printable
 from .values import PackedCell
 
 REDACTED: Final = "**REDACTED**"
@@ -77,12 +78,18 @@ _SERIAL_NAMES: Final = frozenset(k.encode() for k in SERIAL_KEYS)
 
 
 def mask_serial(serial: str | None) -> str:
-    """``AL9002021030042`` → ``AL90*********42``: enough to tell two batteries apart."""
+    """``AL9002021030042`` → ``AL90*********42``: enough to tell two batteries apart.
+
+    Refused serials are masked too, and they may be anything a peer sent: what is kept
+    is escaped, and a long one shows at most :data:`MAX_SERIAL_LENGTH` characters.
+    """
     if not serial:
         return "<unknown>"
     if len(serial) <= 6:
         return "*" * len(serial)
-    return f"{serial[:4]}{'*' * (len(serial) - 6)}{serial[-2:]}"
+    hidden = min(len(serial), MAX_SERIAL_LENGTH) - 6
+    more = "…" if len(serial) > MAX_SERIAL_LENGTH else ""
+    return printable(f"{serial[:4]}{'*' * hidden}{more}{serial[-2:]}", None)
 
 
 def _mask_bytes(value: bytes) -> bytes:
@@ -159,7 +166,8 @@ def redact_bytes(data: bytes, serials: Iterable[str] = ()) -> bytes:
     result = _redact_csv(result)
     for serial in serials:
         if serial:
-            result = result.replace(serial.encode(), mask_serial(serial).encode())
+            shown = mask_serial(serial).encode()
+            result = result.replace(serial.encode("utf-8", "replace"), shown)
     return _SERIAL_TOKEN.sub(lambda m: _mask_bytes(m.group()), result)
 
 
@@ -179,7 +187,8 @@ def redact_head(
     """
     if len(data) <= limit:
         return redact_bytes(data, serials), True
-    known = [s.encode() for s in serials if s]
+    # A peer's serial may hold a lone surrogate (JSON "\ud800"): never raise over it.
+    known = [s.encode("utf-8", "replace") for s in serials if s]
     cut = max(limit, 0)
     while cut > 0 and limit - cut < 3 and data[cut] & 0xC0 == 0x80:
         cut -= 1  # a UTF-8 continuation byte: the character began before the cut
@@ -227,7 +236,8 @@ def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
 def to_jsonable(value: Any) -> Any:
     """A typed message as plain JSON data, with personal data redacted.
 
-    Used by the terminal ``serve`` command and by diagnostics.
+    Used by the terminal ``serve`` command and by diagnostics; every string in it (keys
+    too: a payload's keys are the peer's) is :func:`printable`.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if isinstance(value, PackedCell):
@@ -243,7 +253,7 @@ def to_jsonable(value: Any) -> Any:
             elif name == "raw":
                 continue  # the same data as the typed fields and extra, unredacted
             elif name == "extra":
-                out[name] = redact_mapping(inner)
+                out[name] = to_jsonable(inner)  # redacted, keys and text escaped
             elif name == "frame":
                 out[name] = {"header": list(inner.header), "length": len(inner.payload)}
             else:
@@ -254,7 +264,12 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [to_jsonable(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in redact_mapping(value).items()}
+        return {
+            printable(str(k), None): to_jsonable(v)
+            for k, v in redact_mapping(value).items()
+        }
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
+    if isinstance(value, str):
+        return printable(value, None)
     return value

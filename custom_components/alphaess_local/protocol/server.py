@@ -185,6 +185,10 @@ class AlphaServer(ServerCommands):
         """Attach ``serial`` to ``session`` if policy allows (``holders.py``)."""
         return self.holders.admit(session, serial, login)
 
+    def delivered(self, session: Session) -> None:
+        """``session`` sent its battery's data (``holders.py``)."""
+        self.holders.delivered(session)
+
     def may_warn(self, host: str) -> bool:
         """Whether bad input from ``host`` may still be logged as a warning this hour."""
         return self._budget.may_warn(host)

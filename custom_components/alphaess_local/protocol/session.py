@@ -20,6 +20,7 @@ from typing import Final, Protocol
 from .builders import acknowledge, config_answer
 from .connections import ConnectionLog, Spoke
 from .credentials import Proof
+from .escape import MAX_SERIAL_LENGTH, is_serial
 from .events import (
     Corrupted,
     Received,
@@ -28,9 +29,11 @@ from .events import (
 from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
 from .messages import (
     CommandReply,
+    EventLog,
     HistoryUpload,
     Login,
     Message,
+    SystemMessage,
     Undecodable,
     UnknownMessage,
     decode_message,
@@ -38,6 +41,7 @@ from .messages import (
 )
 from .pending import PendingCommands
 from .recognize import Foreign, recognize
+from .records import PowerRecord, SystemReport
 from .redact import mask_serial
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ STRIKE_WINDOW: Final = 60.0
 # A frame announced by its header but not complete after this long is taken to have a
 # damaged length: the decoder resynchronises past it (the battery waits for its ack).
 PARTIAL_TIMEOUT: Final = 15.0
+# What a battery sends only about itself: the requests that show it is alive.
+_LIFE_SIGNS: Final = (PowerRecord, SystemReport, HistoryUpload, EventLog, SystemMessage)
 
 
 class SessionOwner(Protocol):
@@ -79,6 +85,9 @@ class SessionOwner(Protocol):
 
         ``login`` is the login that named it, if the connection logged in.
         """
+
+    def delivered(self, session: Session) -> None:
+        """``session`` sent its battery's data (a first login it made is pinned)."""
 
     async def config_for(self, serial: str | None) -> Mapping[str, object] | None:
         """Settings for ``serial``'s configuration answer, if any are due."""
@@ -129,11 +138,18 @@ class Session:
         self.frames = 0
         loop = asyncio.get_running_loop()
         self.opened_at = loop.time()
-        # Loop time of the last valid frame: a live battery's link is not taken over.
+        # Loop time of the last valid frame (the idle deadline counts from it).
         self.last_frame_at: float | None = None
+        # Loop time of the last sign that the battery is alive (holders.py): its
+        # admission, then each request carrying its data. Replies and heartbeats
+        # carry nothing a squatter could not send forever.
+        self.alive_at: float | None = None
+        self.has_delivered = False
         self.evicted = False
         # What the connection showed of its right to its serial.
         self.proof = Proof.NONE
+        # A first login's credentials, until its data earns them a pin (holders.py).
+        self.first_login: tuple[str, str] | None = None
         self.record = server.connections.opened(self.peer, server.now())
         # How the connection ended, for the connection log (set where it is decided).
         self.end_reason: str | None = None
@@ -263,11 +279,15 @@ class Session:
         message = decode_message(frame)
         serial = message_serial(message)
         if serial and self.serial is None:
+            if not is_serial(serial):
+                self._refuse_serial(frame, serial)
+                return False
             login = message if isinstance(message, Login) else None
             if not self._server.admit(self, serial, login):
                 self.end_reason = "refused"
                 return False
             self.serial = serial
+            self.alive_at = self.last_frame_at
             self._decoder.max_payload = self._server.max_payload
         elif isinstance(message, Login) and serial and serial == self.serial:
             # A login after the battery's first records (it reconnected and pushed
@@ -288,6 +308,11 @@ class Session:
         if own is None:
             return True
         message = own
+        if frame.kind == Kind.REQUEST and isinstance(message, _LIFE_SIGNS):
+            self.alive_at = self.last_frame_at
+            self.has_delivered = True
+            if self.first_login is not None:
+                self._server.delivered(self)
         if isinstance(message, CommandReply):
             self._pending.answered(message)
         elif isinstance(message, Undecodable | UnknownMessage):
@@ -308,6 +333,23 @@ class Session:
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
         self._server.emit(Received(self.serial, self._server.now(), self.peer, message))
         return True
+
+    def _refuse_serial(self, frame: Frame, serial: str) -> None:
+        """Close a connection naming something no battery would call its serial."""
+        self.record.spoke = Spoke.REFUSED
+        self.record.detail = "not a battery serial"
+        self.end_reason = "refused: not a battery serial"
+        self._warn(
+            "Refused connection %s: it named %s (%d characters) as its serial, which "
+            "is not 1 to %d letters and digits; dumped",
+            self.peer,
+            mask_serial(serial),
+            len(serial),
+            MAX_SERIAL_LENGTH,
+        )
+        self._server.dump_bytes(
+            self, "not a battery serial", frame.payload, frame.header, (serial,)
+        )
 
     def _own_part(self, frame: Frame, message: Message) -> Message | None:
         """What of ``message`` this connection may say: its own serial's data only.

@@ -15,6 +15,7 @@ from enum import StrEnum
 import math
 from typing import Final
 
+from .escape import printable
 from .values import parse_bool, parse_float, parse_int
 
 type SettingValue = bool | int | float
@@ -168,7 +169,7 @@ def spoken(key: str, value: object) -> str:
         return "on" if value is True or text in ("true", "1") else "off"
     number = _number(value)
     if number is None:
-        return str(value)
+        return printable(str(value))  # a value the battery or the cloud sent
     if setting is not None and setting.kind is SettingKind.HOUR:
         return f"{int(number):02d}:00"
     if setting is not None and setting.kind is SettingKind.PERCENT:
