@@ -15,20 +15,25 @@ decide who stays. The rules here take that decision away from the flood:
   connection it gets is held long enough to read a login from it.
 * **Battery addresses.** An address from which a serial was accepted (the last
   :data:`MAX_BATTERY_ADDRESSES`) may evict even an in-grace unidentified connection of
-  another address, and its own unidentified connections go last. So a battery that
-  was here before gets in on every reconnect whatever the flood, as long as one slot
-  is not held by an identified battery (``holders.py`` keeps one for the first
-  battery), and once in, nothing that is not a battery address can evict it during
-  its grace. This, not the arithmetic below, is what wins the measured scenario.
+  another address, and its own unidentified connections are evicted only for another
+  battery address's. So a battery that was here before gets in on every reconnect
+  whatever the flood, as long as one slot is not held by an identified battery
+  (``holders.py`` keeps one for the first battery), and its login is read however
+  late the loop gets to it: under a flood the loop itself lags, and a rule that only
+  protects for :data:`GRACE` lost the battery in our tests when reading took longer.
+  The price: a device that takes over a battery's address keeps up to
+  :data:`MAX_UNIDENTIFIED_PER_HOST` slots until its connections time out.
 * **Churn.** Each address has a count of connections it opened, decayed with
-  :data:`CHURN_HALF_LIFE`. Eviction takes from the most churning address first, then
-  the oldest. A *quiet* newcomer (score below :data:`CHURNING`, e.g. a battery never
-  seen since the server started) may evict an in-grace connection of a churning
-  address: a flood cannot use that, since flooding makes an address churning, and a
-  quiet address's own connection cannot be evicted in grace by anyone but a battery
-  address. Without it a new battery would compete with the flood for each slot that
-  leaves grace, and lose most of the time (48 free slots a second shared among ~500
-  rate-limited attempts a second from 249 addresses: about one chance in ten).
+  :data:`CHURN_HALF_LIFE`; at :data:`CHURNING` or more it is churning, below it
+  quiet. A churning address may only evict churning addresses' connections (past
+  grace); a quiet one (e.g. a battery not seen since the server started) may also
+  evict a churning address's connection in grace, and a quiet one's past grace.
+  Flooding makes an address churning, so a flood cannot take a quiet newcomer's
+  slot, however late its login is read; without this a new battery would compete
+  with the flood for each slot that leaves grace and lose most of the time (48 free
+  slots a second shared among ~1000 rate-limited attempts a second from 249
+  addresses). Eviction takes from churning addresses first, then the oldest, so a
+  device that reconnects in a loop pays for it before one that connected once.
 * **Rate.** A token bucket per address: :data:`BURST` connections, then
   :data:`RATE` a second; battery addresses are exempt. The burst is large because one
   host may legitimately carry many links (a simulator, a proxy in front of several
@@ -168,23 +173,34 @@ class Doorway:
     ) -> Session | None:
         """The unidentified connection to close for a newcomer, if any may be.
 
-        Past grace before in grace, other addresses before battery addresses, the
-        most churning address first, then the oldest.
+        Who may close whose (the module docstring says why): a battery address any
+        other address's, and its own past grace; a quiet address a churning one's, and
+        a quiet one's past grace; a churning address only a churning one's past
+        grace. Among those: past grace before in grace, churning before quiet, then
+        the oldest. Churn is a class, not
+        a rank: the decayed score of a quiet address is lower the longer ago it
+        connected, and ranking by it would close the newest quiet connection first.
         """
-        scores: dict[str, float] = {}
-        best: tuple[bool, bool, float, float] | None = None
+        churning: dict[str, bool] = {}
+        best: tuple[bool, bool, bool, float] | None = None
         victim = None
         for session in waiting:
             host = session.host
-            if host not in scores:
-                scores[host] = self.churn(host, now)
+            if host not in churning:
+                churning[host] = self.churn(host, now) >= CHURNING
             reserved = host in self._batteries
             in_grace = now - session.opened_at < GRACE
-            if in_grace and (
-                reserved or not (battery or (quiet and scores[host] >= CHURNING))
-            ):
+            if reserved:
+                eligible = battery and not in_grace
+            elif battery:
+                eligible = True
+            elif in_grace:
+                eligible = quiet and churning[host]
+            else:
+                eligible = quiet or churning[host]
+            if not eligible:
                 continue
-            key = (reserved, in_grace, -scores[host], session.opened_at)
+            key = (reserved, in_grace, not churning[host], session.opened_at)
             if best is None or key < best:
                 best, victim = key, session
         return victim
