@@ -113,15 +113,21 @@ async def flood(
         for source in sources
         for _ in range(per_address)
     ]
+    loop = asyncio.get_running_loop()
+    # Debug mode records a stack for every callback: 240 sockets' worth would make the
+    # test a benchmark of that instead.
+    debug = loop.get_debug()
+    loop.set_debug(False)
     try:
-        loop = asyncio.get_running_loop()
-        # In full swing: every slot taken and every flood address churning.
+        # In full swing: every slot taken, most flood addresses churning.
         await wait_until(
             lambda: server.connection_count >= server.max_connections
-            and all(
+            and 2
+            * sum(
                 server.doorway.churn(s, loop.time()) >= doorway.CHURNING
                 for s in sources
-            ),
+            )
+            >= len(sources),
             timeout=60,
         )
         yield sources
@@ -129,6 +135,7 @@ async def flood(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        loop.set_debug(debug)
 
 
 async def test_a_known_battery_gets_in_on_every_reconnect_during_a_flood(

@@ -69,9 +69,12 @@ GRACE: Final = 0.5
 # (an address competing with itself, so grace does not apply).
 MAX_UNIDENTIFIED_PER_HOST: Final = 4
 # Connections opened per address are counted with this half-life (seconds); an
-# address at or above CHURNING is churning, below it quiet.
+# address at or above CHURNING is churning, below it quiet. A battery opens one
+# connection per reconnect; CHURNING is below MAX_UNIDENTIFIED_PER_HOST so that an
+# address holding several unidentified connections at once is churning before any
+# of them is closed and reopened.
 CHURN_HALF_LIFE: Final = 10.0
-CHURNING: Final = 4.0
+CHURNING: Final = 2.5
 # Accepts per address: a burst of BURST, then RATE a second (battery addresses exempt).
 BURST: Final = 32
 RATE: Final = 4.0
