@@ -20,9 +20,9 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     HistoryUpload,
     RealtimeRecord,
+    doorway,
     holders,
     log_budget,
-    server as server_module,
     session as session_module,
 )
 from custom_components.alphaess_local.protocol.dump import TrafficDump
@@ -68,7 +68,7 @@ async def test_junk_holding_every_slot_does_not_lock_the_battery_out(
     assert [r.soc for r in events.messages(RealtimeRecord)] == [0, 1, 2]
     # At most a few unidentified connections per address survive.
     async with asyncio.timeout(2):
-        while server.connection_count > server_module.MAX_UNIDENTIFIED_PER_HOST:
+        while server.connection_count > doorway.MAX_UNIDENTIFIED_PER_HOST:
             await asyncio.sleep(0.01)
 
 
@@ -237,7 +237,7 @@ async def test_unidentified_peer_must_send_a_valid_frame_soon(
 async def test_unidentified_peers_are_evicted_per_address_oldest_first(
     server: AlphaServer, connect: Callable[[int], Any]
 ) -> None:
-    cap = server_module.MAX_UNIDENTIFIED_PER_HOST
+    cap = doorway.MAX_UNIDENTIFIED_PER_HOST
     clients: list[RawClient] = []
     for _ in range(cap + 1):
         client: RawClient = await connect(server.port)

@@ -5,6 +5,14 @@ admission policy let it, and only while no better-placed connection holds that s
 (docs/protocol.md, "Who is on the port"): one that proves the battery's pinned
 credentials takes the serial from any other at once; one with other credentials never
 takes it from one that proved them; otherwise the holder keeps it while it is alive.
+
+Serials are the peer's to invent, so identified sessions could fill every slot and
+lock the real battery out (30 made-up serials against 16 slots did). Some serials are
+therefore *reserved*: the allowlist's, or without one the first serial accepted (the
+battery the owner set up; Home Assistant asks the owner about later ones). Another
+serial is refused when admitting it would leave fewer free slots than there are
+reserved serials not connected; unidentified connections do not count, the door
+(``doorway.py``) evicts them for a battery.
 """
 
 from __future__ import annotations
@@ -44,15 +52,22 @@ class SerialHolders:
         budget: LogBudget,
         emit: Callable[[ServerEvent], None],
         now: Callable[[], datetime],
+        capacity: Callable[[], int],
     ) -> None:
-        """Hold serials by these rules; ``emit`` and ``now`` are the server's."""
+        """Hold serials by these rules; the callables are the server's.
+
+        ``capacity`` is the connection limit, read at every login (it may change).
+        """
         self.allowlist = frozenset(allowlist or ())
         self._admission = admission
         self.pins = pins
         self._budget = budget
         self._emit = emit
         self._now = now
+        self._capacity = capacity
         self.by_serial: dict[str, Session] = {}
+        # The first serial accepted: reserved when there is no allowlist.
+        self.first_accepted: str | None = None
 
     def release(self, session: Session) -> bool:
         """``session`` ended: free its serial if it held it; return whether it did."""
@@ -84,6 +99,17 @@ class SerialHolders:
         if self._admission is not None and not self._admission(serial):
             record.spoke, record.detail = Spoke.REFUSED, "waiting for the owner's yes"
             return False
+        if not self._room_for(serial):
+            record.spoke, record.detail = Spoke.REFUSED, "slots kept for the battery"
+            if self._budget.once_an_hour("reserved slots"):
+                _LOGGER.warning(
+                    "Refused battery %s from %s: the remaining connection slots are "
+                    "kept for %s (raise the connection limit for more batteries)",
+                    mask_serial(serial),
+                    session.peer,
+                    ", ".join(sorted(mask_serial(s) for s in self.reserved)),
+                )
+            return False
         user, password = (login.serial, login.password) if login else (None, None)
         proof = self.pins.check(serial, user, password, session.host)
         if proof is Proof.OTHER:
@@ -108,6 +134,7 @@ class SerialHolders:
         record.spoke = Spoke.BATTERY
         record.detail = _detail(serial, proof)
         self.by_serial[serial] = session
+        self.first_accepted = self.first_accepted or serial
         if session.has_delivered:  # a late login, after the battery's records
             self.delivered(session)
         return True
@@ -126,6 +153,21 @@ class SerialHolders:
         self.pins.accepted(serial, user, password)
         session.proof = self.pins.check(serial, user, password, session.host)
         session.record.detail = _detail(serial, session.proof)
+
+    @property
+    def reserved(self) -> frozenset[str]:
+        """Serials that always find a slot: the allowlist, else the first accepted."""
+        if self.allowlist:
+            return self.allowlist
+        return frozenset((self.first_accepted,) if self.first_accepted else ())
+
+    def _room_for(self, serial: str) -> bool:
+        """Whether ``serial`` may take a slot without taking a reserved serial's."""
+        reserved = self.reserved
+        if serial in reserved or serial in self.by_serial:
+            return True
+        missing = sum(1 for r in reserved if r not in self.by_serial)
+        return len(self.by_serial) + 1 + missing <= self._capacity()
 
     @staticmethod
     def _may_take(previous: Session, proof: Proof, now: float) -> bool:

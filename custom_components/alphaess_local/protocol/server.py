@@ -19,6 +19,7 @@ from typing import Final
 from .commands import ServerCommands
 from .connections import ConnectionLog
 from .credentials import CredentialPins
+from .doorway import Doorway
 from .dump import TrafficDump
 from .events import (
     CloudSettings,
@@ -46,9 +47,6 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT: Final = 7777
 DEFAULT_MAX_CONNECTIONS: Final = 16
-# Connections that have not identified themselves yet, per peer address: more are made
-# room for by closing that address's oldest.
-MAX_UNIDENTIFIED_PER_HOST: Final = 4
 DEFAULT_IDLE_TIMEOUT: Final = 300.0
 _FOREIGN_ADVICE: Final = {
     ForeignKind.TLS: (
@@ -110,6 +108,8 @@ class AlphaServer(ServerCommands):
         self._relay_queues: dict[str, RelayQueue] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._budget = LogBudget()
+        # Who gets a slot (``doorway.py``); who holds a serial (``holders.py``).
+        self.doorway = Doorway(self._budget)
         self.holders = SerialHolders(
             allowlist=allowlist,
             admission=admission,
@@ -117,6 +117,7 @@ class AlphaServer(ServerCommands):
             budget=self._budget,
             emit=self.emit,
             now=self.now,
+            capacity=lambda: self.max_connections,
         )
         self._server: asyncio.Server | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
@@ -182,8 +183,14 @@ class AlphaServer(ServerCommands):
     # --- used by sessions ------------------------------------------------------
 
     def admit(self, session: Session, serial: str, login: Login | None) -> bool:
-        """Attach ``serial`` to ``session`` if policy allows (``holders.py``)."""
-        return self.holders.admit(session, serial, login)
+        """Attach ``serial`` to ``session`` if policy allows (``holders.py``).
+
+        The address it came from keeps a reserved slot at the door from then on.
+        """
+        if not self.holders.admit(session, serial, login):
+            return False
+        self.doorway.battery_seen(session.host)
+        return True
 
     def delivered(self, session: Session) -> None:
         """``session`` sent its battery's data (``holders.py``)."""
@@ -303,17 +310,9 @@ class AlphaServer(ServerCommands):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         session = Session(self, reader, writer)
-        if not self._make_room(session):
-            self.connections.ended(
-                session.record, "refused: connection limit", self.now()
-            )
-            if self._budget.once_an_hour(""):
-                _LOGGER.warning(
-                    "Refused connection from %s: %d batteries already connected "
-                    "(raise the connection limit for more)",
-                    session.peer,
-                    len(self._sessions),
-                )
+        refused = self.doorway.admit(session, self._sessions, self.max_connections)
+        if refused is not None:
+            self.connections.ended(session.record, refused, self.now())
             writer.transport.abort()
             return
         task = asyncio.current_task()
@@ -321,30 +320,3 @@ class AlphaServer(ServerCommands):
         self._sessions[session] = task
         _LOGGER.debug("Connection from %s", session.peer)
         await session.run()
-
-    def _make_room(self, newcomer: Session) -> bool:
-        """Admit a new connection, evicting unidentified ones rather than refusing.
-
-        Identified battery sessions are never displaced: only connections that have
-        not named an admitted serial are closed, that peer address's oldest first
-        when it holds too many, otherwise the oldest of all.
-        """
-        waiting = sorted(
-            (s for s in self._sessions if not s.identified and not s.evicted),
-            key=lambda s: s.opened_at,
-        )
-        same_host = [s for s in waiting if s.host == newcomer.host]
-        if len(same_host) >= MAX_UNIDENTIFIED_PER_HOST:
-            self._evict(same_host[0])
-            waiting.remove(same_host[0])
-        live = sum(1 for s in self._sessions if not s.evicted)
-        if live < self.max_connections:
-            return True
-        if not waiting:
-            return False
-        self._evict(waiting[0])
-        return True
-
-    def _evict(self, session: Session) -> None:
-        _LOGGER.debug("Closing unidentified connection %s to make room", session.peer)
-        session.evict()
