@@ -20,11 +20,7 @@ from typing import Final, Protocol
 from .builders import acknowledge, config_answer
 from .connections import ConnectionLog, Spoke
 from .credentials import Proof
-from .events import (
-    Corrupted,
-    Received,
-    ServerEvent,
-)
+from .events import Corrupted, Received, ServerEvent
 from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
 from .messages import (
     CommandReply,
@@ -33,9 +29,9 @@ from .messages import (
     Message,
     Undecodable,
     UnknownMessage,
-    decode_message,
     message_serial,
 )
+from .pacing import Pacer, deliver
 from .pending import PendingCommands
 from .recognize import Foreign, recognize
 from .redact import mask_serial
@@ -145,6 +141,8 @@ class Session:
         )
         self._pending = PendingCommands()
         self._abort = False
+        # Big history uploads: parsed and delivered in steps, rows a minute bounded.
+        self._pacer = Pacer(self._warn, lambda: self.label)
 
     @property
     def label(self) -> str:
@@ -260,7 +258,7 @@ class Session:
     async def _frame(self, frame: Frame) -> bool:
         """Handle one frame; return False when the connection must end."""
         self.frames += 1
-        message = decode_message(frame)
+        message = await self._pacer.decode(frame)
         serial = message_serial(message)
         if serial and self.serial is None:
             login = message if isinstance(message, Login) else None
@@ -306,7 +304,8 @@ class Session:
                 len(frame.payload),
             )
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
-        self._server.emit(Received(self.serial, self._server.now(), self.peer, message))
+        event = Received(self.serial, self._server.now(), self.peer, message)
+        await deliver(self._server.emit, event)
         return True
 
     def _own_part(self, frame: Frame, message: Message) -> Message | None:
