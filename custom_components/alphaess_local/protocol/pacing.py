@@ -103,8 +103,12 @@ class Pacer:
                         self._label(),
                         ROWS_PER_MINUTE,
                     )
-                await asyncio.sleep(wait)
+                await self._pause(wait)
         return message
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait for the budget (the session reads nothing and acks nothing meanwhile)."""
+        await asyncio.sleep(seconds)
 
 
 async def deliver(emit: Callable[[ServerEvent], None], event: Received) -> None:
