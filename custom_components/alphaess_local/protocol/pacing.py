@@ -9,7 +9,9 @@ battery's acknowledgement back by a third of a second (issue #23). So, per conne
   its turn in between (``messages.history_steps`` stays sans-IO; the pauses are here);
 - its rows reach the owner :data:`ROWS_PER_EVENT` at a time, one ``Received`` per
   slice, marked ``more`` but the last, the loop getting its turn in between: each
-  slice is one bounded step of the owner's handler too;
+  slice is one bounded step of the owner's handler too. The session acknowledges a
+  history frame once its last slice is handed on, so an acknowledged frame has been
+  delivered, as with a frame handled in one step;
 - at most :data:`ROWS_PER_MINUTE` rows a minute are parsed: past that the
   acknowledgement waits until the budget refills. The battery sends its next history
   frame only after that ack, and the session reads nothing while it waits, so nothing

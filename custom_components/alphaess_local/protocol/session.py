@@ -272,6 +272,7 @@ class Session:
             # first): what it proves counts from now on.
             self._server.admit(self, serial, message)
         own = self._own_part(frame, message)
+        later = None
         if frame.kind == Kind.REQUEST:
             if own is message:
                 # Queued for the cloud (if the relay is on) before our answer is
@@ -282,7 +283,10 @@ class Session:
                 reply = config_answer(await self._server.config_for(self.serial))
             else:
                 reply = acknowledge(frame)
-            await self._send(reply)
+            if isinstance(own, HistoryUpload):
+                later = reply  # once its rows are handed on: acked means delivered
+            else:
+                await self._send(reply)
         if own is None:
             return True
         message = own
@@ -306,6 +310,8 @@ class Session:
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
         event = Received(self.serial, self._server.now(), self.peer, message)
         await deliver(self._server.emit, event)
+        if later is not None:
+            await self._send(later)
         return True
 
     def _own_part(self, frame: Frame, message: Message) -> Message | None:
