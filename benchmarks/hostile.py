@@ -13,6 +13,15 @@ Part 2, the server in a child process (its CPU and RSS read from /proc): one bat
 pushes realtime records and waits for each ack, first alone (quiet), then beside 200
 connections that keep sending the worst streams and reconnect when closed (storm).
 Printed: ack latency p50/p99 both ways, server RSS before and after.
+
+Part 3, one link's big uploads (issue #23): the terminal server in a child process,
+its printing handler writing to /dev/null (the cost of turning every row into a JSON
+line is measured, not the terminal's). Battery A pushes realtime records and waits
+for each ack, first with link B silent, then while B (logged in with its own serial)
+sends 64 KiB history frames (~1 400 rows each) back to back, waiting for each ack:
+once with the rows-per-minute bound lifted (slicing alone) and once with it as
+shipped. Printed: A's ack latency p50/p99/max each way, the ratio to B silent, and
+the rows B got through per second. Target: p99 under 20 ms (printed, not asserted).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import argparse
 import asyncio
 from collections.abc import Callable, Iterator
 import contextlib
+from datetime import datetime, timedelta
 import logging
 import os
 import statistics
@@ -38,6 +48,7 @@ MAX_STRIKES = load("session").MAX_STRIKES
 UNIDENTIFIED_MAX_PAYLOAD = load("session").UNIDENTIFIED_MAX_PAYLOAD
 
 MB = 1024 * 1024
+HISTORY_SERIAL = "AL9002021030099"
 JUNK_CONNECTIONS = 200
 REALTIME = (
     b'{"Time":"2021/03/24 10:01:52","SN":"AL9002021030042","Ppv1":"1250",'
@@ -113,6 +124,122 @@ async def child_server() -> None:
     await server.start()
     print(server.port, flush=True)
     await asyncio.Event().wait()
+
+
+async def printing_child(rows_per_minute: int | None) -> None:
+    """The terminal ``serve`` as the measured case ran it; its output to /dev/null."""
+    logging.disable(logging.WARNING)
+    if rows_per_minute is not None:
+        with contextlib.suppress(ImportError):  # before #23 there was no bound
+            load("pacing").ROWS_PER_MINUTE = rows_per_minute
+    server = AlphaServer(load("cli")._print_event, host=HOST, port=0)
+    await server.start()
+    print(server.port, flush=True)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, sys.stderr.fileno())
+    await asyncio.Event().wait()
+
+
+def history_payload(limit: int = 64 * 1024) -> bytes:
+    """As many one-minute rows for B as fit in ``limit`` bytes (~1 400)."""
+    lines = ["Date,Time,SN,Ppv1,SOC"]
+    size = len(lines[0]) + 1
+    minute = datetime(2021, 3, 24)
+    while True:
+        line = f"{minute:%Y/%m/%d,%H:%M:%S},{HISTORY_SERIAL},1250,33.2"
+        if size + len(line) + 1 > limit:
+            return ("\n".join(lines) + "\n").encode("ascii")
+        lines.append(line)
+        size += len(line) + 1
+        minute += timedelta(minutes=1)
+
+
+async def uploader(port: int, stop: asyncio.Event) -> int:
+    """Link B: log in, then 64 KiB history frames back to back, each acked; rows sent."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    decoder = FrameDecoder()
+    payload = history_payload()
+    wire = Frame(1, 12, payload).encode()
+    rows = payload.count(b"\n") - 1
+    login = f'{{"UserName":"{HISTORY_SERIAL}","Password":"x"}}'.encode()
+    sent = 0
+    for frame in (Frame(1, 2, login).encode(), *([wire] * 1_000_000)):
+        if stop.is_set():
+            break
+        writer.write(frame)
+        await writer.drain()
+        got = 0
+        while not got:
+            data = await reader.read(4096)
+            if not data:
+                raise ConnectionResetError("uploader dropped")
+            got = sum(isinstance(f, Frame) for f in decoder.feed(data))
+        sent += rows if frame is wire else 0
+    writer.close()
+    return sent
+
+
+def spread(latencies: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max in ms."""
+    ordered = sorted(latencies)
+    return (
+        statistics.median(ordered) * 1000,
+        ordered[int(len(ordered) * 0.99)] * 1000,
+        ordered[-1] * 1000,
+    )
+
+
+async def upload_part(seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    print(
+        f"Server with the terminal's printing, battery A acked {seconds:g} s with link "
+        "B silent, then while B sends 64 KiB history frames back to back"
+    )
+    quiet: tuple[float, float, float] | None = None
+    for label, bound in (
+        ("B silent", None),
+        ("B uploading, rows/min bound lifted", 10**9),
+        ("B uploading, rows/min bound as shipped", None),
+    ):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks.hostile",
+            "--printing-child",
+            *(["--rows-per-minute", str(bound)] if bound else []),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        port = int(await process.stdout.readline())
+        try:
+            await asyncio.sleep(0.5)
+            stop = asyncio.Event()
+            upload = None
+            if label != "B silent":
+                upload = loop.create_task(uploader(port, stop))
+                await asyncio.sleep(0.5)  # B's upload is under way
+            started = loop.time()
+            latencies = await battery(port, loop.time() + seconds)
+            elapsed = loop.time() - started
+            stop.set()
+            rows = await upload if upload else 0
+        finally:
+            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                await process.wait()
+        p50, p99, worst = spread(latencies)
+        line = (
+            f"  {label:40s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  max {worst:7.2f} ms"
+        )
+        if quiet is None:
+            quiet = (p50, p99, worst)
+        else:
+            line += (
+                f"  ({p50 / quiet[0]:.0f}x / {p99 / quiet[1]:.0f}x / "
+                f"{worst / quiet[2]:.0f}x silent; B {rows / elapsed:,.0f} rows/s)"
+            )
+        print(line, flush=True)
 
 
 async def battery(port: int, stop_at: float) -> list[float]:
@@ -245,11 +372,22 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--attack", type=int, metavar="PORT")
+    parser.add_argument("--printing-child", action="store_true")
+    parser.add_argument("--rows-per-minute", type=int)
+    parser.add_argument(
+        "--part", type=int, choices=(1, 2, 3), help="run only this part"
+    )
     args = parser.parse_args()
     if args.child:
         asyncio.run(child_server())
+    elif args.printing_child:
+        asyncio.run(printing_child(args.rows_per_minute))
     elif args.attack:
         asyncio.run(attack_part(args.attack, args.seconds))
     else:
-        decoder_part(args.megabytes)
-        asyncio.run(server_part(args.seconds))
+        if args.part in (None, 1):
+            decoder_part(args.megabytes)
+        if args.part in (None, 2):
+            asyncio.run(server_part(args.seconds))
+        if args.part in (None, 3):
+            asyncio.run(upload_part(args.seconds))

@@ -241,12 +241,14 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     def _apply(
         self, state: BatteryState, message: object, received_at: datetime
     ) -> None:
-        state.counters["frames"] += 1
+        # A big history frame comes in slices (``more`` on all but its last): one frame.
+        if not (isinstance(message, HistoryUpload) and message.more):
+            state.counters["frames"] += 1
         match message:
             case RealtimeRecord() | DetailedRecord():
                 self._apply_record(state, message, received_at)
             case HistoryUpload():
-                self.backfill.rows_received(state, message.rows)
+                self.backfill.rows_received(state, message.rows, more=message.more)
             case SystemReport():
                 state.report = message
                 self._update_device(state)

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 import contextlib
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 import threading
 from typing import Any
 
@@ -37,7 +38,10 @@ from custom_components.alphaess_local.const import DOMAIN
 from custom_components.alphaess_local.coordinator import AlphaEssCoordinator
 from custom_components.alphaess_local.protocol import Command, ServerCommand
 from custom_components.alphaess_local.protocol.model import BatteryModel, Sample
-from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
+from custom_components.alphaess_local.protocol.simulator import (
+    SimulatedBattery,
+    history as simulated_history,
+)
 
 from ..protocol.conftest import HOST
 from .conftest import SERIAL
@@ -411,6 +415,44 @@ async def test_three_hour_outage_is_backfilled(scenario: Scenario) -> None:
     start = datetime.strptime(resume.parameters[0], "%Y/%m/%d %H:%M:%S")
     gone_local = dt_util.as_local(result["gone_at"]).replace(tzinfo=None)
     assert gone_local - timedelta(minutes=2) <= start <= gone_local
+
+
+async def test_big_history_frames_arrive_in_slices_and_file_as_whole_ones(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 rows a frame (~58 KiB): each reaches us in slices (``protocol/pacing.py``).
+
+    The hours and totals come out as with three rows a frame; a frame counts once, and
+    an upload is judged complete at a frame's last slice only, so its rows all join
+    the one requested upload (none starts an unrequested one of its own).
+    """
+    monkeypatch.setattr(simulated_history, "HISTORY_ROWS_PER_FRAME", 100)
+    slices: list[tuple[bool, int]] = []  # (more follows, frames counted so far)
+    filed: list[bool] = []  # per filing: whether the upload was the requested one
+    received = backfill.HistoryBackfill.rows_received
+    start_filing = backfill.HistoryBackfill._start_filing
+
+    def rows_received(
+        self: backfill.HistoryBackfill, state: Any, rows: Any, *, more: bool = False
+    ) -> None:
+        slices.append((more, state.counters["frames"]))
+        received(self, state, rows, more=more)
+
+    def filing(self: backfill.HistoryBackfill, state: Any, *, complete: bool) -> None:
+        if (upload := self._uploads.get(state.serial)) is not None:
+            filed.append(upload.end is not None)
+        start_filing(self, state, complete=complete)
+
+    monkeypatch.setattr(backfill.HistoryBackfill, "rows_received", rows_received)
+    monkeypatch.setattr(backfill.HistoryBackfill, "_start_filing", filing)
+    await outage_and_check(scenario, timedelta(hours=3))
+    # Two frames (~195 rows), each sliced: a dozen events or more apiece.
+    assert sum(not more for more, _ in slices) == 2
+    assert sum(more for more, _ in slices) > 20
+    for (more, counted), (next_more, next_counted) in pairwise(slices):
+        if more:  # the next call is the same frame's next slice: counted at its last
+            assert next_counted == counted + (not next_more), "a slice counted"
+    assert filed == [True]
 
 
 async def test_outage_with_home_assistant_restart(scenario: Scenario) -> None:

@@ -206,9 +206,19 @@ class HistoryBackfill:
 
     @callback
     def rows_received(
-        self, state: BatteryState, rows: tuple[DetailedRecord, ...]
+        self,
+        state: BatteryState,
+        rows: tuple[DetailedRecord, ...],
+        *,
+        more: bool = False,
     ) -> None:
-        """Collect uploaded rows; file them once the upload is complete or goes quiet."""
+        """Collect uploaded rows; file them once the upload is complete or goes quiet.
+
+        ``more``: the rows are a slice of a big frame whose next slice follows (the
+        library delivers big frames in slices). The frame is judged complete only at
+        its last slice, as it would be whole: rows after the end in the same frame
+        still join this upload instead of starting another.
+        """
         upload = self._uploads.get(state.serial)
         if upload is None:
             # Unrequested history (or after a timeout): still worth filing.
@@ -227,7 +237,7 @@ class HistoryBackfill:
             if upload.newest is None or time > upload.newest:
                 upload.newest = time
         # Rows are a minute apart: the newest the battery holds ends the upload.
-        if upload.end is not None and upload.reached(ROW_SPACING):
+        if not more and upload.end is not None and upload.reached(ROW_SPACING):
             self._start_filing(state, complete=True)
             return
         self._wait_quietly(state, upload)

@@ -7,7 +7,7 @@ becomes :class:`UnknownMessage`. The caller acknowledges either and dumps them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 import json
@@ -98,11 +98,17 @@ class ConfigAnswer:
 
 @dataclass(frozen=True, slots=True)
 class HistoryUpload:
-    """Command 12: one-minute records as CSV, header first, each row typed."""
+    """Command 12: one-minute records as CSV, header first, each row typed.
+
+    A big frame reaches the owner as several uploads, a slice of its rows each, so
+    that no one event costs the loop much (``pacing.py``): ``more`` is true on every
+    slice but the frame's last. A battery's own frames (three rows) come whole.
+    """
 
     header: tuple[str, ...]
     rows: tuple[DetailedRecord, ...]
     malformed_rows: tuple[str, ...] = ()
+    more: bool = False
 
     @property
     def serial(self) -> str | None:
@@ -388,16 +394,34 @@ def _event_log(data: Mapping[str, object]) -> EventLog | SystemMessage:
 
 def parse_history_csv(text: str) -> HistoryUpload:
     """Parse a command-12 payload; rows whose column count is wrong are set aside."""
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise PayloadError("empty history upload")
-    header = tuple(name.strip() for name in lines[0].split(","))
-    if "Date" not in header or "Time" not in header:
-        raise PayloadError("history header lacks Date and Time")
+    return complete(history_steps(text, len(text) + 1))
+
+
+def history_steps(
+    text: str, rows_per_step: int
+) -> Generator[None, None, HistoryUpload]:
+    """:func:`parse_history_csv`, pausing before every ``rows_per_step``-th line.
+
+    Sans-IO: what a pause means is the caller's. The session yields to the event loop
+    there, so a 64 KiB upload (~1 500 rows) is not parsed in one loop step while other
+    batteries wait for their acknowledgements.
+    """
+    header: tuple[str, ...] | None = None
     rows: list[DetailedRecord] = []
     malformed: list[str] = []
-    for line in lines[1:]:
+    # Lines are stripped one by one, blank ones counted too: 64 KiB of blank lines is
+    # no cheaper a step than 64 KiB of rows.
+    for count, raw in enumerate(text.splitlines(), 1):
+        if count % rows_per_step == 0:
+            yield
+        line = raw.strip()
+        if not line:
+            continue
+        if header is None:
+            header = tuple(name.strip() for name in line.split(","))
+            if "Date" not in header or "Time" not in header:
+                raise PayloadError("history header lacks Date and Time")
+            continue
         cells = line.split(",")
         if len(cells) != len(header):
             malformed.append(line)
@@ -409,7 +433,18 @@ def parse_history_csv(text: str) -> HistoryUpload:
             malformed.append(line)
             continue
         rows.append(row)
+    if header is None:
+        raise PayloadError("empty history upload")
     return HistoryUpload(header, tuple(rows), tuple(malformed))
+
+
+def complete[T](steps: Generator[None, None, T]) -> T:
+    """Run ``steps`` to the end without pausing; its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(T, done.value)
 
 
 def _command(data: Mapping[str, object]) -> ServerCommand:
@@ -491,9 +526,29 @@ def decode_message(frame: Frame) -> Message:
     """
     try:
         return _decode(frame)
-    except PayloadError as err:
-        reason = str(err)
     except Exception as err:  # noqa: BLE001 - last line of defence (docstring)
+        return _not_typed(frame, err)
+
+
+def decode_steps(frame: Frame, rows_per_step: int) -> Generator[None, None, Message]:
+    """:func:`decode_message`, pausing every ``rows_per_step`` history rows.
+
+    The same message as :func:`decode_message`, and it never raises either; only a
+    history upload (command 12) pauses (:func:`history_steps`).
+    """
+    try:
+        if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
+            return (yield from history_steps(_history_text(frame), rows_per_step))
+        return _decode(frame)
+    except Exception as err:  # noqa: BLE001 - as in decode_message
+        return _not_typed(frame, err)
+
+
+def _not_typed(frame: Frame, err: Exception) -> Message:
+    """What a frame whose payload raised ``err`` becomes (called in its handler)."""
+    if isinstance(err, PayloadError):
+        reason = str(err)
+    else:
         # Debug only: a peer can trigger this at will; the session already warns with
         # the reason, rate-limited, and the traceback is for whoever fixes the parser.
         _LOGGER.debug("Cannot type the payload of %s", frame.header, exc_info=True)
@@ -503,13 +558,16 @@ def decode_message(frame: Frame) -> Message:
     return Undecodable(frame, reason)
 
 
+def _history_text(frame: Frame) -> str:
+    try:
+        return frame.payload.decode("ascii")
+    except UnicodeDecodeError as err:
+        raise PayloadError(f"not ASCII at byte {err.start}") from None
+
+
 def _decode(frame: Frame) -> Message:
     if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
-        try:
-            text = frame.payload.decode("ascii")
-        except UnicodeDecodeError as err:
-            raise PayloadError(f"not ASCII at byte {err.start}") from None
-        return parse_history_csv(text)
+        return parse_history_csv(_history_text(frame))
     if not frame.payload.strip():
         data: dict[str, object] = {}
     else:
@@ -551,6 +609,7 @@ __all__ = [
     "UnknownMessage",
     "build_record",
     "decode_message",
+    "decode_steps",
     "message_serial",
     "parse_json_object",
 ]

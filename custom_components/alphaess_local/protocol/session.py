@@ -21,11 +21,7 @@ from .builders import acknowledge, config_answer
 from .connections import ConnectionLog, Spoke
 from .credentials import Proof
 from .escape import MAX_SERIAL_LENGTH, is_serial
-from .events import (
-    Corrupted,
-    Received,
-    ServerEvent,
-)
+from .events import Corrupted, Received, ServerEvent
 from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
 from .messages import (
     CommandReply,
@@ -36,9 +32,9 @@ from .messages import (
     SystemMessage,
     Undecodable,
     UnknownMessage,
-    decode_message,
     message_serial,
 )
+from .pacing import Pacer, deliver
 from .pending import PendingCommands
 from .recognize import Foreign, recognize
 from .records import PowerRecord, SystemReport
@@ -161,6 +157,8 @@ class Session:
         )
         self._pending = PendingCommands()
         self._abort = False
+        # Big history uploads: parsed and delivered in steps, rows a minute bounded.
+        self._pacer = Pacer(self._warn, lambda: self.label)
 
     @property
     def label(self) -> str:
@@ -276,7 +274,7 @@ class Session:
     async def _frame(self, frame: Frame) -> bool:
         """Handle one frame; return False when the connection must end."""
         self.frames += 1
-        message = decode_message(frame)
+        message = await self._pacer.decode(frame)
         serial = message_serial(message)
         if serial and self.serial is None:
             if not is_serial(serial):
@@ -294,6 +292,7 @@ class Session:
             # first): what it proves counts from now on.
             self._server.admit(self, serial, message)
         own = self._own_part(frame, message)
+        later = None
         if frame.kind == Kind.REQUEST:
             if own is message:
                 # Queued for the cloud (if the relay is on) before our answer is
@@ -304,7 +303,10 @@ class Session:
                 reply = config_answer(await self._server.config_for(self.serial))
             else:
                 reply = acknowledge(frame)
-            await self._send(reply)
+            if isinstance(own, HistoryUpload):
+                later = reply  # once its rows are handed on: acked means delivered
+            else:
+                await self._send(reply)
         if own is None:
             return True
         message = own
@@ -331,7 +333,10 @@ class Session:
                 len(frame.payload),
             )
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
-        self._server.emit(Received(self.serial, self._server.now(), self.peer, message))
+        event = Received(self.serial, self._server.now(), self.peer, message)
+        await deliver(self._server.emit, event)
+        if later is not None:
+            await self._send(later)
         return True
 
     def _refuse_serial(self, frame: Frame, serial: str) -> None:
