@@ -470,3 +470,43 @@ async def test_with_the_relay_off_nothing_connects_out(
     await asyncio.sleep(0.1)
     assert attempts == []
     assert server.relay_stats == {}
+
+
+async def test_a_cloud_that_accepts_and_drops_at_once_is_unreachable(
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A firewall or a dead cloud behind a load balancer: connected, never answered."""
+    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
+    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
+    accepted = 0
+
+    async def drop(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        writer.transport.abort()
+
+    dropper = await asyncio.start_server(drop, HOST, 0)
+    port = dropper.sockets[0].getsockname()[1]
+    try:
+        server = await relayed(make_server, port)
+        battery: RawClient = await connect(server.port)
+        await battery.send(login())
+        await battery.frames(1)
+        stats = server.relay_stats[SERIAL]
+        await eventually(lambda: accepted >= 2 and stats.unreachable_since is not None)
+        warnings = [r for r in caplog.records if "cannot reach the cloud" in r.message]
+        assert len(warnings) == 1  # once per outage, not once per link
+        assert "without answering" in warnings[0].message
+    finally:
+        dropper.close()
+    # The cloud answers again: reached, no longer reported.
+    back = ScriptedCloud()
+    await back.start(port)
+    try:
+        await eventually(lambda: stats.unreachable_since is None)
+    finally:
+        await server.close()
+        await back.stop()

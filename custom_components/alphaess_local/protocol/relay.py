@@ -207,6 +207,8 @@ class UpstreamLink:
         # The battery's login, sent first on every upstream connection after the one
         # it was queued for: the cloud knows a connection by its login.
         self._login: bytes | None = None
+        # Whether the cloud answered on the current link.
+        self._answered = False
 
     def start(self) -> None:
         """Start connecting (in the running loop)."""
@@ -251,24 +253,20 @@ class UpstreamLink:
                     writer.transport.abort()
                     raise ConnectionRefusedError("that address is our own listener")
             except (OSError, TimeoutError, ValueError) as err:
-                if self._stats.unreachable_since is None:
-                    self._stats.unreachable_since = loop.time()
-                    _LOGGER.warning(
-                        "Relay for %s: cannot reach the cloud at %s:%s (%s); "
-                        "the battery is served locally and its frames are queued",
-                        mask_serial(self._serial),
-                        self._policy.host,
-                        self._policy.port,
-                        err,
-                    )
+                self._unreachable(str(err))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
                 delay = min(delay * 2, RECONNECT_MAX)
                 continue
             began = loop.time()
+            self._answered = False
             try:
                 await self._connected(reader, writer)
             except Exception:  # a bug here must not end the relay for good
                 _LOGGER.exception("Relay for %s: link failed", self._label)
+            if not self._answered:
+                # Accepting and dropping at once is as good as refusing: the owner
+                # must hear of it the same way.
+                self._unreachable("it closed the link without answering")
             # A link that held for a while starts the backoff afresh; one the cloud
             # drops at once (a reset mid-frame) keeps backing off.
             if loop.time() - began > RECONNECT_MAX:
@@ -276,6 +274,20 @@ class UpstreamLink:
             else:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
                 delay = min(delay * 2, RECONNECT_MAX)
+
+    def _unreachable(self, why: str) -> None:
+        """The cloud was not reached: say so once per outage, and since when."""
+        if self._stats.unreachable_since is not None:
+            return
+        self._stats.unreachable_since = asyncio.get_running_loop().time()
+        _LOGGER.warning(
+            "Relay for %s: cannot reach the cloud at %s:%s (%s); "
+            "the battery is served locally and its frames are queued",
+            self._label,
+            self._policy.host,
+            self._policy.port,
+            why,
+        )
 
     def _is_own_listener(self, writer: asyncio.StreamWriter) -> bool:
         """Whether the link leads back to our own listener.
@@ -293,7 +305,6 @@ class UpstreamLink:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self._stats.links += 1
-        self._stats.unreachable_since = None
         self._writer = writer
         login = self._login
         if login is not None and not (
@@ -329,6 +340,9 @@ class UpstreamLink:
                 if not isinstance(frame, Frame):
                     continue  # junk from the cloud: nothing to act on
                 if frame.kind == Kind.REPLY:
+                    # The cloud answered: reached (a link it only accepts is not).
+                    self._answered = True
+                    self._stats.unreachable_since = None
                     if frame.command == Command.CONFIG and self._on_config:
                         self._config_answer(frame)
                     if self._queue.acknowledged():
