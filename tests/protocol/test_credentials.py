@@ -283,6 +283,7 @@ EMPTY_HANDED = {
     ),
     "heartbeats": Frame(1, 0, b""),
     "logins": login(password=STOLEN),
+    "history without rows": Frame(1, 12, b"Date,Time,SN,SOC\n"),
 }
 
 

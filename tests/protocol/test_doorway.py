@@ -280,11 +280,42 @@ async def test_per_address_state_is_bounded(
     batteries = [f"127.0.4.{n + 1}" for n in range(5)]
     for n, source in enumerate(batteries):
         client = await connect_from(server.port, source)
-        await client.send(login(f"AL90020210301{n:02d}"))
-        await client.frames(1)
+        serial = f"AL90020210301{n:02d}"
+        await client.send(login(serial))
+        await client.send(realtime(serial))  # proven: a pinning login and its data
+        await client.frames(2)
         await client.close()
     loop = asyncio.get_running_loop()
     assert server.doorway.tracked == 100
     assert server.doorway.churn(sources[0], loop.time()) == 0.0
     assert server.doorway.churn(sources[-1], loop.time()) > 0.0
     assert server.doorway.battery_addresses == set(batteries[-3:])
+
+
+async def test_only_a_proven_battery_makes_its_address_a_battery_address(
+    make_server: Callable[..., Any], connect_from: From
+) -> None:
+    """A battery address skips the rate limit and keeps its slot: it must be earned.
+
+    Anything less than the pinned login and the battery's data a LAN device can do,
+    and four such addresses would otherwise hold the door against the battery.
+    """
+    server: AlphaServer = await make_server()
+    home = await connect_from(server.port, "127.0.6.1")
+    await home.send(login(password="hunter2"))
+    await home.send(realtime())
+    await home.frames(2)
+    await home.close()
+    attempts = {
+        "127.0.6.2": [login(password="guessed"), realtime()],  # other credentials
+        "127.0.6.3": [login(password="hunter2")],  # the login, never the data
+        "127.0.6.4": [realtime()],  # the data, never a login
+    }
+    for source, frames in attempts.items():
+        await wait_until(lambda: not server.connected_serials)
+        client = await connect_from(server.port, source)
+        for frame in frames:
+            await client.send(frame)
+        await client.frames(len(frames))
+        await client.close()
+    assert server.doorway.battery_addresses == {"127.0.6.1"}

@@ -30,6 +30,8 @@ from .conftest import EventLog as Events, RawClient
 from .test_server import SERIAL, login, realtime
 
 OTHER = "AL9002021030099"
+# Only bounds a hang: a 64 KiB upload takes ~10 s to parse under coverage's tracer.
+PATIENCE = 120
 HEADER = "Date,Time,SN,Ppv1,SOC"
 
 
@@ -75,7 +77,7 @@ def finished(events: Events, count: int = 1) -> Callable[[], bool]:
 async def logged_in(server: AlphaServer, connect: Any, serial: str) -> RawClient:
     client: RawClient = await connect(server.port)
     await client.send(login(serial))
-    (ack,) = await client.frames(1)
+    (ack,) = await client.frames(1, timeout=PATIENCE)
     assert ack.header == (1, 2, 2)
     return client
 
@@ -90,7 +92,7 @@ async def test_a_64_kib_upload_arrives_whole_in_slices_and_is_acked(
     assert len(whole.malformed_rows) == 2
     client = await logged_in(server, connect, SERIAL)
     await client.send(frame)
-    _, ack = await client.frames(2)
+    _, ack = await client.frames(2, timeout=PATIENCE)
     assert ack.header == (1, 2, 12)
     # Acknowledged once handed on: the last slice is already out.
     assert finished(events)()
@@ -140,9 +142,9 @@ async def test_a_battery_is_answered_while_another_upload_is_parsed(
 
     monkeypatch.setattr(pacing, "decode_steps", steps_that_let_the_battery_push)
     await uploader.send(history(rows(1400, OTHER)))
-    _, ack = await battery.frames(2)
+    _, ack = await battery.frames(2, timeout=PATIENCE)
     assert ack.header == (1, 2, 16)
-    await events.wait_for(finished_for(events, OTHER))
+    await events.wait_for(finished_for(events, OTHER), timeout=PATIENCE)
     received = [e for e in events.events if isinstance(e, Received)][2:]
     first_slice = next(
         n for n, e in enumerate(received) if isinstance(e.message, HistoryUpload)
@@ -176,9 +178,9 @@ async def test_a_battery_is_answered_while_another_upload_is_delivered(
     battery = await logged_in(server, connect, SERIAL)
     uploader = await logged_in(server, connect, OTHER)
     await uploader.send(history(rows(1400, OTHER)))
-    _, ack = await battery.frames(2)
+    _, ack = await battery.frames(2, timeout=PATIENCE)
     assert ack.header == (1, 2, 16)
-    await events.wait_for(finished_for(events, OTHER))
+    await events.wait_for(finished_for(events, OTHER), timeout=PATIENCE)
     order = [
         type(e.message).__name__ for e in events.events if isinstance(e, Received)
     ][2:]
@@ -210,8 +212,8 @@ async def test_past_its_row_budget_a_link_waits_for_its_ack_and_loses_nothing(
     client = await logged_in(server, connect, SERIAL)
     frames = [history(rows(80, start=80 * n)) for n in range(3)]
     await client.send(frames[0])  # within the budget
-    await client.frames(2)
-    await events.wait_for(finished(events, 1))
+    await client.frames(2, timeout=PATIENCE)
+    await events.wait_for(finished(events, 1), timeout=PATIENCE)
     caplog.set_level(logging.WARNING)
     await client.send(frames[1])  # 60 rows over: its ack waits
     async with asyncio.timeout(10):
@@ -222,13 +224,13 @@ async def test_past_its_row_budget_a_link_waits_for_its_ack_and_loses_nothing(
     assert sum(not u.more for u in uploads(events)) == 1
     assert waits == [pytest.approx(60 / (100 / 60), rel=0.01)]
     gate.set()  # the budget refilled
-    await client.frames(3)
+    await client.frames(3, timeout=PATIENCE)
     assert client.received[2].header == (1, 2, 12)
     async with asyncio.timeout(10):
         await waiting.wait()  # the third frame was read, and it is over budget too
     gate.set()
-    await client.frames(4)
-    await events.wait_for(finished(events, 3))
+    await client.frames(4, timeout=PATIENCE)
+    await events.wait_for(finished(events, 3), timeout=PATIENCE)
     got = [r.time for u in uploads(events) for r in u.rows]
     assert got == [datetime(2021, 3, 24) + timedelta(minutes=n) for n in range(240)]
     assert len(waits) == 2
@@ -259,3 +261,117 @@ def test_slices_of_an_upload_are_equal_to_it() -> None:
         pauses += 1
     assert result == decode_message(frame)
     assert pauses == len(frame.payload.splitlines()) // 7  # blank lines too
+
+
+async def test_a_link_waiting_for_its_budget_is_dropped_at_once_when_closed(
+    server: AlphaServer,
+    events: Events,
+    connect: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A frame of junk lines puts a link deep in debt: closing it must not wait that.
+
+    Nor may the server's own close (a Home Assistant reload) wait for it.
+    """
+    monkeypatch.setattr(pacing, "ROWS_PER_MINUTE", 10)
+    waiting = asyncio.Event()
+    real_pause = pacing.Pacer._pause
+
+    async def pause(self: pacing.Pacer, seconds: float) -> None:
+        waiting.set()
+        await real_pause(self, seconds)
+
+    monkeypatch.setattr(pacing.Pacer, "_pause", pause)
+    client = await logged_in(server, connect, SERIAL)
+    junk = "\n".join([HEADER, *(["x"] * 5000)])  # 5 000 rows: 500 minutes of budget
+    await client.send(Frame(1, 12, junk.encode("ascii")))
+    async with asyncio.timeout(PATIENCE):
+        await waiting.wait()
+    async with asyncio.timeout(10):  # at once; without the wake-up, MAX_WAIT (60 s)
+        await server.close()
+    assert server.connection_count == 0
+
+
+async def test_a_read_full_of_small_frames_lets_another_battery_in_between(
+    make_server: Callable[..., Any], events: Events, connect: Any
+) -> None:
+    """One 64 KiB read of ~300 realtime frames is not handled in one loop step."""
+    battery: RawClient | None = None
+
+    def on_event(event: Any) -> None:
+        events(event)
+        heard = [e for e in events.events if getattr(e, "serial", "") == OTHER]
+        if isinstance(event, Received) and event.serial == OTHER and len(heard) == 2:
+            # The flood's first record is out: the battery pushes now.
+            assert battery is not None
+            battery.writer.write(realtime(soc="77").encode())
+
+    server: AlphaServer = await make_server(on_event=on_event)
+    battery = await logged_in(server, connect, SERIAL)
+    flooder = await logged_in(server, connect, OTHER)
+    burst = b"".join(realtime(OTHER, soc=str(n)).encode() for n in range(300))
+    assert len(burst) < 64 * 1024
+    await flooder.send(burst)
+    await flooder.frames(301, timeout=PATIENCE)
+    await battery.frames(2, timeout=PATIENCE)
+    await events.wait_for(
+        lambda: any(
+            isinstance(e, Received)
+            and isinstance(e.message, RealtimeRecord)
+            and e.message.soc == 77
+            for e in events.events
+        ),
+        timeout=PATIENCE,
+    )
+    order = [e.serial for e in events.events if isinstance(e, Received)][2:]
+    # The battery's record came before the flood's last: it did not wait for 300.
+    assert order.index(SERIAL) < len(order) - 1 - order[::-1].index(OTHER)
+
+
+async def test_a_link_taken_over_mid_upload_says_nothing_more(
+    make_server: Callable[..., Any], events: Events, connect: Any
+) -> None:
+    """A squatter's big upload stops at the slice where the battery took its serial."""
+    battery: RawClient | None = None
+    squatter_peer = ""
+
+    def on_event(event: Any) -> None:
+        events(event)
+        message = event.message if isinstance(event, Received) else None
+        if (
+            isinstance(message, HistoryUpload)
+            and event.peer == squatter_peer
+            and len(uploads(events)) == 1
+        ):
+            assert (
+                battery is not None
+            )  # the squatter's first slice: the battery is back
+            battery.writer.write(login(password="hunter2").encode())
+
+    server: AlphaServer = await make_server(on_event=on_event)
+    first: RawClient = await connect(server.port)  # the battery, earlier: pinned
+    await first.send(login(password="hunter2"))
+    await first.send(realtime())
+    await first.frames(2)
+    await first.close()
+    await events.wait_for(lambda: not server.connected_serials)
+    battery = await connect(server.port)
+    squatter: RawClient = await connect(server.port)
+    await squatter.send(realtime(soc="1"))  # no login: it holds the serial, unproven
+    await squatter.frames(1)
+    squatter_peer = "127.0.0.1:{}".format(squatter.writer.get_extra_info("sockname")[1])
+    await squatter.send(history(rows(400)))
+    assert await squatter.closed_by_server(timeout=PATIENCE)
+    await battery.frames(1, timeout=PATIENCE)
+    async with asyncio.timeout(PATIENCE):  # the squatter's session has ended
+        while server.connection_count > 1:
+            await asyncio.sleep(0.01)
+    slices = [
+        e
+        for e in events.events
+        if isinstance(e, Received)
+        and e.peer == squatter_peer
+        and isinstance(e.message, HistoryUpload)
+    ]
+    assert 1 <= len(slices) < 400 // pacing.ROWS_PER_EVENT
+    assert all(s.message.more for s in slices)  # the upload never "ended"

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterable
 import contextlib
 from dataclasses import replace
+import io
 import json
 import logging
 from pathlib import Path
@@ -45,7 +46,7 @@ def _print_event(event: ServerEvent) -> None:
                 "type": kind,
             }
             line["message"] = to_jsonable(message)
-            print(json.dumps(line, ensure_ascii=False), flush=True)
+            print(json.dumps(line), flush=True)  # ASCII: any terminal, any pipe
             summary = f"{kind}"
         case Corrupted(corrupt=corrupt):
             summary = f"{len(corrupt.data)} corrupt bytes ({corrupt.reason})"
@@ -162,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up")
     simulate.add_argument("--password", help="log in with this password")
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal or pipe that cannot show a character gets its escape, never an
+        # exception per event (the log's "…" and a battery's "ä" are not ASCII).
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -13,8 +13,10 @@ decide who stays. The rules here take that decision away from the flood:
   is in grace, newcomers are refused rather than let in, so a flood is held to
   ``slots / GRACE`` accepts a second (24 / 0.5 s = 48/s, not 12 000/s), and each
   connection it gets is held long enough to read a login from it.
-* **Battery addresses.** An address from which a serial was accepted (the last
-  :data:`MAX_BATTERY_ADDRESSES`) may evict even an in-grace unidentified connection of
+* **Battery addresses.** An address where a battery proved itself (the last
+  :data:`MAX_BATTERY_ADDRESSES`; its pinned login and its data, ``server.py``
+  ``_battery_seen``: anything less a LAN device can do, and four addresses holding
+  these privileges would hold the door against the battery) may evict even an in-grace unidentified connection of
   another address, and its own unidentified connections are evicted only for another
   battery address's. So a battery that was here before gets in on every reconnect
   whatever the flood, as long as one slot is not held by an identified battery
@@ -121,7 +123,7 @@ class Doorway:
         return frozenset(self._batteries)
 
     def battery_seen(self, host: str) -> None:
-        """A serial was accepted from ``host``: keep it a reserved slot."""
+        """A battery proved itself from ``host``: keep it a reserved slot."""
         self._batteries[host] = None
         self._batteries.move_to_end(host)
         while len(self._batteries) > MAX_BATTERY_ADDRESSES:
@@ -180,8 +182,7 @@ class Doorway:
         other address's, and its own past grace; a quiet address a churning one's, and
         a quiet one's past grace; a churning address only a churning one's past
         grace. Among those: past grace before in grace, churning before quiet, then
-        the oldest. Churn is a class, not
-        a rank: the decayed score of a quiet address is lower the longer ago it
+        the oldest. Churn is a class, not a rank: the decayed score of a quiet address is lower the longer ago it
         connected, and ranking by it would close the newest quiet connection first.
         """
         churning: dict[str, bool] = {}

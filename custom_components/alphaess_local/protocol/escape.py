@@ -18,12 +18,17 @@ import re
 from typing import Final
 
 MAX_SHOWN: Final = 80  # characters of a peer string in a log line or a report
+# AlphaESS serials are 15 characters (AL9002021030042); a one-letter "serial" would
+# have every such letter masked in the dump of its connection.
+MIN_SERIAL_LENGTH: Final = 6
 MAX_SERIAL_LENGTH: Final = 32
-_SERIAL: Final = re.compile(rf"[A-Za-z0-9]{{1,{MAX_SERIAL_LENGTH}}}", re.ASCII)
+_SERIAL: Final = re.compile(
+    rf"[A-Za-z0-9]{{{MIN_SERIAL_LENGTH},{MAX_SERIAL_LENGTH}}}", re.ASCII
+)
 
 
 def is_serial(text: str) -> bool:
-    """Whether ``text`` has the shape of a battery serial: 1 to 32 ASCII letters/digits."""
+    """Whether ``text`` has the shape of a battery serial: 6-32 ASCII letters, digits."""
     return _SERIAL.fullmatch(text) is not None
 
 
@@ -47,4 +52,10 @@ def _escape(char: str) -> str:
     return char.encode("unicode_escape").decode("ascii")
 
 
-__all__ = ["MAX_SERIAL_LENGTH", "MAX_SHOWN", "is_serial", "printable"]
+__all__ = [
+    "MAX_SERIAL_LENGTH",
+    "MAX_SHOWN",
+    "MIN_SERIAL_LENGTH",
+    "is_serial",
+    "printable",
+]

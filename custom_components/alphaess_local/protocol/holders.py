@@ -66,7 +66,7 @@ class SerialHolders:
         self._now = now
         self._capacity = capacity
         self.by_serial: dict[str, Session] = {}
-        # The first serial accepted: reserved when there is no allowlist.
+        # The first serial whose data was accepted: reserved without an allowlist.
         self.first_accepted: str | None = None
 
     def release(self, session: Session) -> bool:
@@ -134,7 +134,6 @@ class SerialHolders:
         record.spoke = Spoke.BATTERY
         record.detail = _detail(serial, proof)
         self.by_serial[serial] = session
-        self.first_accepted = self.first_accepted or serial
         if session.has_delivered:  # a late login, after the battery's records
             self.delivered(session)
         return True
@@ -147,7 +146,13 @@ class SerialHolders:
         """
         serial, first = session.serial, session.first_login
         session.first_login = None
-        if serial is None or first is None or self.by_serial.get(serial) is not session:
+        if serial is None or self.by_serial.get(serial) is not session:
+            return
+        if session.proof is not Proof.OTHER:
+            # The battery the owner set up sends its data first; a login alone would
+            # let whatever logs in first after a start own the reserved slot.
+            self.first_accepted = self.first_accepted or serial
+        if first is None:
             return
         user, password = first
         self.pins.accepted(serial, user, password)

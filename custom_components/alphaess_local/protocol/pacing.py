@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from dataclasses import replace
 from typing import Final
 
@@ -42,6 +43,9 @@ ROWS_PER_EVENT: Final = 8
 # three a frame and waits for each ack): it fits the burst, however fast the link.
 # Sustained, 200 rows a second is ~20 % of one slow core for the terminal server.
 ROWS_PER_MINUTE: Final = 12_000
+# The longest one frame's ack waits for the budget (a 64 KiB frame of junk lines holds
+# ~30 000): the debt carries over to the next frame, which cannot come before the ack.
+MAX_WAIT: Final = 60.0
 
 
 class RowBudget:
@@ -76,6 +80,9 @@ class Pacer:
         self._warn = warn
         self._label = label
         self._warned = False
+        # Set when the connection is dropped: a wait for the budget ends at once, so
+        # a closed or evicted connection never lingers asleep in its slot.
+        self.closed = asyncio.Event()
 
     async def decode(self, frame: Frame) -> Message:
         """The message ``frame`` holds, as ``decode_message`` types it.
@@ -109,15 +116,26 @@ class Pacer:
         return message
 
     async def _pause(self, seconds: float) -> None:
-        """Wait for the budget (the session reads nothing and acks nothing meanwhile)."""
-        await asyncio.sleep(seconds)
+        """Wait for the budget (the session reads nothing and acks nothing meanwhile).
+
+        At most :data:`MAX_WAIT`: a frame of junk lines can put a connection deep in
+        debt, and the next one repays the rest. Ends early if the connection is closed.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(seconds, MAX_WAIT)):
+                await self.closed.wait()
 
 
-async def deliver(emit: Callable[[ServerEvent], None], event: Received) -> None:
+async def deliver(
+    emit: Callable[[ServerEvent], None],
+    event: Received,
+    speaks: Callable[[], bool],
+) -> None:
     """Hand ``event`` to the owner; a big upload in slices, one loop step each.
 
     The slices together are the upload: the header on each, the set-aside rows on the
-    first, ``more`` on all but the last.
+    first, ``more`` on all but the last. ``speaks`` is asked before every slice after
+    the first: a connection dropped or taken over in between says nothing more.
     """
     message = event.message
     if not isinstance(message, HistoryUpload) or len(message.rows) <= ROWS_PER_EVENT:
@@ -127,6 +145,8 @@ async def deliver(emit: Callable[[ServerEvent], None], event: Received) -> None:
     for start in range(0, len(rows), ROWS_PER_EVENT):
         if start:
             await asyncio.sleep(0)
+            if not speaks():
+                return
         more = start + ROWS_PER_EVENT < len(rows)
         part = replace(
             message,

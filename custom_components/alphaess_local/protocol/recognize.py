@@ -56,6 +56,11 @@ class Foreign:
         return f"{self.kind.name}" + (f" ({shown})" if shown else "")
 
 
+def _text(raw: bytes) -> str:
+    """A peer's bytes as text for :func:`mask_serial`, which escapes what it keeps."""
+    return raw.decode("utf-8", "replace")
+
+
 def recognize(first: bytes) -> Foreign | None:
     """The foreign protocol ``first`` (a connection's first bytes) opens, if any."""
     if not first:
@@ -159,12 +164,12 @@ def _mqtt(data: bytes) -> Foreign | None:
         details = {"protocol": name.decode(), "level": str(level)}
         if level == 5:  # MQTT 5 properties
             r.take(r.varint())
-        details["client_id"] = mask_serial(printable(r.take(r.u16())))
+        details["client_id"] = mask_serial(_text(r.take(r.u16())))
         if flags & 0x04:  # will topic and message
             r.take(r.u16())
             r.take(r.u16())
         if flags & 0x80:
-            details["user"] = mask_serial(printable(r.take(r.u16())))
+            details["user"] = mask_serial(_text(r.take(r.u16())))
     except IndexError:
         return None
     return Foreign(ForeignKind.MQTT, details)

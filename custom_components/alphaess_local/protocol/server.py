@@ -18,7 +18,7 @@ from typing import Final
 
 from .commands import ServerCommands
 from .connections import ConnectionLog
-from .credentials import CredentialPins
+from .credentials import CredentialPins, Proof
 from .doorway import Doorway
 from .dump import TrafficDump
 from .events import (
@@ -183,18 +183,26 @@ class AlphaServer(ServerCommands):
     # --- used by sessions ------------------------------------------------------
 
     def admit(self, session: Session, serial: str, login: Login | None) -> bool:
-        """Attach ``serial`` to ``session`` if policy allows (``holders.py``).
-
-        The address it came from keeps a reserved slot at the door from then on.
-        """
+        """Attach ``serial`` to ``session`` if policy allows (``holders.py``)."""
         if not self.holders.admit(session, serial, login):
             return False
-        self.doorway.battery_seen(session.host)
+        self._battery_seen(session)  # a login after the battery's data may prove it
         return True
 
     def delivered(self, session: Session) -> None:
-        """``session`` sent its battery's data (``holders.py``)."""
+        """``session`` sent its battery's data for the first time (``holders.py``)."""
         self.holders.delivered(session)
+        self._battery_seen(session)
+
+    def _battery_seen(self, session: Session) -> None:
+        """Keep the address a reserved slot at the door once the battery is proven.
+
+        Proven: its data, on a connection that logged in with the pinned credentials
+        (or pinned them). Anything less, a LAN device can do, and a reserved slot
+        exempts an address from the door's rate limit and grace rules.
+        """
+        if session.has_delivered and session.proof is Proof.PROVEN:
+            self.doorway.battery_seen(session.host)
 
     def may_warn(self, host: str) -> bool:
         """Whether bad input from ``host`` may still be logged as a warning this hour."""

@@ -20,7 +20,7 @@ from typing import Final, Protocol
 from .builders import acknowledge, config_answer
 from .connections import ConnectionLog, Spoke
 from .credentials import Proof
-from .escape import MAX_SERIAL_LENGTH, is_serial
+from .escape import MAX_SERIAL_LENGTH, MIN_SERIAL_LENGTH, is_serial
 from .events import Corrupted, Received, ServerEvent
 from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
 from .messages import (
@@ -57,6 +57,8 @@ STRIKE_WINDOW: Final = 60.0
 # A frame announced by its header but not complete after this long is taken to have a
 # damaged length: the decoder resynchronises past it (the battery waits for its ack).
 PARTIAL_TIMEOUT: Final = 15.0
+# Frames handled per loop step when one read holds many (pacing.py does big uploads).
+FRAMES_PER_STEP: Final = 16
 # What a battery sends only about itself: the requests that show it is alive.
 _LIFE_SIGNS: Final = (PowerRecord, SystemReport, HistoryUpload, EventLog, SystemMessage)
 
@@ -210,7 +212,13 @@ class Session:
                         break  # at once: nothing more will come that we can read
                     first_read = False
                     items = decoder.feed(data)
-                for item in items:
+                for count, item in enumerate(items, 1):
+                    if self._abort:
+                        return  # dropped or taken over meanwhile: it says no more
+                    if count % FRAMES_PER_STEP == 0:
+                        # One 64 KiB read holds hundreds of small frames: other
+                        # batteries' acks do not wait for all of them.
+                        await asyncio.sleep(0)
                     if isinstance(item, CorruptBytes):
                         await self._corrupt(item)
                         continue
@@ -251,6 +259,7 @@ class Session:
         self._abort = True
         self.end_reason = self.end_reason or reason
         self._writer.transport.abort()
+        self._pacer.closed.set()
 
     def evict(self) -> None:
         """Make room for a new connection; only unidentified ones are evicted."""
@@ -275,6 +284,8 @@ class Session:
         """Handle one frame; return False when the connection must end."""
         self.frames += 1
         message = await self._pacer.decode(frame)
+        if self._abort:
+            return False  # dropped, evicted or taken over while it was parsed
         serial = message_serial(message)
         if serial and self.serial is None:
             if not is_serial(serial):
@@ -310,10 +321,10 @@ class Session:
         if own is None:
             return True
         message = own
-        if frame.kind == Kind.REQUEST and isinstance(message, _LIFE_SIGNS):
+        if frame.kind == Kind.REQUEST and _carries_data(message):
             self.alive_at = self.last_frame_at
-            self.has_delivered = True
-            if self.first_login is not None:
+            if not self.has_delivered:
+                self.has_delivered = True
                 self._server.delivered(self)
         if isinstance(message, CommandReply):
             self._pending.answered(message)
@@ -334,7 +345,7 @@ class Session:
             )
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
         event = Received(self.serial, self._server.now(), self.peer, message)
-        await deliver(self._server.emit, event)
+        await deliver(self._server.emit, event, lambda: not self._abort)
         if later is not None:
             await self._send(later)
         return True
@@ -346,10 +357,11 @@ class Session:
         self.end_reason = "refused: not a battery serial"
         self._warn(
             "Refused connection %s: it named %s (%d characters) as its serial, which "
-            "is not 1 to %d letters and digits; dumped",
+            "is not %d to %d letters and digits; dumped",
             self.peer,
             mask_serial(serial),
             len(serial),
+            MIN_SERIAL_LENGTH,
             MAX_SERIAL_LENGTH,
         )
         self._server.dump_bytes(
@@ -453,6 +465,13 @@ class Session:
             self.record, self.end_reason or "closed", self._server.now()
         )
         self._server.session_ended(self)
+
+
+def _carries_data(message: Message) -> bool:
+    """Whether ``message`` is the battery's data: its sign of life (``alive_at``)."""
+    if isinstance(message, HistoryUpload):
+        return bool(message.rows)  # a header alone says nothing of the battery
+    return isinstance(message, _LIFE_SIGNS)
 
 
 def _foreign_serials(message: Message, own: str | None) -> list[str]:
