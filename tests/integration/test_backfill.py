@@ -232,6 +232,13 @@ class Scenario:
     async def hourly_changes(
         self, start: datetime, end: datetime
     ) -> dict[str, dict[datetime, float]]:
+        """Each total's hourly change from ``start`` to ``end``, as the recorder holds it.
+
+        An import is only queued for the recorder when the backfill counts its hour
+        filed; the recorder writes it when it gets to it, later on a busy machine. So
+        first wait for the recorder to write everything queued so far.
+        """
+        await async_wait_recording_done(self.hass)
         ids = {self.entity_id(key): key for key in TRUTH}
         found = await get_instance(self.hass).async_add_executor_job(
             statistics_during_period,

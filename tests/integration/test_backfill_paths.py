@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 import threading
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -162,6 +163,17 @@ async def test_restart_while_the_newest_hour_waits_for_the_recorder(
         real_run(task, instance)
 
     monkeypatch.setattr(recorder_tasks.StatisticsTask, "run", hold_the_compile)
+    # The recorder writes each import a moment after it is queued, as on a busy
+    # machine: the hour is read back only once the recorder has written it.
+    real_import = recorder_tasks.ImportStatisticsTask.run
+
+    def slow_import(
+        task: recorder_tasks.ImportStatisticsTask, instance: Recorder
+    ) -> None:
+        time.sleep(0.1)
+        real_import(task, instance)
+
+    monkeypatch.setattr(recorder_tasks.ImportStatisticsTask, "run", slow_import)
     await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
     battery.go_offline()
     await scenario.run_for(timedelta(minutes=19))
