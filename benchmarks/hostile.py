@@ -38,7 +38,7 @@ import sys
 import time
 
 from .library import load
-from .server import HOST, proc_cpu_seconds, proc_rss_mib
+from .server import HOST, child_port, proc_cpu_seconds, proc_rss_mib
 
 _library = load()
 Frame = _library.Frame
@@ -202,16 +202,11 @@ async def upload_part(seconds: float) -> None:
         ("B uploading, rows/min bound lifted", 10**9),
         ("B uploading, rows/min bound as shipped", None),
     ):
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
+        process, port = await child_port(
             "benchmarks.hostile",
             "--printing-child",
             *(["--rows-per-minute", str(bound)] if bound else []),
-            stdout=asyncio.subprocess.PIPE,
         )
-        assert process.stdout is not None
-        port = int(await process.stdout.readline())
         try:
             await asyncio.sleep(0.5)
             stop = asyncio.Event()
@@ -265,13 +260,21 @@ async def battery(port: int, stop_at: float) -> list[float]:
     return latencies
 
 
-async def attacker(port: int, stream: bytes, stop: Callable[[], bool]) -> int:
-    """Send ``stream`` in 7-byte pieces, reconnecting whenever the server hangs up."""
+async def attacker(
+    port: int, stream: bytes, stop: Callable[[], bool], source: str
+) -> int:
+    """Send ``stream`` in 7-byte pieces, reconnecting whenever the server hangs up.
+
+    From ``source``: the server limits how fast one address may connect, so the storm
+    comes from a LAN of devices, one each.
+    """
     connections = 0
     while not stop():
         connections += 1
         try:
-            _, writer = await asyncio.open_connection(HOST, port)
+            _, writer = await asyncio.open_connection(
+                HOST, port, local_addr=(source, 0)
+            )
             for chunk in pieces(stream, 7 * 512):
                 if stop():
                     break
@@ -292,15 +295,7 @@ def summary(latencies: list[float]) -> str:
 
 
 async def server_part(seconds: float) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "benchmarks.hostile",
-        "--child",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    port = int(await process.stdout.readline())
+    process, port = await child_port("benchmarks.hostile", "--child")
     loop = asyncio.get_running_loop()
     try:
         await asyncio.sleep(0.5)
@@ -361,7 +356,10 @@ async def attack_part(port: int, seconds: float) -> None:
         return loop.time() >= stop_at
 
     counts = await asyncio.gather(
-        *(attacker(port, worst[n % len(worst)], stop) for n in range(JUNK_CONNECTIONS))
+        *(
+            attacker(port, worst[n % len(worst)], stop, f"127.0.2.{n + 1}")
+            for n in range(JUNK_CONNECTIONS)
+        )
     )
     print(sum(counts), flush=True)
 

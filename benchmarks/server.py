@@ -53,21 +53,32 @@ async def child_server() -> None:
     await asyncio.Event().wait()
 
 
+async def child_port(module: str, *args: str) -> tuple[asyncio.subprocess.Process, int]:
+    """Start ``python -m module *args``, a server child printing its port first."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    return process, int(await process.stdout.readline())
+
+
 CONNECTING = asyncio.Lock()
 
 
 async def battery(
-    port: int, serial: str, stop_at: float, latencies: list[float]
+    port: int, serial: str, stop_at: float, latencies: list[float], source: str = HOST
 ) -> int:
     decoder = FrameDecoder()
     loop = asyncio.get_running_loop()
     # The battery's real 16-key realtime record, with this battery's serial.
     body = json.loads((FIXTURES / "1-1-16.json").read_text()) | {"SN": serial}
     wire = Frame(1, 16, json.dumps(body).encode()).encode()
-    # All from 127.0.0.1 here: each names itself before the next connects, as real
-    # batteries (on their own addresses) do; silent ones from one address make room.
+    # Each from its own address, as real batteries are (the server limits how fast
+    # one address may connect), and each names itself before the next connects.
     async with CONNECTING:
-        reader, writer = await asyncio.open_connection(HOST, port)
+        reader, writer = await asyncio.open_connection(
+            HOST, port, local_addr=(source, 0)
+        )
         writer.write(wire)
         while not any(
             isinstance(f, Frame) for f in decoder.feed(await reader.read(4096))
@@ -92,15 +103,7 @@ async def battery(
 
 
 async def main(seconds: float) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "benchmarks.server",
-        "--child",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    port = int(await process.stdout.readline())
+    process, port = await child_port("benchmarks.server", "--child")
     pid = process.pid
     try:
         await asyncio.sleep(0.5)
@@ -111,7 +114,7 @@ async def main(seconds: float) -> None:
         stop_at = asyncio.get_running_loop().time() + seconds
         counts = await asyncio.gather(
             *(
-                battery(port, f"AL{n:013d}", stop_at, latencies)
+                battery(port, f"AL{n:013d}", stop_at, latencies, f"127.0.1.{n + 1}")
                 for n in range(BATTERIES)
             )
         )
@@ -132,8 +135,10 @@ async def main(seconds: float) -> None:
         rss_before = proc_rss_mib(pid)
         held = []
         claim = bytes([1, 1, 16]) + (1024 * 1024).to_bytes(4, "big")
-        for _ in range(JUNK):
-            _, writer = await asyncio.open_connection(HOST, port)
+        for n in range(JUNK):  # a LAN of junk devices, one connection each
+            _, writer = await asyncio.open_connection(
+                HOST, port, local_addr=(f"127.0.2.{n + 1}", 0)
+            )
             writer.write(claim + os.urandom(64 * 1024))
             await writer.drain()
             held.append(writer)
