@@ -394,13 +394,15 @@ def _event_log(data: Mapping[str, object]) -> EventLog | SystemMessage:
 
 def parse_history_csv(text: str) -> HistoryUpload:
     """Parse a command-12 payload; rows whose column count is wrong are set aside."""
-    return complete(history_steps(text, len(text) + 1))
+    return complete(history_steps(text))
 
 
 def history_steps(
-    text: str, rows_per_step: int
+    text: str, rows_per_step: int | None = None
 ) -> Generator[None, None, HistoryUpload]:
     """:func:`parse_history_csv`, pausing before every ``rows_per_step``-th line.
+
+    ``None`` never pauses.
 
     Sans-IO: what a pause means is the caller's. The session yields to the event loop
     there, so a 64 KiB upload (~1 500 rows) is not parsed in one loop step while other
@@ -412,7 +414,7 @@ def history_steps(
     # Lines are stripped one by one, blank ones counted too: 64 KiB of blank lines is
     # no cheaper a step than 64 KiB of rows.
     for count, raw in enumerate(text.splitlines(), 1):
-        if count % rows_per_step == 0:
+        if rows_per_step and count % rows_per_step == 0:
             yield
         line = raw.strip()
         if not line:
@@ -537,7 +539,7 @@ def decode_steps(frame: Frame, rows_per_step: int) -> Generator[None, None, Mess
     history upload (command 12) pauses (:func:`history_steps`).
     """
     try:
-        if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
+        if is_history(frame):
             return (yield from history_steps(_history_text(frame), rows_per_step))
         return _decode(frame)
     except Exception as err:  # noqa: BLE001 - as in decode_message
@@ -565,8 +567,13 @@ def _history_text(frame: Frame) -> str:
         raise PayloadError(f"not ASCII at byte {err.start}") from None
 
 
+def is_history(frame: Frame) -> bool:
+    """Whether ``frame`` is a history upload (the one payload parsed in steps)."""
+    return frame.kind == Kind.REQUEST and frame.command == Command.HISTORY
+
+
 def _decode(frame: Frame) -> Message:
-    if frame.kind == Kind.REQUEST and frame.command == Command.HISTORY:
+    if is_history(frame):
         return parse_history_csv(_history_text(frame))
     if not frame.payload.strip():
         data: dict[str, object] = {}
@@ -610,6 +617,7 @@ __all__ = [
     "build_record",
     "decode_message",
     "decode_steps",
+    "is_history",
     "message_serial",
     "parse_json_object",
 ]

@@ -30,8 +30,14 @@ from dataclasses import replace
 from typing import Final
 
 from .events import Received, ServerEvent
-from .frame import Command, Frame, Kind
-from .messages import HistoryUpload, Message, decode_message, decode_steps
+from .frame import Frame
+from .messages import (
+    HistoryUpload,
+    Message,
+    decode_message,
+    decode_steps,
+    is_history,
+)
 
 # Rows parsed per loop step: ~18 µs each on a slow CPU, so well under 1 ms a step.
 ROWS_PER_STEP: Final = 32
@@ -90,7 +96,7 @@ class Pacer:
         A history upload is parsed in steps, and returns only once the connection's
         row budget allows it (the caller acknowledges after this returns).
         """
-        if frame.command != Command.HISTORY or frame.kind != Kind.REQUEST:
+        if not is_history(frame):
             return decode_message(frame)  # one JSON object: one step
         steps = decode_steps(frame, ROWS_PER_STEP)
         while True:
