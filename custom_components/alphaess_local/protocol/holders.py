@@ -8,8 +8,9 @@ takes it from one that proved them; otherwise the holder keeps it while it is al
 
 Serials are the peer's to invent, so identified sessions could fill every slot and
 lock the real battery out (30 made-up serials against 16 slots did). Some serials are
-therefore *reserved*: the allowlist's, or without one the first serial accepted (the
-battery the owner set up; Home Assistant asks the owner about later ones). Another
+therefore *reserved*: the allowlist's, or without one the first serial whose data was
+accepted (the battery the owner set up; Home Assistant asks the owner about later
+ones). Another
 serial is refused when admitting it would leave fewer free slots than there are
 reserved serials not connected; unidentified connections do not count, the door
 (``doorway.py``) evicts them for a battery.
@@ -161,7 +162,7 @@ class SerialHolders:
 
     @property
     def reserved(self) -> frozenset[str]:
-        """Serials that always find a slot: the allowlist, else the first accepted."""
+        """Serials that always find a slot: the allowlist, else ``first_accepted``."""
         if self.allowlist:
             return self.allowlist
         return frozenset((self.first_accepted,) if self.first_accepted else ())
