@@ -16,6 +16,10 @@ import pytest
 
 import custom_components.alphaess_local  # noqa: F401
 
+# Every test ends within its time limit, pass or fail (tests/time_limit.py).
+# pytester runs that very plugin in a pytest of its own (tests/test_time_limit.py).
+pytest_plugins = ["tests.time_limit", "pytester"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # CI machines are shared: judge properties by their examples, never by wall-clock time.

@@ -49,6 +49,53 @@ def events() -> EventLog:
     return EventLog()
 
 
+class Ticks:
+    """A monotonic clock that moves only when the test says (``AlphaServer(ticks=)``).
+
+    Rules that count time (row and log budgets, the door's grace and churn, life
+    signs) read it, so a loaded machine or coverage's tracer cannot move them.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
+def await_chain(task: asyncio.Task[Any]) -> list[str]:
+    """The functions ``task`` is suspended in, outermost first (its ``await`` chain)."""
+    names: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            names.append(frame.f_code.co_name)
+        awaited = getattr(awaited, "cr_await", None) or getattr(
+            awaited, "gi_yieldfrom", None
+        )
+    return names
+
+
+async def until_a_session_awaits(
+    server: AlphaServer, function: str, timeout: float = 30
+) -> None:
+    """Wait until one of ``server``'s sessions is suspended inside ``function``."""
+    async with asyncio.timeout(timeout):
+        while not any(
+            function in await_chain(task) for task in server._sessions.values()
+        ):
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def make_server(
     socket_enabled: None, events: EventLog

@@ -26,7 +26,7 @@ from custom_components.alphaess_local.protocol import (
 from custom_components.alphaess_local.protocol.events import Received
 from custom_components.alphaess_local.protocol.server import AlphaServer
 
-from .conftest import EventLog as Events, RawClient
+from .conftest import EventLog as Events, RawClient, Ticks
 from .test_server import SERIAL, login, realtime
 
 OTHER = "AL9002021030099"
@@ -190,13 +190,18 @@ async def test_a_battery_is_answered_while_another_upload_is_delivered(
 
 
 async def test_past_its_row_budget_a_link_waits_for_its_ack_and_loses_nothing(
-    server: AlphaServer,
+    make_server: Callable[..., Any],
     events: Events,
     connect: Any,
+    ticks: Ticks,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The ack (and the next read) waits for the budget; the rows all arrive."""
+    """The ack (and the next read) waits for the budget; the rows all arrive.
+
+    The budget runs on the test's clock: how long the parse takes (seconds under
+    coverage's tracer) does not refill it, only ``ticks.advance`` does.
+    """
     monkeypatch.setattr(pacing, "ROWS_PER_MINUTE", 100)
     waits: list[float] = []
     gate = asyncio.Event()
@@ -209,6 +214,7 @@ async def test_past_its_row_budget_a_link_waits_for_its_ack_and_loses_nothing(
         gate.clear()
 
     monkeypatch.setattr(pacing.Pacer, "_pause", pause)
+    server: AlphaServer = await make_server(ticks=ticks)
     client = await logged_in(server, connect, SERIAL)
     frames = [history(rows(80, start=80 * n)) for n in range(3)]
     await client.send(frames[0])  # within the budget
@@ -216,18 +222,21 @@ async def test_past_its_row_budget_a_link_waits_for_its_ack_and_loses_nothing(
     await events.wait_for(finished(events, 1), timeout=PATIENCE)
     caplog.set_level(logging.WARNING)
     await client.send(frames[1])  # 60 rows over: its ack waits
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(PATIENCE):
         await waiting.wait()
     waiting.clear()
     await client.send(frames[2])  # sent at once: not read while the link waits
     # Its rows come after its ack, and neither before the budget allows.
     assert sum(not u.more for u in uploads(events)) == 1
-    assert waits == [pytest.approx(60 / (100 / 60), rel=0.01)]
+    assert waits == [60 / (100 / 60)]  # 60 rows of debt at 100 a minute: 36 s
+    ticks.advance(waits[0])
     gate.set()  # the budget refilled
     await client.frames(3, timeout=PATIENCE)
     assert client.received[2].header == (1, 2, 12)
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(PATIENCE):
         await waiting.wait()  # the third frame was read, and it is over budget too
+    assert waits[1] == 80 / (100 / 60)  # repaid, then 80 rows of debt: 48 s
+    ticks.advance(waits[1])
     gate.set()
     await client.frames(4, timeout=PATIENCE)
     await events.wait_for(finished(events, 3), timeout=PATIENCE)

@@ -125,9 +125,19 @@ class ServerCommands:
                 return await asyncio.shield(waiting)
         except TimeoutError:
             return None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if waiting.cancelled() and not (task and task.cancelling()):
+                return None  # the server is closing: stop_waiting_for_the_cloud()
+            raise
         finally:
             if self._cloud_configs.get(serial) is waiting:
                 del self._cloud_configs[serial]
+
+    def stop_waiting_for_the_cloud(self) -> None:
+        """The server closes: answers waiting for the cloud's settings stop waiting."""
+        for waiting in self._cloud_configs.values():
+            waiting.cancel()
 
     def expect_cloud_config(self, serial: str) -> None:
         """A cloud ``SetConfig`` goes to the battery: its next request is the cloud's."""

@@ -117,7 +117,7 @@ class SerialHolders:
             self._credentials_differ(session, serial)
         previous = self.by_serial.get(serial)
         if previous is not None and previous is not session:
-            if not self._may_take(previous, proof, session.loop_time()):
+            if not self._may_take(previous, proof, session.ticks()):
                 record.spoke = Spoke.REFUSED
                 record.detail = f"{mask_serial(serial)} is held by {previous.peer}"
                 self._refuse_second(session, serial, previous)

@@ -58,7 +58,7 @@ class RowBudget:
     """A token bucket of history rows: :data:`ROWS_PER_MINUTE`, a minute's worth full."""
 
     def __init__(self, now: float, per_minute: int = ROWS_PER_MINUTE) -> None:
-        """Start full at loop time ``now``."""
+        """Start full at ``now`` (seconds on a monotonic clock)."""
         self._rate = per_minute / 60.0
         self._capacity = float(per_minute)
         self._tokens = self._capacity
@@ -79,10 +79,19 @@ class RowBudget:
 class Pacer:
     """One session's history pacing: decode in steps, within budget; deliver in slices."""
 
-    def __init__(self, warn: Callable[..., None], label: Callable[[], str]) -> None:
-        """Warn with ``warn`` (the session's, rate-limited) the first time it waits."""
-        loop = asyncio.get_running_loop()
-        self._budget = RowBudget(loop.time(), ROWS_PER_MINUTE)
+    def __init__(
+        self,
+        warn: Callable[..., None],
+        label: Callable[[], str],
+        ticks: Callable[[], float],
+    ) -> None:
+        """Warn with ``warn`` (the session's, rate-limited) the first time it waits.
+
+        ``ticks`` is the server's monotonic clock: the budget refills by it, so a
+        test decides how much time passes, not the speed of the parse.
+        """
+        self._ticks = ticks
+        self._budget = RowBudget(ticks(), ROWS_PER_MINUTE)
         self._warn = warn
         self._label = label
         self._warned = False
@@ -107,9 +116,8 @@ class Pacer:
                 break
             await asyncio.sleep(0)
         if isinstance(message, HistoryUpload):
-            loop = asyncio.get_running_loop()
             rows = len(message.rows) + len(message.malformed_rows)
-            if wait := self._budget.take(rows, loop.time()):
+            if wait := self._budget.take(rows, self._ticks()):
                 if not self._warned:  # once per connection
                     self._warned = True
                     self._warn(

@@ -9,7 +9,7 @@ explicitly handed it settings for that battery with :meth:`AlphaServer.hand_conf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 import logging
@@ -48,6 +48,11 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_PORT: Final = 7777
 DEFAULT_MAX_CONNECTIONS: Final = 16
 DEFAULT_IDLE_TIMEOUT: Final = 300.0
+# Seconds :meth:`AlphaServer.close` gives what it stopped (sessions, relay links, the
+# dump's last lines) to end before it cancels them, and then again to unwind. Each is
+# told to stop first and normally ends within a loop turn; the bound is for whatever
+# still waits (a peer that does not read, a cloud that does not answer, a slow disk).
+CLOSE_TIMEOUT: Final = 5.0
 _FOREIGN_ADVICE: Final = {
     ForeignKind.TLS: (
         "If this is your battery, its firmware encrypts its cloud link and no longer "
@@ -79,6 +84,7 @@ class AlphaServer(ServerCommands):
         clock: Callable[[], datetime] | None = None,
         pins: CredentialPins | None = None,
         relay: RelayPolicy | None = None,
+        ticks: Callable[[], float] | None = None,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
@@ -89,7 +95,11 @@ class AlphaServer(ServerCommands):
         ``clock`` gives the host time stamped on events. ``pins`` holds the
         credentials each battery proved at its first accepted login (kept in memory
         only unless the owner stores them). ``relay``, off unless given, forwards
-        what identified batteries send to the vendor cloud (``relay.py``).
+        what identified batteries send to the vendor cloud (``relay.py``). ``ticks``
+        is the monotonic clock, in seconds, of every rule that counts time (row and
+        log budgets, the door's grace, churn and rate, life signs): tests inject one,
+        so a slow or loaded machine cannot move a rule. Deadlines (idle, first frame,
+        write) are the event loop's own timers.
         """
         super().__init__()
         self._on_event = on_event
@@ -100,6 +110,8 @@ class AlphaServer(ServerCommands):
         self.max_payload = max_payload
         self.dump = dump
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.ticks: Callable[[], float] = ticks or time.monotonic
+        self.close_timeout = CLOSE_TIMEOUT
         self.connections = ConnectionLog()
         self.relay = relay
         self.relay_stats: dict[str, RelayStats] = {}
@@ -136,21 +148,49 @@ class AlphaServer(ServerCommands):
         )
 
     async def close(self) -> None:
-        """Stop listening, drop every session and wait until all of them are gone."""
+        """Stop listening, drop every session and wait until all of them are gone.
+
+        Bounded whatever a session awaits: each is aborted (which ends a budget wait,
+        a drain or a command at once); one still running after ``close_timeout`` is
+        cancelled. Relay links and the dump get the same bound.
+        """
         if self._server is not None:
             self._server.close()
         for session in list(self._sessions):
             session.abort()
-        tasks = list(self._sessions.values())
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        self.stop_waiting_for_the_cloud()
+        await self._wind_down(self._sessions.values(), "connection")
         if self._server is not None:
-            await self._server.wait_closed()
+            # Since Python 3.12 this also waits for the connections it accepted.
+            await self._wind_down(
+                [asyncio.ensure_future(self._server.wait_closed())], "listener"
+            )
             self._server = None
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._wind_down(self._closing, "relay link")
         if self.dump is not None:
-            await self.dump.aclose()
+            await self._wind_down(
+                [asyncio.ensure_future(self.dump.aclose())], "traffic dump"
+            )
+
+    async def _wind_down(
+        self, tasks: Iterable[asyncio.Future[None]], what: str
+    ) -> None:
+        """Wait ``close_timeout`` for ``tasks``; cancel the rest and wait as long again."""
+        tasks = list(tasks)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.close_timeout)
+        if not pending:
+            return
+        _LOGGER.warning(
+            "%d %s task(s) still running %.0f s after the server was closed; cancelled",
+            len(pending),
+            what,
+            self.close_timeout,
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=self.close_timeout)
 
     def now(self) -> datetime:
         """Host time, as stamped on events."""
@@ -214,7 +254,7 @@ class AlphaServer(ServerCommands):
         A device retrying its TLS handshake every few seconds gets one log line and
         one dump sample per hour, not one per attempt; every attempt is an event.
         """
-        now = time.monotonic()
+        now = self.ticks()
         key = (session.host, foreign.kind)
         fresh = now - self._foreign_reported.get(key, -REFUSAL_LOG_INTERVAL) >= (
             REFUSAL_LOG_INTERVAL

@@ -11,7 +11,7 @@ a few bad frames within a minute close it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 import logging
@@ -74,6 +74,9 @@ class SessionOwner(Protocol):
     max_payload: int
     idle_timeout: float
     connections: ConnectionLog
+    # The monotonic clock of every rule that counts time (injected in tests); the
+    # deadlines below are the event loop's own timers.
+    ticks: Callable[[], float]
 
     def now(self) -> datetime:
         """Host time to stamp events with."""
@@ -134,13 +137,15 @@ class Session:
         self.host = peer[0] if isinstance(peer, tuple) else str(peer)
         self.serial: str | None = None
         self.frames = 0
-        loop = asyncio.get_running_loop()
-        self.opened_at = loop.time()
-        # Loop time of the last valid frame (the idle deadline counts from it).
+        # When it connected, on the rules' clock (the door's grace and churn).
+        self.opened_at = server.ticks()
+        # Loop time of the connection and of its last valid frame: the first-frame
+        # and idle deadlines count from them.
+        self._connected_at = asyncio.get_running_loop().time()
         self.last_frame_at: float | None = None
-        # Loop time of the last sign that the battery is alive (holders.py): its
-        # admission, then each request carrying its data. Replies and heartbeats
-        # carry nothing a squatter could not send forever.
+        # When the battery last showed it is alive, on the rules' clock (holders.py):
+        # its admission, then each request carrying its data. Replies, heartbeats and
+        # logins carry nothing a squatter could not send forever.
         self.alive_at: float | None = None
         self.has_delivered = False
         self.evicted = False
@@ -160,7 +165,7 @@ class Session:
         self._pending = PendingCommands()
         self._abort = False
         # Big history uploads: parsed and delivered in steps, rows a minute bounded.
-        self._pacer = Pacer(self._warn, lambda: self.label)
+        self._pacer = Pacer(self._warn, lambda: self.label, server.ticks)
 
     @property
     def label(self) -> str:
@@ -172,7 +177,7 @@ class Session:
         loop = asyncio.get_running_loop()
         decoder = self._decoder
         idle = self._server.idle_timeout
-        deadline = self.opened_at + min(idle, FIRST_FRAME_TIMEOUT)
+        deadline = self._connected_at + min(idle, FIRST_FRAME_TIMEOUT)
         # Only a connection's first read is looked at for another protocol: at most
         # one read's bytes, once.
         first_read = True
@@ -192,7 +197,7 @@ class Session:
                         # Quiet with half a frame: its length was probably damaged.
                         items = decoder.abandon_partial()
                     else:
-                        quiet = loop.time() - (self.last_frame_at or self.opened_at)
+                        quiet = loop.time() - (self.last_frame_at or self._connected_at)
                         _LOGGER.info(
                             "Closing %s: no complete frame for %.0f s",
                             self.label,
@@ -226,7 +231,7 @@ class Session:
                     deadline = now + idle
                     if not await self._frame(item):
                         return
-                if not self._within_limits(loop.time()):
+                if not self._within_limits(self._server.ticks()):
                     break
         except (ConnectionError, OSError) as err:
             _LOGGER.debug("Connection %s ended: %s", self.label, err)
@@ -266,10 +271,9 @@ class Session:
         self.evicted = True
         self.abort("closed to make room for a newer connection")
 
-    @staticmethod
-    def loop_time() -> float:
-        """The clock ``opened_at`` and ``last_frame_at`` are read on."""
-        return asyncio.get_running_loop().time()
+    def ticks(self) -> float:
+        """Now on the rules' clock, which ``opened_at`` and ``alive_at`` are read on."""
+        return self._server.ticks()
 
     @property
     def identified(self) -> bool:
@@ -296,7 +300,7 @@ class Session:
                 self.end_reason = "refused"
                 return False
             self.serial = serial
-            self.alive_at = self.last_frame_at
+            self.alive_at = self._server.ticks()
             self._decoder.max_payload = self._server.max_payload
         elif isinstance(message, Login) and serial and serial == self.serial:
             # A login after the battery's first records (it reconnected and pushed
@@ -322,7 +326,7 @@ class Session:
             return True
         message = own
         if frame.kind == Kind.REQUEST and _carries_data(message):
-            self.alive_at = self.last_frame_at
+            self.alive_at = self._server.ticks()
             if not self.has_delivered:
                 self.has_delivered = True
                 self._server.delivered(self)
