@@ -692,7 +692,7 @@ def link_tasks() -> list[asyncio.Task[Any]]:
     return [
         t
         for t in asyncio.all_tasks()
-        if t.get_coro().__qualname__.startswith("UpstreamLink.")  # type: ignore[union-attr]
+        if getattr(t.get_coro(), "__qualname__", "").startswith("UpstreamLink.")
     ]
 
 
