@@ -323,11 +323,10 @@ class UpstreamLink:
         if writer.transport.get_write_buffer_size():
             return (
                 "it accepted the connection but stopped reading what we send "
-                f"(our writes stall) and sent no answer within {ANSWER_TIMEOUT:g} s"
+                f"(our writes stall) and never answered within {ANSWER_TIMEOUT:g} s"
             )
         return (
-            "it accepted the connection but never answered "
-            f"(no answer within {ANSWER_TIMEOUT:g} s)"
+            f"it accepted the connection but never answered within {ANSWER_TIMEOUT:g} s"
         )
 
     def _unreachable(self, why: str) -> None:
@@ -391,9 +390,8 @@ class UpstreamLink:
                         if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
                             async with asyncio.timeout(DRAIN_TIMEOUT):
                                 await writer.drain()
-                        await (
-                            self._wake.wait()
-                        )  # a frame to forward, an answer, the end
+                        # A frame to forward, an answer, or the link ended.
+                        await self._wake.wait()
                 except TimeoutError:
                     if not answer.expired():
                         raise  # the drain's own
