@@ -2,6 +2,7 @@
 
 The cloud is a scripted loopback server (``tests/protocol/test_relay.py``); nothing
 here reaches past 127.0.0.1. With the relay off, a test fails if anything connects out.
+A cloud that accepts the link and stays silent counts as out of reach (issue #28).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from custom_components.alphaess_local.const import DOMAIN, RELAY_SUGGESTION
 from custom_components.alphaess_local.protocol import Frame, relay as relay_module
 from custom_components.alphaess_local.reload import async_update_options
 
-from ..protocol.test_relay import ScriptedCloud, command
+from ..protocol.test_relay import ScriptedCloud, command, quick_deadlines
 from .conftest import SERIAL, RecordedBattery
 from .test_quiet import entity_id
 
@@ -243,3 +244,41 @@ async def test_a_change_the_cloud_makes_is_shown_and_logged_as_the_clouds(
     grid_charge = entity_id(hass, "binary_sensor", "grid_charge")
     assert hass.states.get(grid_charge).state == STATE_ON  # type: ignore[union-attr]
     assert "Grid charging: off → on by the AlphaESS cloud" in caplog.text
+
+
+async def test_a_silent_cloud_turns_the_sensor_off_and_starts_the_repairs_hour(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It accepts the link and never reads: connected, as far as TCP goes, and gone."""
+    quick_deadlines(monkeypatch)
+    silent = ScriptedCloud(reads=False)
+    await silent.start()
+    try:
+        async_update_options(
+            hass, loaded_entry, relay_options(loaded_entry, silent.port)
+        )
+        await hass.async_block_till_done()
+        client: RecordedBattery = await battery()
+        await client.replay()
+        stats = loaded_entry.runtime_data.server.relay_stats[SERIAL]
+        async with asyncio.timeout(5):
+            while stats.unreachable_since is None or silent.connections < 2:
+                await asyncio.sleep(0.01)
+        # The battery's next push is acknowledged here and brings the entity along.
+        last = client.session["realtime"][-1]
+        await client.request(16, dict(last, Time="2021/03/24 10:03:00"))
+        await hass.async_block_till_done()
+        sensor = entity_id(hass, "binary_sensor", "cloud_relay")
+        assert hass.states.get(sensor).state == STATE_OFF  # type: ignore[union-attr]
+        issue_id = f"relay_unreachable_{loaded_entry.entry_id}"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+        stats.unreachable_since -= 3601  # an hour of silence, as far as the relay knows
+        await client.request(16, dict(last, Time="2021/03/24 10:03:10"))
+        await hass.async_block_till_done()
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    finally:
+        await silent.stop()

@@ -4,7 +4,8 @@ Checks what issue #22 asks of it: frames reach the cloud byte for byte and in or
 (split and coalesced on the battery's side too) after the battery's acknowledgement;
 what the cloud sends passes the command firewall or is refused; an absent or stalled
 cloud neither delays the battery nor grows memory; with the relay off, nothing ever
-connects out.
+connects out. Issue #28: a cloud that accepts and stays silent (never reads, or reads
+and never answers) is out of reach too, and closing a link never waits for the cloud.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -26,7 +28,13 @@ from custom_components.alphaess_local.protocol import (
     config_answer,
     relay as relay_module,
 )
-from custom_components.alphaess_local.protocol.relay import CommandKind, RelayPolicy
+from custom_components.alphaess_local.protocol.messages import ServerCommand
+from custom_components.alphaess_local.protocol.relay import (
+    CommandKind,
+    RelayPolicy,
+    RelayStats,
+    UpstreamLink,
+)
 
 from .conftest import HOST, EventLog, RawClient
 from .test_server import SERIAL, login
@@ -54,14 +62,22 @@ class ScriptedCloud:
         self.replies: list[dict[str, Any]] = []
         self.connections = 0
         self.reads = reads
+        # False: it reads everything and answers nothing (switchable at any time).
+        self.answers = True
         self.writers: list[asyncio.StreamWriter] = []
         self.handlers: set[asyncio.Task[Any]] = set()
         self.changed = asyncio.Event()
         self.server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self, port: int = 0) -> None:
-        self.server = await asyncio.start_server(self._serve, HOST, port)
+    async def start(self, port: int = 0, *, rcvbuf: int | None = None) -> None:
+        if rcvbuf is None:
+            self.server = await asyncio.start_server(self._serve, HOST, port)
+        else:  # a small receive window: a cloud that stops reading fills it at once
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.bind((HOST, port))
+            self.server = await asyncio.start_server(self._serve, sock=sock)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -92,6 +108,8 @@ class ScriptedCloud:
                     continue
                 if frame.kind == 1:
                     self.frames.append(frame)
+                    if not self.answers:
+                        continue
                     answer = (
                         config_answer(self.settings)
                         if frame.command == 3 and self.settings
@@ -510,3 +528,226 @@ async def test_a_cloud_that_accepts_and_drops_at_once_is_unreachable(
     finally:
         await server.close()
         await back.stop()
+
+
+def quick_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cloud's answer is overdue after 0.3 s instead of 30 s; retries come fast."""
+    monkeypatch.setattr(relay_module, "ANSWER_TIMEOUT", 0.3)
+    monkeypatch.setattr(relay_module, "RECONNECT_MIN", 0.05)
+    monkeypatch.setattr(relay_module, "RECONNECT_MAX", 0.1)
+
+
+def outage_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if "cannot reach the cloud" in r.getMessage()
+    ]
+
+
+async def test_a_silent_cloud_is_out_of_reach_and_the_battery_keeps_its_acks(
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It accepts the link and never reads (a dead cloud behind a load balancer)."""
+    quick_deadlines(monkeypatch)
+    silent = ScriptedCloud(reads=False)
+    await silent.start()
+    try:
+        server = await relayed(make_server, silent.port)
+        battery: RawClient = await connect(server.port)
+        sent = [login(), realtime(1)]
+        for n, frame in enumerate(sent, 1):
+            await battery.send(frame)
+            await battery.frames(n)
+        stats = server.relay_stats[SERIAL]
+        await eventually(
+            lambda: stats.unreachable_since is not None and silent.connections >= 2
+        )
+        assert not stats.connected  # the link is up; the cloud is not there
+        # The battery's acknowledgements keep coming while the cloud is silent.
+        for soc in range(2, 12):
+            sent.append(realtime(soc))
+            await battery.send(sent[-1])
+            await battery.frames(len(sent))
+        await eventually(lambda: silent.connections >= 3)  # re-dialled, again
+        assert not stats.connected
+        (warning,) = outage_warnings(caplog)  # once per outage, not once per link
+        assert "accepted the connection but never answered" in warning
+    finally:
+        await silent.stop()
+    # The cloud answers again: reached at its first answer, and nothing was lost.
+    back = ScriptedCloud()
+    await back.start(silent.port)
+    try:
+        await back.wait_for(lambda: len(back.frames) == len(sent))
+        assert bytes(back.received) == b"".join(f.encode() for f in sent)
+        await eventually(lambda: stats.unreachable_since is None and stats.connected)
+        assert len(outage_warnings(caplog)) == 1
+        assert stats.dropped == 0
+    finally:
+        await server.close()
+        await back.stop()
+
+
+async def test_a_cloud_that_reads_and_never_answers_is_out_of_reach(
+    make_server: Callable[..., Any],
+    connect: Callable[[int], Any],
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quick_deadlines(monkeypatch)
+    mute = ScriptedCloud()
+    mute.answers = False
+    await mute.start()
+    try:
+        server = await relayed(make_server, mute.port)
+        battery: RawClient = await connect(server.port)
+        await battery.send(login())
+        await battery.send(realtime(1))
+        await battery.frames(2)
+        stats = server.relay_stats[SERIAL]
+        await eventually(
+            lambda: stats.unreachable_since is not None and mute.connections >= 2
+        )
+        assert not stats.connected
+        assert [f.command for f in mute.frames[:2]] == [2, 16]  # it read them
+        (warning,) = outage_warnings(caplog)
+        assert "accepted the connection but never answered" in warning
+        # Its first answer (on the next link, to what it was sent again) clears it.
+        mute.answers = True
+        await eventually(lambda: stats.unreachable_since is None and stats.connected)
+        await eventually(lambda: stats.queued == 0)
+        assert len(outage_warnings(caplog)) == 1
+        # Silent again: a new outage, reported again.
+        mute.answers = False
+        await battery.send(realtime(2))
+        await battery.frames(3)
+        await eventually(lambda: stats.unreachable_since is not None)
+        assert len(outage_warnings(caplog)) == 2
+        await server.close()  # the relay first: it would reconnect to a closing cloud
+    finally:
+        await mute.stop()
+
+
+async def small_send_buffer(
+    host: str, port: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Our end of the link, with a send buffer a few kB fill (not megabytes)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except OSError:
+        sock.close()
+        raise
+    return await asyncio.open_connection(sock=sock)
+
+
+async def no_battery(command: ServerCommand) -> str | None:
+    raise AssertionError(f"nothing may reach the battery here: {command}")
+
+
+async def stalled_link(
+    cloud: ScriptedCloud, stats: RelayStats, **kwargs: Any
+) -> UpstreamLink:
+    """A link to ``cloud`` that starts with 450 kB to write: more than fits."""
+    link = UpstreamLink(
+        RelayPolicy(HOST, cloud.port), SERIAL, stats, no_battery, **kwargs
+    )
+    link.forward(login().encode())
+    padding = "x" * 3000
+    for _ in range(150):
+        body = {"SN": SERIAL, "Padding": padding}
+        link.forward(Frame(1, 16, json.dumps(body).encode()).encode())
+    link.start()
+    return link
+
+
+async def test_a_cloud_that_stops_reading_is_told_apart(
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quick_deadlines(monkeypatch)
+    silent = ScriptedCloud(reads=False)
+    await silent.start(rcvbuf=4096)
+    stats = RelayStats()
+    link = await stalled_link(silent, stats, connect=small_send_buffer)
+    try:
+        await eventually(lambda: stats.unreachable_since is not None)
+        (warning,) = outage_warnings(caplog)
+        assert "stopped reading what we send (our writes stall)" in warning
+    finally:
+        await link.close()
+        await silent.stop()
+
+
+def link_tasks() -> list[asyncio.Task[Any]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "").startswith("UpstreamLink.")
+    ]
+
+
+async def test_closing_a_link_never_waits_for_a_cloud_that_stopped_reading(
+    socket_enabled: None,
+) -> None:
+    """The server's close waits for its links: a full socket buffer must not hold it."""
+    silent = ScriptedCloud(reads=False)
+    await silent.start(rcvbuf=4096)
+    stats = RelayStats()
+    try:
+        link = await stalled_link(silent, stats, connect=small_send_buffer)
+        await eventually(lambda: stats.links == 1)  # written: waiting for room
+        async with asyncio.timeout(10):
+            await link.close()
+        assert stats.links == 0
+        assert link_tasks() == []
+    finally:
+        await silent.stop()
+
+
+async def test_closing_a_link_is_bounded_even_if_a_task_does_not_stop(
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(relay_module, "CLOSE_TIMEOUT", 0.05)
+    dialling = asyncio.Event()
+    release = asyncio.Event()
+    stubborn = True
+
+    async def dial(
+        host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        nonlocal stubborn
+        dialling.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if not stubborn:
+                raise
+            stubborn = False
+            await release.wait()  # whatever it is, it does not stop when asked
+        raise ConnectionRefusedError(host, port)
+
+    link = UpstreamLink(
+        RelayPolicy(HOST, 9), SERIAL, RelayStats(), no_battery, connect=dial
+    )
+    link.forward(login().encode())
+    link.start()
+    async with asyncio.timeout(5):
+        await dialling.wait()
+        await link.close()
+    assert "still stopping" in caplog.text
+    release.set()  # let it end, and end it for good
+    async with asyncio.timeout(5):
+        await link.close()
+    assert link_tasks() == []

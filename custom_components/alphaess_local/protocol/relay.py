@@ -6,7 +6,9 @@ accept from a battery is acknowledged here before it is queued for the cloud, so
 battery never waits for the internet, and frames from a peer we refused never leave.
 Upstream the relay is one TCP connection per battery connection:
 
-- frames go out byte for byte and in order; the cloud's replies to them are consumed;
+- frames go out byte for byte and in order; the cloud's replies to them are consumed,
+  and must come: a cloud that accepts the link but leaves what we sent unanswered for
+  :data:`ANSWER_TIMEOUT` is out of reach like one that refuses it, and is re-dialled;
 - what could not be sent waits in a bounded queue (by frames and by bytes, about an
   hour of a battery's traffic), oldest dropped first and counted; a stalled or absent
   cloud reconnects with backoff and jitter and never grows memory past that bound;
@@ -45,6 +47,17 @@ CONNECT_TIMEOUT: Final = 10.0
 DRAIN_ABOVE: Final = 64 * 1024
 DRAIN_TIMEOUT: Final = 30.0
 COMMAND_TIMEOUT: Final = 30.0
+# How long the cloud may leave a login or frame we sent unanswered (counted from the
+# oldest write still due an answer, restarted by each answer) before the link counts
+# as out of reach and is re-dialled. A healthy cloud answers within a round trip
+# (well under a second), so 30 s spares a congested uplink or a cloud under load,
+# matches how long a write may stall (DRAIN_TIMEOUT), and still tells the owner about
+# a silent cloud (one behind a dead load balancer, one that reads and never answers)
+# within three of the battery's 10 s frames. Read at use, so tests can shorten it.
+ANSWER_TIMEOUT: Final = 30.0
+# How long closing a link may wait for its tasks once cancelled: the server's close
+# waits for it, and nothing of the cloud's may hold that up.
+CLOSE_TIMEOUT: Final = 5.0
 # Commands the cloud may have at the battery at once; more are refused.
 MAX_PASSED_AT_ONCE: Final = 2
 
@@ -82,7 +95,8 @@ class RelayPolicy:
 class RelayStats:
     """What the relay did for one battery, since the server started."""
 
-    # Open links to the cloud for this battery (an old one may still be closing).
+    # Open links to the cloud for this battery (an old one may still be closing),
+    # answering or not.
     links: int = 0
     forwarded: int = 0
     queued: int = 0
@@ -94,8 +108,12 @@ class RelayStats:
 
     @property
     def connected(self) -> bool:
-        """Whether a link to the cloud is up."""
-        return self.links > 0
+        """Whether a link to the cloud is up and the cloud answers on it.
+
+        A link the cloud accepts and leaves unanswered is not a connection the owner
+        can rely on: it counts from the moment its answer is overdue until one comes.
+        """
+        return self.links > 0 and self.unreachable_since is None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for diagnostics."""
@@ -209,17 +227,37 @@ class UpstreamLink:
         self._login: bytes | None = None
         # Whether the cloud answered on the current link.
         self._answered = False
+        # Loop time since which something we sent on the current link waits for the
+        # cloud's answer (None: nothing is due).
+        self._due_since: float | None = None
 
     def start(self) -> None:
         """Start connecting (in the running loop)."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
-        """Stop; what is still queued waits for the battery's next connection."""
-        tasks = [t for t in (self._task, *self._tasks) if t is not None]
+        """Stop; what is still queued waits for the battery's next connection.
+
+        Bounded whatever the link waits on: the socket is dropped, not flushed (a
+        cloud that stopped reading never takes a full buffer), and a task that does
+        not end within CLOSE_TIMEOUT of its cancellation is left to end alone.
+        """
+        if self._writer is not None:
+            self._writer.transport.abort()
+        tasks = [
+            t for t in (self._task, *self._tasks) if t is not None and not t.done()
+        ]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+            if stuck:
+                _LOGGER.warning(
+                    "Relay for %s: %d task(s) still stopping after %s s; closed anyway",
+                    self._label,
+                    len(stuck),
+                    CLOSE_TIMEOUT,
+                )
         self._queue.link_lost()
         self._stats.unreachable_since = None
 
@@ -275,6 +313,22 @@ class UpstreamLink:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
                 delay = min(delay * 2, RECONNECT_MAX)
 
+    @staticmethod
+    def _silence(writer: asyncio.StreamWriter) -> str:
+        """Why an overdue cloud is out of reach, as far as we can tell.
+
+        Bytes the kernel would not take mean the cloud stopped reading (its receive
+        window is full); a few bytes fit its buffers whether it reads them or not.
+        """
+        if writer.transport.get_write_buffer_size():
+            return (
+                "it accepted the connection but stopped reading what we send "
+                f"(our writes stall) and never answered within {ANSWER_TIMEOUT:g} s"
+            )
+        return (
+            f"it accepted the connection but never answered within {ANSWER_TIMEOUT:g} s"
+        )
+
     def _unreachable(self, why: str) -> None:
         """The cloud was not reached: say so once per outage, and since when."""
         if self._stats.unreachable_since is not None:
@@ -304,25 +358,45 @@ class UpstreamLink:
     async def _connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        loop = asyncio.get_running_loop()
         self._stats.links += 1
         self._writer = writer
+        self._due_since = None
         login = self._login
         if login is not None and not (
             self._queue.frames and self._queue.frames[0] is login
         ):
             writer.write(login)  # its reply is due before any queued frame's
             self._queue.stale_acks += 1
-        read = asyncio.get_running_loop().create_task(self._read(reader))
+            self._due_since = loop.time()
+        read = loop.create_task(self._read(reader))
         read.add_done_callback(lambda _task: self._wake.set())
         try:
             while not read.done():
                 self._wake.clear()
                 if batch := self._queue.unsent():
                     writer.write(b"".join(batch))  # one write, however long the queue
-                if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
-                    async with asyncio.timeout(DRAIN_TIMEOUT):
-                        await writer.drain()
-                await self._wake.wait()  # a frame to forward, or the link ended
+                    if self._due_since is None:
+                        self._due_since = loop.time()
+                # The cloud's answer is due by then, whatever we wait on meanwhile (a
+                # drain included: a cloud that stopped reading answers nothing).
+                due = (
+                    None
+                    if self._due_since is None
+                    else self._due_since + ANSWER_TIMEOUT
+                )
+                try:
+                    async with asyncio.timeout_at(due) as answer:
+                        if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
+                            async with asyncio.timeout(DRAIN_TIMEOUT):
+                                await writer.drain()
+                        # A frame to forward, an answer, or the link ended.
+                        await self._wake.wait()
+                except TimeoutError:
+                    if not answer.expired():
+                        raise  # the drain's own
+                    self._unreachable(self._silence(writer))
+                    return
         except (OSError, TimeoutError) as err:
             _LOGGER.info("Relay for %s: cloud link lost (%s)", self._label, err)
         finally:
@@ -335,14 +409,18 @@ class UpstreamLink:
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         decoder = FrameDecoder()
+        loop = asyncio.get_running_loop()
         while data := await reader.read(65536):
+            answered = False
             for frame in decoder.feed(data):
                 if not isinstance(frame, Frame):
                     continue  # junk from the cloud: nothing to act on
                 if frame.kind == Kind.REPLY:
                     # The cloud answered: reached (a link it only accepts is not).
-                    self._answered = True
-                    self._stats.unreachable_since = None
+                    answered = self._answered = True
+                    if self._stats.unreachable_since is not None:
+                        self._stats.unreachable_since = None
+                        _LOGGER.info("Relay for %s: the cloud answers", self._label)
                     if frame.command == Command.CONFIG and self._on_config:
                         self._config_answer(frame)
                     if self._queue.acknowledged():
@@ -353,6 +431,11 @@ class UpstreamLink:
                     and frame.command == Command.SERVER_COMMAND
                 ):
                     self._command(frame)
+            if answered:
+                # An answer restarts the wait for the next; none due, none awaited.
+                due = self._queue.sent or self._queue.stale_acks
+                self._due_since = loop.time() if due else None
+                self._wake.set()
             # Our answers to the cloud's commands wait for it like any write: a cloud
             # that streams commands without reading our answers grows nothing here.
             writer = self._writer
