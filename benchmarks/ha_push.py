@@ -41,6 +41,8 @@ def main(*, quick: bool) -> int:
             *("-p", "no:sugar", "-p", "no:picked"),
             "-o",
             "addopts=",
+            # A failure's report ends the output, without the captured log.
+            *("--tb=short", "--show-capture=no"),
             "--rootdir",
             str(here.parent),
             str(here / "bench_ha_push.py"),

@@ -75,25 +75,30 @@ def test_the_benchmarks_are_discovered() -> None:
 def test_benchmark_runs_in_its_short_mode(module: str, tmp_path: Path) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    with subprocess.Popen(  # noqa: S603 - our interpreter, our own module
-        [sys.executable, "-m", f"benchmarks.{module}", FLAG],
-        cwd=ROOT,
-        env=child_environment(scratch),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its session id is its pid: all it starts is found
-    ) as process:
-        try:
-            output, _ = process.communicate(timeout=TIMEOUT)
-            left_behind = session_members(process.pid)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"benchmarks.{module} {FLAG} ran longer than {TIMEOUT:g} s")
-        finally:  # whatever happened, nothing it started outlives the test
-            for pid in [process.pid, *session_members(process.pid)]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+    # Its output to a file, not a pipe: a process it leaves behind holding the pipe
+    # would have us wait for the end of the output until the time limit.
+    log = tmp_path / "output.txt"
+    with log.open("w") as output_file:
+        process = subprocess.Popen(  # noqa: S603 - our interpreter, our own module
+            [sys.executable, "-m", f"benchmarks.{module}", FLAG],
+            cwd=ROOT,
+            env=child_environment(scratch),
+            stdin=subprocess.DEVNULL,
+            stdout=output_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its session id is its pid: all it starts is found
+        )
+    try:
+        process.wait(timeout=TIMEOUT)
+        left_behind = session_members(process.pid)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"benchmarks.{module} {FLAG} ran longer than {TIMEOUT:g} s")
+    finally:  # whatever happened, nothing it started outlives the test
+        for pid in [process.pid, *session_members(process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait()
+    output = log.read_text(errors="replace")
     tail = output[-4000:]
     assert process.returncode == 0, f"benchmarks.{module} {FLAG} failed:\n{tail}"
     assert output.startswith(BANNER), (
