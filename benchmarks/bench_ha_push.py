@@ -10,10 +10,10 @@ work, so an upper bound), state writes per frame
 to the state write it causes, p50 and p99.
 
 With ``BENCH_QUICK=1`` (``benchmarks.ha_push --quick``) it is a smoke run: two
-batteries, measured from when both have pushed until twice as many realtime frames
-more have arrived.
-Either way it fails if a timed hook was never called: a figure of 0 µs for a part
-would mean the code it wraps has moved, not that it became free.
+batteries, measured from when both have pushed until two more realtime frames per
+battery have arrived, every wait bounded. Either way it fails if a timed hook was
+never called: a figure of 0 µs for a part would mean the code it wraps has moved, not
+that it became free.
 """
 
 from __future__ import annotations
