@@ -1,6 +1,6 @@
 """A 7-day backfill as the event loop sees it: the longest single step, and the total.
 
-Run: ``.venv/bin/python -m benchmarks.backfill``. The simulator's model writes a week
+Run: ``.venv/bin/python -m benchmarks.backfill [--quick]``. The simulator's model writes a week
 of one-minute rows (10 080, the most one Resume asks for); they arrive as the battery
 sends them, three per command-12 frame, one frame per acknowledgement. Each frame is
 one loop step in Home Assistant: cut and check the frame, type the rows, offer each
@@ -30,15 +30,18 @@ from custom_components.alphaess_local.protocol import (
 from custom_components.alphaess_local.protocol.model import BatteryModel
 from custom_components.alphaess_local.protocol.simulator import history_csv
 
+from . import smoke
+
 ROWS = 7 * 24 * 60
+QUICK_ROWS = 2 * 60 + 3  # the short mode: two hours filed, and a few rows
 SERIAL = "AL9002021030042"
 
 
-def build_frames() -> list[bytes]:
+def build_frames(count: int = ROWS) -> list[bytes]:
     start = datetime(2026, 6, 1, 0, 0)
     model = BatteryModel(start)
-    model.advance_to(start + timedelta(minutes=ROWS + 1))
-    rows = list(model.buffered_rows)[:ROWS]
+    model.advance_to(start + timedelta(minutes=count + 1))
+    rows = list(model.buffered_rows)[:count]
     return [
         Frame(1, 12, history_csv(rows[i : i + 3], SERIAL)).encode()
         for i in range(0, len(rows), 3)
@@ -104,13 +107,15 @@ def previous_design(frames: list[bytes]) -> float:
     return time.perf_counter() - began
 
 
-def main() -> None:
-    frames = build_frames()
+def main(*, quick: bool) -> None:
+    smoke.announce(quick=quick)
+    rows = QUICK_ROWS if quick else ROWS
+    frames = build_frames(rows)
     steps, filing, statistics_rows = per_frame(frames)
     ordered = sorted(steps)
     total = sum(steps) + filing
     print(
-        f"{ROWS:,} rows in {len(frames):,} frames ({sum(map(len, frames)) / 1e6:.1f} MB)"
+        f"{rows:,} rows in {len(frames):,} frames ({sum(map(len, frames)) / 1e6:.1f} MB)"
     )
     print(
         f"  per frame step   median {statistics.median(ordered) * 1e3:.3f} ms, "
@@ -132,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(quick=smoke.parse(__doc__))

@@ -1,11 +1,11 @@
 """Admission under a flood of connections and of made-up serials (issue #23).
 
 Run: ``.venv/bin/python -m benchmarks.flood [--addresses 249] [--per-address 4]
-[--reconnects 5] [--seconds 20] [--processes 2] [--part 1|2]``.
+[--reconnects 5] [--seconds 20] [--processes 2] [--part 1|2] [--quick]``.
 
-The standalone server runs as the terminal runs it (``python -m
-custom_components.alphaess_local.protocol serve``, its JSON lines to /dev/null, its
-log to a temporary file read for the port and for the lines about the battery), and
+The standalone server runs as the terminal runs it (``bin/alphaess-cloud serve``, the
+library without Home Assistant, its JSON lines to /dev/null, its log to a temporary
+file read for the port and for the lines about the battery), and
 is measured over loopback as a hostile LAN device would reach it: Linux lets a
 client bind any 127.0.0.x, so each flood address is one.
 
@@ -41,7 +41,8 @@ import sys
 import tempfile
 import time
 
-from .library import load
+from . import smoke
+from .library import LAUNCHER, load
 from .server import HOST, proc_cpu_seconds
 
 _library = load()
@@ -51,6 +52,17 @@ FrameDecoder = _library.FrameDecoder
 ROOT = Path(__file__).resolve().parent.parent
 SERIAL = "AL9002021030042"
 MADE_UP = 30
+# The short mode: a flood of a few addresses for a second, a few made-up serials.
+QUICK = {
+    "addresses": 3,
+    "per_address": 2,
+    "reconnects": 1,
+    "seconds": 1.0,
+    "processes": 1,
+    "hold": 0.1,
+    "made_up": 3,
+    "squat": 0.5,
+}
 HELD = 0.5  # a flood connection kept this long (the grace) counts as held
 ACK_TIMEOUT = 5.0
 HOLD = 1.0
@@ -88,8 +100,7 @@ async def serve(*extra: str):  # an async context manager of (pid, port, log)
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "custom_components.alphaess_local.protocol",
+            str(LAUNCHER),
             "serve",
             "--host",
             HOST,
@@ -104,7 +115,7 @@ async def serve(*extra: str):  # an async context manager of (pid, port, log)
         os.close(stderr)
     try:
         port = None
-        for _ in range(1200):  # the package imports Home Assistant: seconds
+        for _ in range(1200):  # a minute: bounded, however loaded the machine
             for line in log.read_text(errors="replace").splitlines():
                 if line.startswith("listening on "):
                     port = int(line.rsplit(":", 1)[1])
@@ -123,6 +134,7 @@ async def serve(*extra: str):  # an async context manager of (pid, port, log)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+        log.unlink(missing_ok=True)
 
 
 def log_lines(log: Path, since: int, words: tuple[str, ...]) -> list[str]:
@@ -270,10 +282,10 @@ async def flood_child(port: int, first: int, count: int, per: int, seconds: floa
     )
 
 
-async def flood_part(args: argparse.Namespace) -> None:
+async def flood_part(args: argparse.Namespace, hold: float = HOLD) -> None:
     loop = asyncio.get_running_loop()
     async with serve("--max-connections", "24") as (pid, port, log):
-        first, _, _ = await visit(port, "127.0.0.1", SERIAL)
+        first, _, _ = await visit(port, "127.0.0.1", SERIAL, hold)
         print(
             f"Flood: {args.addresses} addresses x {args.per_address} connections "
             f"reconnecting at once, {args.seconds:g} s, against serve "
@@ -312,7 +324,7 @@ async def flood_part(args: argparse.Namespace) -> None:
                 await asyncio.sleep(
                     max(0.0, started + ramp + n * spacing - loop.time())
                 )
-                result, _, _ = await visit(port, "127.0.0.1", SERIAL)
+                result, _, _ = await visit(port, "127.0.0.1", SERIAL, hold)
                 results.append(result)
                 print(
                     f"  reconnect {n + 1} at {loop.time() - started:5.1f} s     "
@@ -350,7 +362,6 @@ async def flood_part(args: argparse.Namespace) -> None:
             print("  server log during the flood (battery, warnings):")
             for line in lines[:20]:
                 print(f"    {line}")
-        log.unlink()
 
 
 # --- part 2: made-up serials ----------------------------------------------------
@@ -379,12 +390,14 @@ async def squatter(
         await drop(writer)
 
 
-async def serials_part() -> None:
+async def serials_part(
+    made_up: int = MADE_UP, squat: float = 3.0, hold: float = HOLD
+) -> None:
     async with serve() as (_, port, log):
-        first, _, _ = await visit(port, "127.0.0.1", SERIAL)
+        first, _, _ = await visit(port, "127.0.0.1", SERIAL, hold)
         since = len(log.read_text(errors="replace").splitlines())
         print(
-            f"Made-up serials: {MADE_UP} from their own addresses against serve's "
+            f"Made-up serials: {made_up} from their own addresses against serve's "
             "16 slots, no --allow"
         )
         print(f"  battery first                {describe(first)}")
@@ -393,16 +406,16 @@ async def serials_part() -> None:
         ever: set[int] = set()
         tasks = [
             asyncio.create_task(squatter(port, n, stop, holding, ever))
-            for n in range(MADE_UP)
+            for n in range(made_up)
         ]
         try:
-            await asyncio.sleep(3)  # every made-up serial has tried a few times
+            await asyncio.sleep(squat)  # every made-up serial has tried a few times
             before = len(holding)
-            back, _, _ = await visit(port, "127.0.0.1", SERIAL)
+            back, _, _ = await visit(port, "127.0.0.1", SERIAL, hold)
             print(f"  battery back                 {describe(back)}")
             print(
                 f"  made-up serials holding a slot: {before} when the battery came "
-                f"back, {len(ever)} of {MADE_UP} ever got one"
+                f"back, {len(ever)} of {made_up} ever got one"
             )
         finally:
             stop.set()
@@ -414,7 +427,6 @@ async def serials_part() -> None:
             print("  server log (battery, warnings):")
             for line in lines[:20]:
                 print(f"    {line}")
-        log.unlink()
 
 
 if __name__ == "__main__":
@@ -428,8 +440,14 @@ if __name__ == "__main__":
     parser.add_argument("--flood", type=int, metavar="PORT")
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--count", type=int, default=0)
+    smoke.add_flag(parser)
     args = parser.parse_args()
     raise_file_limit()
+    made_up, squat, hold = MADE_UP, 3.0, HOLD
+    if args.quick and not args.flood:
+        smoke.announce(quick=True)
+        made_up, squat, hold = (QUICK.pop(key) for key in ("made_up", "squat", "hold"))
+        vars(args).update(QUICK)
     if args.flood:
         asyncio.run(
             flood_child(
@@ -438,6 +456,6 @@ if __name__ == "__main__":
         )
     else:
         if args.part in (None, 1):
-            asyncio.run(flood_part(args))
+            asyncio.run(flood_part(args, hold))
         if args.part in (None, 2):
-            asyncio.run(serials_part())
+            asyncio.run(serials_part(made_up, squat, hold))

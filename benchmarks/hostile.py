@@ -1,6 +1,6 @@
 """What hostile input costs the server, next to what random junk costs, in one run.
 
-Run: ``.venv/bin/python -m benchmarks.hostile [--megabytes 4] [--seconds 10]``.
+Run: ``.venv/bin/python -m benchmarks.hostile [--megabytes 4] [--seconds 10] [--quick]``.
 
 Part 1, the decoder as a session drives it: each stream is fed the way it arrives
 (7-byte pieces, the attack's own rhythm, and 64 KiB reads), to decoders configured as a
@@ -37,6 +37,7 @@ import statistics
 import sys
 import time
 
+from . import smoke
 from .library import load
 from .server import HOST, child_port, proc_cpu_seconds, proc_rss_mib
 
@@ -50,6 +51,10 @@ UNIDENTIFIED_MAX_PAYLOAD = load("session").UNIDENTIFIED_MAX_PAYLOAD
 MB = 1024 * 1024
 HISTORY_SERIAL = "AL9002021030099"
 JUNK_CONNECTIONS = 200
+# The short mode: a little of each part.
+QUICK_MEGABYTES = 0.01
+QUICK_SECONDS = 0.3
+QUICK_JUNK_CONNECTIONS = 4
 REALTIME = (
     b'{"Time":"2021/03/24 10:01:52","SN":"AL9002021030042","Ppv1":"1250",'
     b'"Ppv2":"1211","PrealL1":"1882","PrealL2":"0","PrealL3":"0","PmeterL1":"-35",'
@@ -82,7 +87,7 @@ def pieces(data: bytes, size: int) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
-def cost_per_mb(data: bytes, piece: int) -> tuple[float, int]:
+def cost_per_mb(data: bytes, piece: int, best_of: int = 3) -> tuple[float, int]:
     """Seconds per MB to decode ``data`` as sessions would; connections it took."""
     chunks = list(pieces(data, piece))
 
@@ -91,7 +96,7 @@ def cost_per_mb(data: bytes, piece: int) -> tuple[float, int]:
 
     best = float("inf")
     connections = 0
-    for _ in range(3):
+    for _ in range(best_of):
         decoder = fresh()
         connections = 1
         start = time.perf_counter()
@@ -104,14 +109,14 @@ def cost_per_mb(data: bytes, piece: int) -> tuple[float, int]:
     return best / (len(data) / MB), connections
 
 
-def decoder_part(megabytes: float) -> None:
+def decoder_part(megabytes: float, best_of: int = 3) -> None:
     data = streams(int(megabytes * MB))
-    print(f"Decoder, {megabytes:g} MB per stream, best of 3")
+    print(f"Decoder, {megabytes:g} MB per stream, best of {best_of}")
     for piece in (7, 64 * 1024):
         print(f"  fed in {piece:,}-byte pieces")
-        baseline, _ = cost_per_mb(data["random junk"], piece)
+        baseline, _ = cost_per_mb(data["random junk"], piece, best_of)
         for name, stream in data.items():
-            cost, connections = cost_per_mb(stream, piece)
+            cost, connections = cost_per_mb(stream, piece, best_of)
             print(
                 f"    {name:36s} {cost * 1000:8.2f} ms/MB  {cost / baseline:5.2f}x junk"
                 f"  ({connections:,} connections)"
@@ -190,7 +195,7 @@ def spread(latencies: list[float]) -> tuple[float, float, float]:
     )
 
 
-async def upload_part(seconds: float) -> None:
+async def upload_part(seconds: float, settle: float = 0.5) -> None:
     loop = asyncio.get_running_loop()
     print(
         f"Server with the terminal's printing, battery A acked {seconds:g} s with link "
@@ -208,12 +213,12 @@ async def upload_part(seconds: float) -> None:
             *(["--rows-per-minute", str(bound)] if bound else []),
         )
         try:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(settle)
             stop = asyncio.Event()
             upload = None
             if label != "B silent":
                 upload = loop.create_task(uploader(port, stop))
-                await asyncio.sleep(0.5)  # B's upload is under way
+                await asyncio.sleep(settle)  # B's upload is under way
             started = loop.time()
             latencies = await battery(port, loop.time() + seconds)
             elapsed = loop.time() - started
@@ -294,11 +299,13 @@ def summary(latencies: list[float]) -> str:
     return f"p50 {p50:6.2f} ms, p99 {p99:6.2f} ms ({len(ordered)} acks)"
 
 
-async def server_part(seconds: float) -> None:
+async def server_part(
+    seconds: float, connections: int = JUNK_CONNECTIONS, settle: float = 0.5
+) -> None:
     process, port = await child_port("benchmarks.hostile", "--child")
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(settle)
         rss_idle = proc_rss_mib(process.pid)
         quiet = await battery(port, loop.time() + seconds)
         stop_at = loop.time() + seconds + 1
@@ -316,22 +323,24 @@ async def server_part(seconds: float) -> None:
             str(port),
             "--seconds",
             str(seconds + 1),
+            "--connections",
+            str(connections),
             stdout=asyncio.subprocess.PIPE,
         )
         assert attack.stdout is not None
-        await asyncio.sleep(1)
+        await asyncio.sleep(2 * settle)
         rss_storm = proc_rss_mib(process.pid)
         storm = await battery(port, loop.time() + seconds)
         rss_storm = max(rss_storm, proc_rss_mib(process.pid))
-        connections = int(await attack.stdout.readline())
+        opened = int(await attack.stdout.readline())
         await attack.wait()
         cpu = proc_cpu_seconds(process.pid) - cpu_before
         print(
-            f"Server, one battery acked {seconds:g} s alone, then beside {JUNK_CONNECTIONS} hostile connections"
+            f"Server, one battery acked {seconds:g} s alone, then beside {connections} hostile connections"
         )
         print(f"  quiet  {summary(quiet)}")
         print(
-            f"  storm  {summary(storm)}  ({connections:,} hostile connections opened, server CPU {cpu:.1f} s)"
+            f"  storm  {summary(storm)}  ({opened:,} hostile connections opened, server CPU {cpu:.1f} s)"
         )
         print(f"  RSS    idle {rss_idle:.1f} MiB, during the storm {rss_storm:.1f} MiB")
     finally:
@@ -340,8 +349,8 @@ async def server_part(seconds: float) -> None:
             await process.wait()
 
 
-async def attack_part(port: int, seconds: float) -> None:
-    """The storm: 200 connections sending the worst streams, reconnecting when cut."""
+async def attack_part(port: int, seconds: float, connections: int) -> None:
+    """The storm: ``connections`` sending the worst streams, reconnecting when cut."""
     loop = asyncio.get_running_loop()
     data = streams(2 * MB)
     worst = [
@@ -358,7 +367,7 @@ async def attack_part(port: int, seconds: float) -> None:
     counts = await asyncio.gather(
         *(
             attacker(port, worst[n % len(worst)], stop, f"127.0.2.{n + 1}")
-            for n in range(JUNK_CONNECTIONS)
+            for n in range(connections)
         )
     )
     print(sum(counts), flush=True)
@@ -372,16 +381,26 @@ if __name__ == "__main__":
     parser.add_argument("--attack", type=int, metavar="PORT")
     parser.add_argument("--printing-child", action="store_true")
     parser.add_argument("--rows-per-minute", type=int)
+    parser.add_argument("--connections", type=int, default=JUNK_CONNECTIONS)
     parser.add_argument(
         "--part", type=int, choices=(1, 2, 3), help="run only this part"
     )
+    smoke.add_flag(parser)
     args = parser.parse_args()
     if args.child:
         asyncio.run(child_server())
     elif args.printing_child:
         asyncio.run(printing_child(args.rows_per_minute))
     elif args.attack:
-        asyncio.run(attack_part(args.attack, args.seconds))
+        asyncio.run(attack_part(args.attack, args.seconds, args.connections))
+    elif args.quick:
+        smoke.announce(quick=True)
+        if args.part in (None, 1):
+            decoder_part(QUICK_MEGABYTES, best_of=1)
+        if args.part in (None, 2):
+            asyncio.run(server_part(QUICK_SECONDS, QUICK_JUNK_CONNECTIONS, 0.1))
+        if args.part in (None, 3):
+            asyncio.run(upload_part(QUICK_SECONDS, 0.1))
     else:
         if args.part in (None, 1):
             decoder_part(args.megabytes)

@@ -1,6 +1,6 @@
 """A battery's acknowledgement latency with the cloud relay on, beside the relay off.
 
-Run: ``.venv/bin/python -m benchmarks.relay``. The library's server alone (no Home
+Run: ``.venv/bin/python -m benchmarks.relay [--quick]``. The library's server alone (no Home
 Assistant), over loopback; one battery sends realtime frames one after another, each
 waiting for its acknowledgement, as a battery does. Upstream, in turn: no relay (the
 anchor), a cloud that answers, a port where nothing listens, a cloud that resets every
@@ -16,11 +16,15 @@ import statistics
 import time
 from typing import Any
 
+from . import smoke
 from .library import load
 
 protocol = load()
 
 FRAMES = 2000
+QUICK_FRAMES = 20
+# A run of 2 000 frames takes seconds: past this, something hangs.
+RUN_TIMEOUT = 120.0
 
 
 def _realtime(n: int) -> Any:
@@ -60,7 +64,12 @@ async def _cloud(mode: str) -> tuple[asyncio.Server | None, int]:
     return server, port
 
 
-async def _run(mode: str) -> list[float]:
+async def _run(mode: str, frames: int) -> list[float]:
+    async with asyncio.timeout(RUN_TIMEOUT):
+        return await _acks(mode, frames)
+
+
+async def _acks(mode: str, frames: int) -> list[float]:
     cloud, port = (None, 0) if mode == "off" else await _cloud(mode)
     relay = None if mode == "off" else protocol.RelayPolicy("127.0.0.1", port)
     server = protocol.AlphaServer(
@@ -73,11 +82,11 @@ async def _run(mode: str) -> list[float]:
     writer.write(protocol.Frame(1, 2, json.dumps(login).encode()).encode())
     latencies: list[float] = []
     pending = 1
-    for n in range(FRAMES + 1):
+    for n in range(frames + 1):
         while pending:
             for item in decoder.feed(await reader.read(65536)):
                 pending -= isinstance(item, protocol.Frame)
-        if n == FRAMES:
+        if n == frames:
             break
         began = time.perf_counter()
         writer.write(_realtime(n))
@@ -93,11 +102,13 @@ async def _run(mode: str) -> list[float]:
     return latencies
 
 
-def main() -> None:
+def main(*, quick: bool) -> None:
+    smoke.announce(quick=quick)
+    frames = QUICK_FRAMES if quick else FRAMES
     results: dict[str, list[float]] = {}
     for mode in ("off", "answering", "refusing", "resetting", "stalled"):
-        results[mode] = sorted(asyncio.run(_run(mode)))
-    anchor = results["off"][int(FRAMES * 0.99)]
+        results[mode] = sorted(asyncio.run(_run(mode, frames)))
+    anchor = results["off"][int(frames * 0.99)]
     for mode, ordered in results.items():
         p50 = statistics.median(ordered) * 1e3
         p99 = ordered[int(len(ordered) * 0.99)] * 1e3
@@ -108,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(quick=smoke.parse(__doc__))

@@ -1,6 +1,6 @@
 """Server throughput, ack latency, CPU per frame, and memory under junk connections.
 
-Run: ``.venv/bin/python -m benchmarks.server [--seconds 10]``. The server runs in a
+Run: ``.venv/bin/python -m benchmarks.server [--seconds 10] [--quick]``. The server runs in a
 child process so its CPU time and RSS are read from /proc on their own; 50 simulated
 batteries push realtime records as fast as the acks come back, then 200 junk
 connections (each a plausible header claiming 1 MiB, 64 KiB of it sent) are opened
@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 
+from . import smoke
 from .library import load
 
 _library = load()
@@ -29,6 +30,10 @@ HOST = "127.0.0.1"
 FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
 BATTERIES = 50
 JUNK = 200
+# The short mode: a few of each, a fraction of a second.
+QUICK_BATTERIES = 3
+QUICK_JUNK = 3
+QUICK_SECONDS = 0.3
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -102,11 +107,13 @@ async def battery(
     return sent
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, *, quick: bool = False) -> None:
+    batteries, junk = (QUICK_BATTERIES, QUICK_JUNK) if quick else (BATTERIES, JUNK)
+    settle = 0.1 if quick else 0.5
     process, port = await child_port("benchmarks.server", "--child")
     pid = process.pid
     try:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(settle)
         rss_idle = proc_rss_mib(pid)
         latencies: list[float] = []
         cpu_before = proc_cpu_seconds(pid)
@@ -115,7 +122,7 @@ async def main(seconds: float) -> None:
         counts = await asyncio.gather(
             *(
                 battery(port, f"AL{n:013d}", stop_at, latencies, f"127.0.1.{n + 1}")
-                for n in range(BATTERIES)
+                for n in range(batteries)
             )
         )
         elapsed = time.perf_counter() - begin
@@ -125,31 +132,31 @@ async def main(seconds: float) -> None:
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[int(len(latencies) * 0.99)] * 1000
         print(
-            f"{BATTERIES} batteries, {seconds:.0f} s, client and server sharing {os.cpu_count()} cores"
+            f"{batteries} batteries, {seconds:g} s, client and server sharing {os.cpu_count()} cores"
         )
         print(f"  frames acknowledged   {frames:,} ({frames / elapsed:,.0f} frames/s)")
         print(f"  ack latency           p50 {p50:.2f} ms, p99 {p99:.2f} ms")
         print(f"  server CPU per frame  {cpu / frames * 1e6:.1f} µs")
 
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(settle)
         rss_before = proc_rss_mib(pid)
         held = []
         claim = bytes([1, 1, 16]) + (1024 * 1024).to_bytes(4, "big")
-        for n in range(JUNK):  # a LAN of junk devices, one connection each
+        for n in range(junk):  # a LAN of junk devices, one connection each
             _, writer = await asyncio.open_connection(
                 HOST, port, local_addr=(f"127.0.2.{n + 1}", 0)
             )
             writer.write(claim + os.urandom(64 * 1024))
             await writer.drain()
             held.append(writer)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(2 * settle)
         rss_after = proc_rss_mib(pid)
-        print(f"{JUNK} junk connections held (each a 1 MiB claim, 64 KiB sent)")
+        print(f"{junk} junk connections held (each a 1 MiB claim, 64 KiB sent)")
         print(
             f"  server RSS            idle {rss_idle:.1f} MiB, before junk {rss_before:.1f} MiB, with junk {rss_after:.1f} MiB"
         )
         print(
-            f"  growth per junk conn  {(rss_after - rss_before) * 1024 / JUNK:.0f} KiB"
+            f"  growth per junk conn  {(rss_after - rss_before) * 1024 / junk:.0f} KiB"
         )
         for writer in held:
             writer.transport.abort()
@@ -162,5 +169,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--child", action="store_true")
+    smoke.add_flag(parser)
     args = parser.parse_args()
-    asyncio.run(child_server() if args.child else main(args.seconds))
+    if args.child:
+        asyncio.run(child_server())
+    else:
+        smoke.announce(quick=args.quick)
+        seconds = QUICK_SECONDS if args.quick else args.seconds
+        asyncio.run(main(seconds, quick=args.quick))
