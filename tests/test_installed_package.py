@@ -51,11 +51,16 @@ def run(*command: str | Path, cwd: Path) -> str:
 
 
 def _clean_env() -> dict[str, str]:
-    """Nothing from the development venv leaks in through the environment."""
+    """Nothing from the development venv leaks in through the environment.
+
+    That includes pytest-cov's variables: with them the development venv's build and
+    pip would record coverage of their own, which ``--cov`` then fails to combine.
+    """
     return {
         key: value
         for key, value in os.environ.items()
         if key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
+        and not key.startswith(("COV_CORE_", "COVERAGE_"))
     }
 
 
