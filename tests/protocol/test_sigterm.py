@@ -24,7 +24,8 @@ from custom_components.alphaess_local.protocol.redact import mask_serial
 
 from .conftest import HOST, RawClient
 from .test_server import SERIAL, login, realtime
-from .test_standalone import LAUNCHER
+
+LAUNCHER = Path(__file__).parents[2] / "bin" / "alphaess-cloud"
 
 # Only bounds a hang: every wait below ends as soon as what it waits for happens.
 PATIENCE = 30
