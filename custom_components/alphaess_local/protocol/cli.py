@@ -15,6 +15,7 @@ import io
 import json
 import logging
 from pathlib import Path
+import signal
 import sys
 
 from .credentials import CredentialPins
@@ -102,10 +103,22 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     await server.start()
     print(f"listening on {args.host or '*'}:{server.port}", file=sys.stderr, flush=True)
+    # SIGTERM (systemd, docker stop, kill) leaves the wait below as Ctrl-C does, through
+    # the same `finally`: the server closes its sessions, relay and dump, then
+    # asyncio.run() waits for the pin file's pending write. Its default action, an
+    # immediate exit, would drop all of that. (Windows' loops take no signal handler.)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        # A second SIGTERM while closing ends the process at once, as a second Ctrl-C.
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
         await server.close()
+        print("stopped", file=sys.stderr, flush=True)
 
 
 async def _simulate(args: argparse.Namespace) -> None:
