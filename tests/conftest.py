@@ -30,14 +30,20 @@ settings.load_profile("default")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the recorder's SQL out of the output.
+    """Keep log lines out of the suite's output: pytest's progress and summary only.
 
-    The Home Assistant plugin sets ``sqlalchemy.engine`` to INFO when it is imported
-    (before any conftest), and its root handler prints every statement, even from the
-    recorder thread between test phases. Only that logger is turned down: our own
-    loggers keep their levels, so ``caplog`` sees what it always saw.
+    The Home Assistant plugin calls ``logging.basicConfig`` when it is imported
+    (before any conftest): that root handler writes every record to stderr, and
+    pytest's capture does not hold what the recorder's thread logs between test
+    phases, so its lines landed between the progress dots. The handler goes; pytest's
+    own handlers stay, so ``caplog`` and the "Captured log" section of a failure's
+    report see what they always saw.
     """
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

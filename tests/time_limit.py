@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Generator
-import contextlib
 import io
+import threading
 import time
+import traceback
 from typing import Any, Final, TypeVar
 
 import pytest
@@ -46,8 +47,16 @@ class TimeLimitExceeded(pytest.fail.Exception):  # type: ignore[name-defined,mis
     """A test (or its teardown) ran past its time limit."""
 
 
+def _now() -> float:
+    """Real monotonic seconds: freezegun (Home Assistant's ``freezer``) moves
+    ``time.monotonic`` and the event loop's clock, and a frozen or jumping clock must
+    neither stop a test's limit nor fire it early. Nor are the loop's timers used.
+    """
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
 class _Deadline:
-    """The wall-clock (monotonic) time by which the current phase must be over."""
+    """The time (:func:`_now`) by which the current phase must be over."""
 
     at: float | None = None
     phase: str = "outside a test"
@@ -58,7 +67,7 @@ _DEADLINE = _Deadline()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker a slow test states its own limit with."""
+    """Register the marker a slow test states its own limits with."""
     config.addinivalue_line(
         "markers",
         "time_limit(seconds, teardown=seconds): this test's limits for setup and "
@@ -77,7 +86,7 @@ def _limit_of(item: pytest.Item, phase: str) -> float:
 
 
 def _start(phase: str, limit: float) -> None:
-    _DEADLINE.at = time.monotonic() + limit
+    _DEADLINE.at = _now() + limit
     _DEADLINE.phase = phase
     _DEADLINE.limit = limit
 
@@ -101,41 +110,72 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 def _stack_of(task: asyncio.Future[Any]) -> str:
+    """Where ``task`` waits: its whole chain of awaits, not only its outer frame."""
     if not isinstance(task, asyncio.Task):
         return "(not a task)"
     out = io.StringIO()
-    task.print_stack(file=out)
+    out.write(f"{task!r}\n")
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            out.write("".join(traceback.format_stack(frame, limit=1)))
+        awaited = getattr(awaited, "cr_await", None) or getattr(
+            awaited, "gi_yieldfrom", None
+        )
     return out.getvalue()
 
 
-async def _within_deadline(awaitable: Awaitable[_T]) -> _T:
-    """Await ``awaitable`` until the current phase's deadline, then cancel it."""
-    task = asyncio.ensure_future(awaitable)
-    remaining = (
-        None if _DEADLINE.at is None else max(0.0, _DEADLINE.at - time.monotonic())
-    )
-    done, _ = await asyncio.wait({task}, timeout=remaining)
-    if done:
-        return task.result()
-    stack = _stack_of(task)
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await asyncio.wait({task}, timeout=CANCEL_GRACE)
-    raise TimeLimitExceeded(
-        f"Time limit of {_DEADLINE.limit:.0f} s exceeded during {_DEADLINE.phase}; "
-        f"the awaited task was cancelled. Where it waited:\n{stack}"
-    )
-
-
 def bound_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Make ``loop.run_until_complete`` honour the current test's deadline."""
+    """Make ``loop.run_until_complete`` honour the current test's deadline.
+
+    A watchdog thread waits on the real clock; at the deadline it has the loop take
+    the awaited task's stack and cancel it, and :data:`CANCEL_GRACE` later, if the
+    task ignored that, stop the loop. Either way the test fails with the stack.
+    """
     original: Callable[[Awaitable[Any]], Any] = loop.run_until_complete
     if getattr(original, "_time_limited", False):
         return
 
     def run_until_complete(future: Awaitable[_T]) -> _T:
-        result: _T = original(_within_deadline(future))
-        return result
+        if _DEADLINE.at is None:
+            result: _T = original(future)
+            return result
+        task = asyncio.ensure_future(future, loop=loop)
+        stacks: list[str] = []
+
+        def expire() -> None:
+            if not task.done():
+                stacks.append(_stack_of(task))
+                task.cancel()
+
+        remaining = max(0.0, _DEADLINE.at - _now())
+        watchdogs = [
+            threading.Timer(remaining, loop.call_soon_threadsafe, (expire,)),
+            threading.Timer(
+                remaining + CANCEL_GRACE, loop.call_soon_threadsafe, (loop.stop,)
+            ),
+        ]
+        for watchdog in watchdogs:
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            result = original(task)
+        except (asyncio.CancelledError, RuntimeError):
+            if not stacks:
+                raise
+        else:
+            if not stacks:
+                return result
+        finally:
+            for watchdog in watchdogs:
+                watchdog.cancel()
+                watchdog.join()  # Home Assistant's cleanup check counts threads
+        raise TimeLimitExceeded(
+            f"Time limit of {_DEADLINE.limit:.0f} s exceeded during "
+            f"{_DEADLINE.phase}; the awaited task was cancelled. Where it waited:\n"
+            f"{stacks[0]}"
+        )
 
     run_until_complete._time_limited = True  # type: ignore[attr-defined]
     loop.run_until_complete = run_until_complete  # type: ignore[method-assign]
