@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Final
 from .connections import Spoke
 from .credentials import CredentialPins, Proof
 from .events import CredentialsMismatch, ServerEvent
-from .log_budget import LogBudget
+from .log_budget import (
+    OTHER_CREDENTIALS,
+    SECOND_CONNECTION,
+    UNKNOWN_SERIAL,
+    LogBudget,
+)
 from .messages import Login
 from .redact import mask_serial
 
@@ -35,9 +40,10 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__package__ + ".server")
 
-# A serial whose connection was admitted or delivered data this recently is not taken
+# A serial whose connection delivered the battery's data this recently is not taken
 # over by a new connection: a battery that really reconnects has a silent old link.
-# Replies and heartbeats do not count: a squatter can send those forever.
+# Admission, logins, replies and heartbeats do not count: a squatter can send those
+# forever, so a connection that never delivered data is taken over at once.
 TAKEOVER_AFTER: Final = 60.0
 
 
@@ -84,13 +90,14 @@ class SerialHolders:
         Who holds a serial (docs/protocol.md, "Who is on the port"): a connection that
         proves the pinned credentials takes it from any other at once; one with other
         credentials never takes it from one that proved them; otherwise the holder
-        keeps it while it is alive: admitted, or a request carrying its data, within
-        :data:`TAKEOVER_AFTER` (``Session.alive_at``).
+        keeps it while it is alive: a request carrying its data within
+        :data:`TAKEOVER_AFTER` (``Session.alive_at``). A holder that only logged in
+        is taken over at once, however recently it was admitted.
         """
         record = session.record
         if self.allowlist and serial not in self.allowlist:
             record.spoke, record.detail = Spoke.REFUSED, "not on the accepted list"
-            if self._budget.once_an_hour(serial):
+            if self._budget.refusal(UNKNOWN_SERIAL, session.host):
                 _LOGGER.warning(
                     "Refused battery %s from %s: not on the allowlist",
                     mask_serial(serial),
@@ -192,20 +199,20 @@ class SerialHolders:
         return alive is None or now - alive >= TAKEOVER_AFTER
 
     def _refuse_second(self, session: Session, serial: str, previous: Session) -> None:
-        if self._budget.once_an_hour(f"takeover {serial}"):
+        if self._budget.refusal(SECOND_CONNECTION, session.host):
             _LOGGER.warning(
                 "Refused a second connection for battery %s from %s: its "
                 "connection from %s %s",
                 mask_serial(serial),
                 session.peer,
                 previous.peer,
-                "proved the battery's own credentials"
+                "logged in with the credentials pinned first"
                 if previous.proof is Proof.PROVEN
-                else "is alive",
+                else f"sent its data within {TAKEOVER_AFTER:.0f} s",
             )
 
     def _credentials_differ(self, session: Session, serial: str) -> None:
-        if self._budget.once_an_hour(f"credentials {serial} {session.host}"):
+        if self._budget.refusal(OTHER_CREDENTIALS, session.host):
             _LOGGER.warning(
                 "A connection from %s logged in as battery %s with credentials other "
                 "than the ones it first logged in with; it cannot take the battery "

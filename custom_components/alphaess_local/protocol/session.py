@@ -138,9 +138,9 @@ class Session:
         self.opened_at = loop.time()
         # Loop time of the last valid frame (the idle deadline counts from it).
         self.last_frame_at: float | None = None
-        # Loop time of the last sign that the battery is alive (holders.py): its
-        # admission, then each request carrying its data. Replies and heartbeats
-        # carry nothing a squatter could not send forever.
+        # Loop time of the last sign that the battery is alive (holders.py): a
+        # request carrying its data. Admission, logins, replies and heartbeats carry
+        # nothing a squatter could not send forever.
         self.alive_at: float | None = None
         self.has_delivered = False
         self.evicted = False
@@ -296,7 +296,6 @@ class Session:
                 self.end_reason = "refused"
                 return False
             self.serial = serial
-            self.alive_at = self.last_frame_at
             self._decoder.max_payload = self._server.max_payload
         elif isinstance(message, Login) and serial and serial == self.serial:
             # A login after the battery's first records (it reconnected and pushed
