@@ -21,12 +21,13 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     Proof,
     RealtimeRecord,
+    Received,
     Spoke,
     doorway,
     holders,
 )
 
-from .conftest import EventLog as Events, RawClient
+from .conftest import EventLog as Events, From, RawClient
 from .test_server import SERIAL, login, realtime
 
 OWN = "hunter2"
@@ -107,7 +108,7 @@ async def test_other_credentials_never_take_a_proven_link_even_when_silent(
     refusals = [r for r in caplog.records if "second connection" in r.getMessage()]
     assert len(refusals) == 1
     assert "credentials pinned first" in refusals[0].getMessage()
-    mismatch = [r for r in caplog.records if "other than the ones" in r.getMessage()]
+    mismatch = [r for r in caplog.records if "new credentials" in r.getMessage()]
     assert len(mismatch) == 1  # rate-limited, and it names the address
     assert "127.0.0.1" in mismatch[0].getMessage()
 
@@ -203,7 +204,7 @@ async def test_pins_hold_no_password_survive_a_restart_and_change_on_the_owners_
     assert restored.check(SERIAL, SERIAL, "after-reset") is Proof.OTHER
     assert restored.accept_candidate(SERIAL)
     assert restored.check(SERIAL, SERIAL, "after-reset") is Proof.PROVEN
-    assert restored.check(SERIAL, SERIAL, OWN) is Proof.OTHER
+    assert restored.check(SERIAL, SERIAL, OWN) is Proof.REFUSED  # the one not chosen
 
 
 def test_the_owners_yes_pins_only_the_device_the_repair_named() -> None:
@@ -371,3 +372,90 @@ async def test_a_login_earns_its_pin_only_with_the_batterys_data(
     await pushed(battery, "50", 2)
     assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
     assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.OTHER
+
+
+async def test_a_first_login_forgery_is_the_owners_to_undo_and_moves_no_totals_meanwhile(
+    server: AlphaServer,
+    events: Events,
+    connect_from: From,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reviewer's first-login forgery (issue #28), over loopback.
+
+    Before the battery ever connected, a device logged in with its serial and any
+    password and sent data: its login was pinned. When the battery comes, both logins
+    are recorded and reported, the battery's records are marked as not pinned (Home
+    Assistant moves no totals with them), and once the owner chooses the battery's
+    login it gets in at once, every time, and the forger never again.
+    """
+    forger_at, battery_at = "127.0.9.66", "127.0.9.5"
+
+    async def visit(source: str, password: str, soc: str) -> RawClient:
+        client: RawClient = await connect_from(server.port, source)
+        await client.send(login(password=password))
+        await client.send(realtime(soc=soc))
+        return client
+
+    forger = await visit(forger_at, STOLEN, "1")
+    await forger.frames(2)
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.PROVEN
+    await forger.close()
+    await events.wait_for(lambda: not server.connected_serials)
+
+    battery = await visit(battery_at, OWN, "50")
+    await battery.frames(2)  # the serial was free: served, and reported
+    (mismatch,) = [e for e in events.events if isinstance(e, CredentialsMismatch)]
+    assert mismatch.first is not None
+    assert mismatch.new is not None
+    assert mismatch.first.address == forger_at
+    assert mismatch.new.address == battery_at
+    assert mismatch.first.first_seen <= mismatch.new.first_seen
+    heard = [e for e in events.events if isinstance(e, Received)]
+    assert [e.unpinned for e in heard] == [False, False, True, True]
+
+    # Until the owner chooses, the login pinned first keeps its precedence.
+    forger = await visit(forger_at, STOLEN, "2")
+    assert await battery.closed_by_server(timeout=2)
+    await forger.frames(2)
+    assert server.holders.choose_login(SERIAL, first=False, address=battery_at)
+    assert await forger.closed_by_server(timeout=2)
+    assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.REFUSED
+
+    shown = len(socs(events))
+    for visit_number in range(3):
+        battery = await visit(battery_at, OWN, str(60 + visit_number))
+        await battery.frames(2)
+        forger = await visit(forger_at, STOLEN, "3")
+        assert await forger.closed_by_server(timeout=2)
+        await battery.close()
+        await events.wait_for(lambda: not server.connected_serials)
+    assert socs(events)[shown:] == [60, 61, 62]
+    assert not [e for e in events.events[-12:] if getattr(e, "unpinned", False)]
+    text = caplog.text
+    assert "pinned first" in text
+    assert "new credentials" in text
+    for wording in ("is the battery", "battery's own credentials", "newcomer"):
+        assert wording not in text
+    for secret in (OWN, STOLEN, SERIAL):
+        assert secret not in text
+
+
+def test_the_owners_choice_is_kept_with_the_pins() -> None:
+    pins = CredentialPins()
+    pins.accepted(SERIAL, SERIAL, STOLEN, "192.0.2.66")
+    assert pins.check(SERIAL, SERIAL, OWN, "192.0.2.5") is Proof.OTHER
+    first, new = pins.contest(SERIAL) or (None, None)
+    assert first is not None
+    assert new is not None
+    assert (first.address, new.address) == ("192.0.2.66", "192.0.2.5")
+    assert pins.refuse_candidate(SERIAL, "192.0.2.5")  # the owner kept the first
+    assert pins.contest(SERIAL) is None
+    stored = pins.to_store()
+    assert OWN not in repr(stored)
+    restored = CredentialPins(stored)
+    assert restored.check(SERIAL, SERIAL, OWN) is Proof.REFUSED
+    assert restored.check(SERIAL, SERIAL, STOLEN) is Proof.PROVEN
+    assert not restored.has_candidate(SERIAL)
+    restored.forget(SERIAL)
+    assert restored.to_store() == {}

@@ -9,8 +9,7 @@ take a second.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 import logging
 from typing import Any
 
@@ -26,10 +25,9 @@ from custom_components.alphaess_local.protocol.log_budget import (
     LogBudget,
 )
 
-from .conftest import HOST, RawClient
+from .conftest import From
 from .test_server import SERIAL, login
 
-From = Callable[[int, str], Any]
 SERVER_LOGGER = "custom_components.alphaess_local.protocol.server"
 
 
@@ -41,24 +39,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def connect_from(socket_enabled: None) -> AsyncGenerator[From]:
-    """Connect to the server from a chosen 127.0.x.y source address."""
-    clients: list[RawClient] = []
-
-    async def _connect(port: int, source: str) -> RawClient:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, local_addr=(source, 0)
-        )
-        client = RawClient(reader, writer)
-        clients.append(client)
-        return client
-
-    yield _connect
-    for client in clients:
-        await client.close()
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -28,6 +28,7 @@ from .credentials import CredentialPins, Proof
 from .events import CredentialsMismatch, ServerEvent
 from .log_budget import (
     OTHER_CREDENTIALS,
+    REFUSED_CREDENTIALS,
     SECOND_CONNECTION,
     UNKNOWN_SERIAL,
     LogBudget,
@@ -119,9 +120,24 @@ class SerialHolders:
                 )
             return False
         user, password = (login.serial, login.password) if login else (None, None)
-        proof = self.pins.check(serial, user, password, session.host)
+        proof = self.pins.check(serial, user, password, session.host, self._now())
         if proof is Proof.OTHER:
             self._credentials_differ(session, serial)
+            # The owner's handler may have chosen this login at once (``serve
+            # --accept-new-credentials``): then it proves the serial now.
+            if not self.pins.has_candidate(serial):
+                proof = self.pins.check(serial, user, password, session.host)
+        if proof is Proof.REFUSED:
+            record.spoke = Spoke.REFUSED
+            record.detail = f"{mask_serial(serial)}: credentials the owner refused"
+            if self._budget.refusal(REFUSED_CREDENTIALS, session.host):
+                _LOGGER.warning(
+                    "Refused a login for battery %s from %s: its credentials are "
+                    "ones you chose not to accept",
+                    mask_serial(serial),
+                    session.peer,
+                )
+            return False
         previous = self.by_serial.get(serial)
         if previous is not None and previous is not session:
             if not self._may_take(previous, proof, session.loop_time()):
@@ -163,7 +179,7 @@ class SerialHolders:
         if first is None:
             return
         user, password = first
-        self.pins.accepted(serial, user, password)
+        self.pins.accepted(serial, user, password, session.host, self._now())
         session.proof = self.pins.check(serial, user, password, session.host)
         session.record.detail = _detail(serial, session.proof)
 
@@ -211,18 +227,48 @@ class SerialHolders:
                 else f"sent its data within {TAKEOVER_AFTER:.0f} s",
             )
 
+    def choose_login(self, serial: str, *, first: bool, address: str) -> bool:
+        """The owner chose which login for ``serial`` is the battery's.
+
+        ``first``: the login pinned first, and the new one (last seen from
+        ``address``) is refused; else the new one is pinned and the first refused.
+        The connection holding the serial with the refused login is closed; one from
+        ``address`` with the new login proves the serial from now on. False when the
+        new login is no longer the one the owner was shown.
+        """
+        pins = self.pins
+        chosen = (
+            pins.refuse_candidate(serial, address)
+            if first
+            else pins.accept_candidate(serial, address)
+        )
+        holder = self.by_serial.get(serial)
+        if not chosen or holder is None:
+            return chosen
+        refused = Proof.OTHER if first else Proof.PROVEN
+        if holder.proof is refused:
+            holder.abort("closed: the owner refused its login")
+        elif not first and holder.proof is Proof.OTHER and holder.host == address:
+            holder.proof = Proof.PROVEN
+            holder.record.detail = _detail(serial, holder.proof)
+        return True
+
     def _credentials_differ(self, session: Session, serial: str) -> None:
+        contest = self.pins.contest(serial)
+        first, new = contest if contest else (None, None)
         if self._budget.refusal(OTHER_CREDENTIALS, session.host):
             _LOGGER.warning(
-                "A connection from %s logged in as battery %s with credentials other "
-                "than the ones it first logged in with; it cannot take the battery "
-                "over from a connection that proves them. If you reset the battery's "
-                "network stick, accept its new credentials (in Home Assistant: "
-                "Settings > System > Repairs)",
+                "A connection from %s logged in as battery %s with new credentials, "
+                "not the ones pinned first (last seen from %s). Until you choose which "
+                "of the two logins to keep, the one pinned first keeps precedence and "
+                "the new one's records move no energy totals (in Home Assistant: "
+                "Settings > System > Repairs; alphaess-cloud serve: "
+                "--accept-new-credentials SERIAL@ADDRESS)",
                 session.host,
                 mask_serial(serial),
+                first.address if first else "nowhere since the server started",
             )
-        self._emit(CredentialsMismatch(serial, self._now(), session.peer))
+        self._emit(CredentialsMismatch(serial, self._now(), session.peer, first, new))
 
 
 def _detail(serial: str, proof: Proof) -> str:

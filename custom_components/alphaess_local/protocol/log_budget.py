@@ -43,6 +43,7 @@ MAX_COUNTED_ADDRESSES: Final = 1024
 UNKNOWN_SERIAL: Final = "connections with serials not on the allowlist"
 SECOND_CONNECTION: Final = "second connections for a battery already connected"
 OTHER_CREDENTIALS: Final = "logins with credentials other than the pinned ones"
+REFUSED_CREDENTIALS: Final = "logins with credentials the owner refused"
 BAD_INPUT: Final = "warnings about bad input"
 
 

@@ -299,8 +299,10 @@ class Session:
             self._decoder.max_payload = self._server.max_payload
         elif isinstance(message, Login) and serial and serial == self.serial:
             # A login after the battery's first records (it reconnected and pushed
-            # first): what it proves counts from now on.
-            self._server.admit(self, serial, message)
+            # first): what it proves counts from now on, a refused login too.
+            if not self._server.admit(self, serial, message):
+                self.end_reason = "refused"
+                return False
         own = self._own_part(frame, message)
         later = None
         if frame.kind == Kind.REQUEST:
@@ -343,7 +345,13 @@ class Session:
                 len(frame.payload),
             )
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
-        event = Received(self.serial, self._server.now(), self.peer, message)
+        event = Received(
+            self.serial,
+            self._server.now(),
+            self.peer,
+            message,
+            unpinned=self.proof is Proof.OTHER,
+        )
         await deliver(self._server.emit, event, lambda: not self._abort)
         if later is not None:
             await self._send(later)
