@@ -361,7 +361,7 @@ def test_serve_keeps_pins_in_its_pin_file_and_names_other_credentials(
     assert cli.main(argv) == 0
     output.read()
     pins = json.loads(pin_file.read_text())
-    assert list(pins) == [DEFAULT_SERIAL]
+    assert list(pins) == [DEFAULT_SERIAL, f"{DEFAULT_SERIAL}/seen"]  # no password
     text = pin_file.read_text() + output.out + output.err
     for secret in ("first-secret", "other-secret"):
         assert secret not in text

@@ -457,5 +457,10 @@ def test_the_owners_choice_is_kept_with_the_pins() -> None:
     assert restored.check(SERIAL, SERIAL, OWN) is Proof.REFUSED
     assert restored.check(SERIAL, SERIAL, STOLEN) is Proof.PROVEN
     assert not restored.has_candidate(SERIAL)
+    # Where the login pinned first was seen is kept with it, for the next question.
+    assert restored.check(SERIAL, SERIAL, "third", "192.0.2.7") is Proof.OTHER
+    kept, _ = restored.contest(SERIAL) or (None, None)
+    assert kept is not None
+    assert (kept.address, kept.first_seen) == (first.address, first.first_seen)
     restored.forget(SERIAL)
     assert restored.to_store() == {}

@@ -33,6 +33,8 @@ MAX_REFUSED: Final = 4
 # How refused credentials are kept beside the pins in the same flat store (serials are
 # letters and digits only, so no serial ends like this).
 _REFUSED_SUFFIX: Final = "/refused"
+# Where and when the pinned login was seen, kept the same way ("address first last").
+_SEEN_SUFFIX: Final = "/seen"
 
 
 class Proof(Enum):
@@ -87,15 +89,26 @@ class _Candidate:
     seen: LoginSeen
 
 
+def _parse_seen(text: str) -> LoginSeen | None:
+    """A stored sighting; ``None`` for anything damaged (it is only shown)."""
+    try:
+        address, first, last = text.split(" ")
+        return LoginSeen(
+            address, datetime.fromisoformat(first), datetime.fromisoformat(last)
+        )
+    except ValueError:
+        return None
+
+
 class CredentialPins:
     """Pinned, competing and refused credentials per serial.
 
     ``pins`` is what :meth:`to_store` returned before (salted hashes only);
     ``on_change`` is called whenever that changes, for the owner to save it. Only
     serials that were accepted are pinned, and only pinned serials keep a candidate,
-    so a peer inventing serials grows neither. Where and when each login was seen is
-    kept in memory only (:meth:`contest`): after a restart the login pinned first is
-    unseen until it logs in again.
+    so a peer inventing serials grows neither. Where and when the pinned login was
+    seen is stored with it (as of the last save); the competing login's only in
+    memory (after a restart it logs in again before the owner is asked).
     """
 
     def __init__(
@@ -106,17 +119,20 @@ class CredentialPins:
         """Start from stored ``pins``."""
         self._pins: dict[str, str] = {}
         self._refused: dict[str, list[str]] = {}
+        # Where and when the pinned login was seen, per serial.
+        self._pinned_seen: dict[str, LoginSeen] = {}
         for key, value in (pins or {}).items():
             if key.endswith(_REFUSED_SUFFIX):
                 refused = [v for v in str(value).split(",") if v][-MAX_REFUSED:]
                 self._refused[key.removesuffix(_REFUSED_SUFFIX)] = refused
+            elif key.endswith(_SEEN_SUFFIX):
+                if (seen := _parse_seen(str(value))) is not None:
+                    self._pinned_seen[key.removesuffix(_SEEN_SUFFIX)] = seen
             else:
                 self._pins[key] = value
         # Per pinned serial, the other credentials last seen and where from: the
         # owner's yes is for that device only.
         self._candidates: dict[str, _Candidate] = {}
-        # Where and when the pinned login was last seen, per serial.
-        self._pinned_seen: dict[str, LoginSeen] = {}
         self._on_change = on_change
 
     def pinned(self, serial: str) -> bool:
@@ -234,6 +250,12 @@ class CredentialPins:
         stored = dict(self._pins)
         for serial, refused in self._refused.items():
             stored[serial + _REFUSED_SUFFIX] = ",".join(refused)
+        for serial, seen in self._pinned_seen.items():
+            if serial in self._pins:
+                stored[serial + _SEEN_SUFFIX] = (
+                    f"{seen.address} {seen.first_seen.isoformat()} "
+                    f"{seen.last_seen.isoformat()}"
+                )
         return stored
 
     def _refuse(self, serial: str, pin: str) -> None:
