@@ -464,3 +464,31 @@ def test_the_owners_choice_is_kept_with_the_pins() -> None:
     assert (kept.address, kept.first_seen) == (first.address, first.first_seen)
     restored.forget(SERIAL)
     assert restored.to_store() == {}
+
+
+async def test_keeping_the_first_login_shuts_the_new_one_out_even_late(
+    server: AlphaServer, events: Events, connect: Callable[[int], Any]
+) -> None:
+    """The owner kept the login pinned first: the other is closed and never served.
+
+    Also when it comes without a login first and logs in after its records (the
+    late-login path a battery takes after a dropped link).
+    """
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    await battery.close()
+    await events.wait_for(lambda: not server.connected_serials)
+    other = await logged_in(connect, server.port, STOLEN)
+    await pushed(other, "1", 2)  # the serial was free: served, and asked about
+    assert server.holders.choose_login(SERIAL, first=True, address="127.0.0.1")
+    assert await other.closed_by_server(timeout=2)
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.REFUSED
+    assert not server.holders.choose_login(SERIAL, first=False, address="127.0.0.1")
+
+    late = await logged_in(connect, server.port, None)
+    await pushed(late, "2", 1)  # no login: served while nothing proven holds it
+    await late.send(login(password=STOLEN))
+    assert await late.closed_by_server(timeout=2)
+    again = await logged_in(connect, server.port, STOLEN)
+    assert await again.closed_by_server(timeout=2)
+    assert socs(events) == [50, 1, 2]

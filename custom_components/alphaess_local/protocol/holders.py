@@ -2,9 +2,13 @@
 
 A connection speaks for the first serial it names, if the allowlist and the owner's
 admission policy let it, and only while no better-placed connection holds that serial
-(docs/protocol.md, "Who is on the port"): one that proves the battery's pinned
-credentials takes the serial from any other at once; one with other credentials never
-takes it from one that proved them; otherwise the holder keeps it while it is alive.
+(docs/protocol.md, "Who is on the port"): one that proves the pinned credentials
+takes the serial from any other at once; one with other credentials never takes it
+from one that proved them; otherwise the holder keeps it while it is alive, which only
+the battery's data shows (a connection that only logged in is taken over at once).
+The pin is the first login whose data came, which may be a forger's: when another
+login competes, the owner chooses (:meth:`SerialHolders.choose_login`) and the login
+not chosen is refused.
 
 Serials are the peer's to invent, so identified sessions could fill every slot and
 lock the real battery out (30 made-up serials against 16 slots did). Some serials are
