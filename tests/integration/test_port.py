@@ -237,6 +237,11 @@ async def test_a_first_login_forgery_is_the_owners_to_undo(
     assert state.detail is not None
     assert state.detail.epv_total == 433.5  # shown ...
     assert state.energy["pv"] == 433.0  # ... but no total moved
+    session = battery.session
+    rows = "\n".join([session["csv_header"], *session["history_rows"][:3]])
+    await battery.request(12, rows)
+    await hass.async_block_till_done()
+    assert state.counters["rows_unpinned"] == 3  # nor any history filed
     issue_id = f"{NEW_CREDENTIALS}_{loaded_entry.entry_id}_{SERIAL}"
     text = rendered(our_issues(hass)[issue_id])
     assert f"**The login pinned first**: from {forger_at}, first seen 20" in text
