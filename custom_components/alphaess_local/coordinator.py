@@ -191,7 +191,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         match event:
             case Received(message=message):
                 self._seen(state, event.received_at)
-                self._apply(state, message, event.received_at)
+                self._apply(state, message, event.received_at, event.unpinned)
                 part = PARTS.get(type(message))
             case Corrupted():
                 state.counters["corrupt"] += 1  # shown in diagnostics only
@@ -239,14 +239,25 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         self.fan_out.schedule(serial)
 
     def _apply(
-        self, state: BatteryState, message: object, received_at: datetime
+        self,
+        state: BatteryState,
+        message: object,
+        received_at: datetime,
+        unpinned: bool,  # noqa: FBT001 - the event's flag, passed on as it is
     ) -> None:
+        """Apply one message; one from a login not pinned moves no lifetime totals.
+
+        Two logins compete for the serial until the owner chooses (``repairs.py``):
+        its records are shown, but its totals and history wait for no one.
+        """
         # A big history frame comes in slices (``more`` on all but its last): one frame.
         if not (isinstance(message, HistoryUpload) and message.more):
             state.counters["frames"] += 1
         match message:
             case RealtimeRecord() | DetailedRecord():
-                self._apply_record(state, message, received_at)
+                self._apply_record(state, message, received_at, totals=not unpinned)
+            case HistoryUpload() if unpinned:
+                state.counters["rows_unpinned"] += len(message.rows)
             case HistoryUpload():
                 self.backfill.rows_received(state, message.rows, more=message.more)
             case SystemReport():
@@ -265,6 +276,8 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         state: BatteryState,
         record: RealtimeRecord | DetailedRecord,
         received_at: datetime,
+        *,
+        totals: bool,
     ) -> None:
         """Use a live record only if its timestamp fits the battery's clock.
 
@@ -278,7 +291,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             keep_clock_issue(self.hass, state)
         if isinstance(record, RealtimeRecord):
             state.apply_realtime(record, received_at)
-        elif state.apply_detail(record, received_at):
+        elif state.apply_detail(record, received_at, totals=totals) and totals:
             self.stored.save_soon(60)
 
     def _seen(self, state: BatteryState, when: datetime) -> None:

@@ -6,7 +6,7 @@ battery (nothing ever connected), the battery speaks a protocol we cannot read
 (encrypted firmware, MQTT), or a battery connected and was refused. The server's
 connection log tells them apart; this module turns it into repair issues, one per
 protocol and one per story, that clear themselves when a battery delivers data and go
-with the entry. It also asks the owner about a battery's changed credentials.
+with the entry. It also asks the owner which of two logins for one serial to keep.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, NO_BATTERY_ISSUE_DELAY, RELAY_UNREACHABLE_ISSUE_AFTER
 from .protocol import (
@@ -40,6 +41,11 @@ _FOREIGN_SPOKEN: Final = (Spoke.TLS, Spoke.MQTT, Spoke.HTTP, Spoke.JUNK)
 def _address(peer: str) -> str:
     """``192.168.1.23`` of ``192.168.1.23:51234``: the device, not its socket."""
     return peer.rpartition(":")[0] or peer
+
+
+def _when(moment: datetime) -> str:
+    """A sighting's time as the owner reads it: local, to the second."""
+    return dt_util.as_local(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def foreign_issue_key(kind: ForeignKind) -> str:
@@ -141,10 +147,25 @@ class PortIssues:
 
     @callback
     def credentials_changed(self, event: CredentialsMismatch) -> None:
-        """A login named a pinned serial with other credentials: the owner decides."""
+        """Two logins compete for a serial: the owner says which one to keep.
+
+        The repair names both, each with its address and when it was first and last
+        seen, and says which was pinned first and which is new: either may be the
+        battery (a device may have logged in before it ever did).
+        """
         serial = event.serial
-        address = _address(event.peer)
+        first, new = event.first, event.new
+        address = new.address if new else _address(event.peer)
         self._credentials.add(serial)
+        placeholders = {
+            "serial": mask_serial(serial),
+            "address": address,
+            "first_address": first.address if first else "-",
+            "first_first_seen": _when(first.first_seen) if first else "-",
+            "first_last_seen": _when(first.last_seen) if first else "-",
+            "new_first_seen": _when(new.first_seen if new else event.received_at),
+            "new_last_seen": _when(new.last_seen if new else event.received_at),
+        }
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -153,14 +174,11 @@ class PortIssues:
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
             translation_key=NEW_CREDENTIALS,
-            translation_placeholders={
-                "serial": mask_serial(serial),
-                "address": address,
-            },
+            translation_placeholders=placeholders,
             data={
+                **placeholders,
                 "entry_id": self._entry_id,
                 "serial": serial,
-                "address": address,
                 "kind": NEW_CREDENTIALS,
             },
         )

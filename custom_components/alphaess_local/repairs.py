@@ -1,4 +1,4 @@
-"""Repair flows: the owner's yes to a new battery, and to a battery's new credentials."""
+"""Repair flows: the owner's yes to a new battery, and which of two logins to keep."""
 
 from __future__ import annotations
 
@@ -58,34 +58,53 @@ class AddBatteryFlow(ConfirmRepairFlow):
         return self.async_create_entry(data={})
 
 
-class AcceptCredentialsFlow(ConfirmRepairFlow):
-    """Pin the credentials a battery's network stick now logs in with."""
+class ChooseLoginFlow(RepairsFlow):
+    """Which of two logins for one serial to keep: the one pinned first, or the new.
 
-    def __init__(self, entry_id: str, serial: str, address: str) -> None:
-        """Ask about ``serial``'s new credentials, last seen from ``address``."""
+    The choice pins that login and refuses the other (``SerialHolders.choose_login``);
+    until then the new login's records move no lifetime totals.
+    """
+
+    def __init__(
+        self, entry_id: str, serial: str, address: str, placeholders: dict[str, str]
+    ) -> None:
+        """Ask about ``serial``'s two logins, the new one last seen from ``address``."""
         super().__init__()
         self._entry_id = entry_id
         self._serial = serial
         self._address = address
+        self._placeholders = placeholders
 
-    async def async_step_confirm(
+    async def async_step_init(
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
-        """Confirm, then pin: the stick's next login takes the battery's link."""
-        if user_input is None:
-            return self.async_show_form(
-                step_id="confirm",
-                description_placeholders={
-                    "serial": mask_serial(self._serial),
-                    "address": self._address,
-                },
-            )
+        """Show both logins; the owner picks one."""
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["keep_first", "pin_new"],
+            description_placeholders=self._placeholders,
+        )
+
+    async def async_step_keep_first(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Keep the login pinned first; the new one is refused."""
+        return self._choose(first=True)
+
+    async def async_step_pin_new(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Pin the new login; the one pinned first is refused."""
+        return self._choose(first=False)
+
+    def _choose(self, *, first: bool) -> data_entry_flow.FlowResult:
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_removed")
         coordinator = entry.runtime_data
         coordinator.issues.credentials_settled(self._serial)
-        if not coordinator.server.pins.accept_candidate(self._serial, self._address):
+        holders = coordinator.server.holders
+        if not holders.choose_login(self._serial, first=first, address=self._address):
             return self.async_abort(reason="credentials_gone")
         return self.async_create_entry(data={})
 
@@ -96,7 +115,16 @@ async def async_create_fix_flow(
     """Create the flow behind a fixable issue of this integration."""
     assert data is not None  # noqa: S101 - every fixable issue of ours carries data
     if data.get("kind") == NEW_CREDENTIALS:
-        return AcceptCredentialsFlow(
-            str(data["entry_id"]), str(data["serial"]), str(data["address"])
+        placeholders = {
+            key: str(value)
+            for key, value in data.items()
+            if key not in ("entry_id", "kind", "serial")
+        }
+        placeholders["serial"] = mask_serial(str(data["serial"]))
+        return ChooseLoginFlow(
+            str(data["entry_id"]),
+            str(data["serial"]),
+            str(data["address"]),
+            placeholders,
         )
     return AddBatteryFlow(str(data["entry_id"]), str(data["serial"]))

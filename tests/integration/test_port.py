@@ -41,6 +41,7 @@ from custom_components.alphaess_local.port_issues import (
 from custom_components.alphaess_local.protocol import ForeignKind
 from custom_components.alphaess_local.reload import async_update_options
 
+from ..conftest import load_session
 from ..protocol.conftest import HOST, RawClient
 from ..protocol.test_recognize import recorded_client_hello
 from .conftest import SERIAL, RecordedBattery
@@ -80,8 +81,10 @@ def our_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
 def rendered(issue: ir.IssueEntry) -> str:
     """The issue's text as the owner reads it: placeholders filled in."""
     text = STRINGS["issues"][issue.translation_key]
+    steps = text.get("fix_flow", {}).get("step", {})
     description = (
-        text.get("description") or text["fix_flow"]["step"]["confirm"]["description"]
+        text.get("description")
+        or (steps.get("confirm") or steps["init"])["description"]
     )
     placeholders = issue.translation_placeholders or {}
     assert set(re.findall(r"{(\w+)}", description)) <= set(placeholders)
@@ -169,17 +172,107 @@ async def test_new_credentials_after_a_stick_reset_go_through_the_repair(
         "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
     )
     flow = await response.json()
-    assert flow["step_id"] == "confirm"
-    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}")
+    assert flow["step_id"] == "init"
+    assert flow["menu_options"] == ["keep_first", "pin_new"]
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"next_step_id": "pin_new"}
+    )
     assert (await response.json())["type"] == "create_entry"
     await hass.async_block_till_done()
     assert issue_id not in our_issues(hass)
     pins = coordinator.server.pins
     assert pins.check(SERIAL, SERIAL, "new-after-reset").name == "PROVEN"
-    assert pins.check(SERIAL, SERIAL, "recorded-pw").name == "OTHER"
+    assert pins.check(SERIAL, SERIAL, "recorded-pw").name == "REFUSED"
     # Kept with the entry's state, as salted hashes only.
     await hass.config_entries.async_unload(loaded_entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def battery_from(port: int, source: str) -> RecordedBattery:
+    """A recorded battery's payloads, sent from ``source`` (a 127.x.y.z address)."""
+    reader, writer = await asyncio.open_connection(HOST, port, local_addr=(source, 0))
+    client = RecordedBattery(reader, writer)
+    client.session = load_session()
+    return client
+
+
+def detail(client: RecordedBattery, pv_total: float, second: int) -> dict[str, Any]:
+    """The recorded detailed record, later and with another lifetime PV total."""
+    record = client.session["detail"]
+    return dict(record, Time=f"2021/03/24 10:04:{second:02d}", EpvTotal=str(pv_total))
+
+
+async def test_a_first_login_forgery_is_the_owners_to_undo(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A device logged in with the battery's serial before the battery ever did.
+
+    When the battery comes, a repair names both logins (address, first and last
+    seen, which was pinned first and which is new); the battery's readings move no
+    lifetime totals meanwhile; the owner's choice pins the battery's login, its
+    totals count from then on, and the forger is refused (issue #28).
+    """
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    port = loaded_entry.data[CONF_PORT]
+    coordinator = loaded_entry.runtime_data
+    forger_at, battery_at = "127.0.9.66", "127.0.9.5"
+    forger = await battery_from(port, forger_at)
+    await forger.request(2, login("forged"))
+    await forger.request(5, detail(forger, 433.0, 1))
+    await hass.async_block_till_done()
+    state = coordinator.data[SERIAL]
+    assert state.energy["pv"] == 433.0
+    await forger.close()
+    async with asyncio.timeout(5):
+        while coordinator.server.connected_serials:
+            await asyncio.sleep(0.01)
+
+    battery = await battery_from(port, battery_at)
+    await battery.request(2, login("recorded-pw"))
+    await battery.request(5, detail(battery, 433.5, 2))
+    await hass.async_block_till_done()
+    assert state.detail is not None
+    assert state.detail.epv_total == 433.5  # shown ...
+    assert state.energy["pv"] == 433.0  # ... but no total moved
+    session = battery.session
+    rows = "\n".join([session["csv_header"], *session["history_rows"][:3]])
+    await battery.request(12, rows)
+    await hass.async_block_till_done()
+    assert state.counters["rows_unpinned"] == 3  # nor any history filed
+    issue_id = f"{NEW_CREDENTIALS}_{loaded_entry.entry_id}_{SERIAL}"
+    text = rendered(our_issues(hass)[issue_id])
+    assert f"**The login pinned first**: from {forger_at}, first seen 20" in text
+    assert f"**The new login**: from {battery_at}, first seen 20" in text
+    assert SERIAL not in text
+
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["type"] == "menu"
+    assert flow["description_placeholders"]["first_address"] == forger_at
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"next_step_id": "pin_new"}
+    )
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert issue_id not in our_issues(hass)
+
+    await battery.request(5, detail(battery, 434.0, 3))
+    await hass.async_block_till_done()
+    assert state.energy["pv"] == 434.0  # the chosen login's totals count
+    again = await battery_from(port, forger_at)
+    await again.send_json(2, login("forged"))
+    assert await again.closed_by_server(timeout=2)
+    for client_ in (battery, again):
+        await client_.close()
+    assert "forged" not in caplog.text
+    assert "recorded-pw" not in caplog.text
+    assert "newcomer" not in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,27 @@ class RawClient:
             await self.writer.wait_closed()
 
 
+type From = Callable[[int, str], Any]
+
+
+@pytest.fixture
+async def connect_from(socket_enabled: None) -> AsyncGenerator[From]:
+    """Connect to the server from a chosen 127.x.y.z source address."""
+    clients: list[RawClient] = []
+
+    async def _connect(port: int, source: str) -> RawClient:
+        reader, writer = await asyncio.open_connection(
+            HOST, port, local_addr=(source, 0)
+        )
+        client = RawClient(reader, writer)
+        clients.append(client)
+        return client
+
+    yield _connect
+    for client in clients:
+        await client.close()
+
+
 @pytest.fixture
 async def connect(socket_enabled: None) -> AsyncGenerator[Callable[[int], Any]]:
     clients: list[RawClient] = []

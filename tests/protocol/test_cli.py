@@ -20,7 +20,11 @@ from typing import Any
 
 import pytest
 
-from custom_components.alphaess_local.protocol import RealtimeRecord, cli
+from custom_components.alphaess_local.protocol import (
+    CredentialPins,
+    RealtimeRecord,
+    cli,
+)
 from custom_components.alphaess_local.protocol.server import (
     DEFAULT_MAX_CONNECTIONS,
     AlphaServer,
@@ -349,7 +353,7 @@ def test_serve_keeps_pins_in_its_pin_file_and_names_other_credentials(
         await output.wait_for(lambda o: "disconnected" in o.err)
         impostor = await RawClient.connect(port)
         await impostor.send(login(DEFAULT_SERIAL, "other-secret"))
-        await output.wait_for(lambda o: "other than the pinned ones" in o.err)
+        await output.wait_for(lambda o: "not the ones pinned first" in o.err)
         await impostor.close()
 
     stop_after(monkeypatch, "_serve", drive)
@@ -357,12 +361,12 @@ def test_serve_keeps_pins_in_its_pin_file_and_names_other_credentials(
     assert cli.main(argv) == 0
     output.read()
     pins = json.loads(pin_file.read_text())
-    assert list(pins) == [DEFAULT_SERIAL]
+    assert list(pins) == [DEFAULT_SERIAL, f"{DEFAULT_SERIAL}/seen"]  # no password
     text = pin_file.read_text() + output.out + output.err
     for secret in ("first-secret", "other-secret"):
         assert secret not in text
     assert re.search(
-        rf"{re.escape(MASKED)} {re.escape(HOST)}:\d+: logged in with credentials",
+        rf"{re.escape(MASKED)} {re.escape(HOST)}:\d+: logged in with new credentials",
         output.err,
     )
 
@@ -415,3 +419,71 @@ def test_serve_refuses_a_relay_without_a_port() -> None:
     with pytest.raises(SystemExit, match="HOST:PORT"):
         cli._relay("cloud.example", ())
     assert cli._relay(None, ("Resume",)) is None
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_serve_accepts_the_new_credentials_it_is_told_to(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A device pinned its login before the battery ever came (issue #28).
+
+    ``--accept-new-credentials SERIAL@ADDRESS`` pins the login the battery makes from
+    its address: it takes the serial at once, and the first login is refused, in the
+    pin file too.
+    """
+    forger_at, battery_at = "127.0.9.66", "127.0.9.5"
+    pin_file = tmp_path / "pins.json"
+    forged = CredentialPins()
+    forged.accepted(DEFAULT_SERIAL, DEFAULT_SERIAL, "forged", forger_at)
+    pin_file.write_text(json.dumps(forged.to_store()))
+    output = Output(capsys)
+
+    async def connect_from(port: int, source: str) -> RawClient:
+        reader, writer = await asyncio.open_connection(
+            HOST, port, local_addr=(source, 0)
+        )
+        return RawClient(reader, writer)
+
+    async def drive(serve: asyncio.Task[None]) -> None:
+        await output.wait_for(lambda o: "listening on" in o.err)
+        found = re.search(rf"listening on {re.escape(HOST)}:(\d+)", output.err)
+        assert found, output.err
+        port = int(found.group(1))
+        forger = await connect_from(port, forger_at)
+        await forger.send(login(password="forged"))
+        await forger.send(realtime(soc="1"))
+        await forger.frames(2, timeout=PATIENCE)
+        battery = await connect_from(port, battery_at)
+        await battery.send(login(password="battery-own"))
+        await battery.send(realtime(soc="50"))
+        await battery.frames(2, timeout=PATIENCE)  # taken at once
+        assert await forger.closed_by_server(timeout=PATIENCE)
+        again = await connect_from(port, forger_at)
+        await again.send(login(password="forged"))
+        assert await again.closed_by_server(timeout=PATIENCE)
+        await output.wait_for(lambda o: "pinned (--accept-new-credentials)" in o.err)
+        async with asyncio.timeout(PATIENCE):
+            while True:
+                stored = CredentialPins(json.loads(pin_file.read_text() or "{}"))
+                if stored.check(DEFAULT_SERIAL, DEFAULT_SERIAL, "forged").name == (
+                    "REFUSED"
+                ):
+                    break
+                await asyncio.sleep(0.01)
+        assert stored.check(DEFAULT_SERIAL, DEFAULT_SERIAL, "battery-own").name == (
+            "PROVEN"
+        )
+        for client in (forger, battery, again):
+            await client.close()
+        assert not serve.done()
+
+    stop_after(monkeypatch, "_serve", drive)
+    argv = ["serve", "--host", HOST, "--port", "0", "--pin-file", str(pin_file)]
+    argv += ["--accept-new-credentials", f"{DEFAULT_SERIAL}@{battery_at}"]
+    assert cli.main(argv) == 0
+    output.read()
+    assert "new credentials, not the ones pinned first" in output.err
+    assert DEFAULT_SERIAL not in output.err + output.out
+    assert "forged" not in output.err + output.out

@@ -21,12 +21,13 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     Proof,
     RealtimeRecord,
+    Received,
     Spoke,
     doorway,
     holders,
 )
 
-from .conftest import EventLog as Events, RawClient
+from .conftest import EventLog as Events, From, RawClient
 from .test_server import SERIAL, login, realtime
 
 OWN = "hunter2"
@@ -106,8 +107,8 @@ async def test_other_credentials_never_take_a_proven_link_even_when_silent(
     assert socs(events) == [50, 51]
     refusals = [r for r in caplog.records if "second connection" in r.getMessage()]
     assert len(refusals) == 1
-    assert "proved the battery's own credentials" in refusals[0].getMessage()
-    mismatch = [r for r in caplog.records if "other than the ones" in r.getMessage()]
+    assert "credentials pinned first" in refusals[0].getMessage()
+    mismatch = [r for r in caplog.records if "new credentials" in r.getMessage()]
     assert len(mismatch) == 1  # rate-limited, and it names the address
     assert "127.0.0.1" in mismatch[0].getMessage()
 
@@ -203,7 +204,7 @@ async def test_pins_hold_no_password_survive_a_restart_and_change_on_the_owners_
     assert restored.check(SERIAL, SERIAL, "after-reset") is Proof.OTHER
     assert restored.accept_candidate(SERIAL)
     assert restored.check(SERIAL, SERIAL, "after-reset") is Proof.PROVEN
-    assert restored.check(SERIAL, SERIAL, OWN) is Proof.OTHER
+    assert restored.check(SERIAL, SERIAL, OWN) is Proof.REFUSED  # the one not chosen
 
 
 def test_the_owners_yes_pins_only_the_device_the_repair_named() -> None:
@@ -292,15 +293,14 @@ async def test_a_squatter_without_the_batterys_data_is_displaced(
     server: AlphaServer,
     events: Events,
     connect: Callable[[int], Any],
-    monkeypatch: pytest.MonkeyPatch,
     sends: str,
 ) -> None:
     """It logged in first with the serial (any password) and only ever sends ``sends``.
 
     It earns neither the pin (its login delivered no data) nor a life sign, so the
-    battery gets in once the squatter's admission is :data:`TAKEOVER_AFTER` old.
+    battery's first connection takes the serial at once, however recent the
+    squatter's admission (issue #28).
     """
-    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.5)
     squatter = await logged_in(connect, server.port, STOLEN)
     await squatter.frames(1)
     assert server.connected_serials == {SERIAL}
@@ -311,26 +311,53 @@ async def test_a_squatter_without_the_batterys_data_is_displaced(
             await asyncio.sleep(0.05)
 
     sending = asyncio.create_task(keep_sending())
-    refused = 0
     try:
-        async with asyncio.timeout(20):
-            while True:
-                battery = await logged_in(connect, server.port, OWN)
-                await battery.send(realtime(soc="50"))
-                if not await battery.closed_by_server(timeout=0.3):
-                    break
-                refused += 1
+        await asyncio.sleep(0.2)  # a few of them went in
+        battery = await logged_in(connect, server.port, OWN)
+        await battery.send(realtime(soc="50"))
+        await battery.frames(2)
+        assert await squatter.closed_by_server(timeout=2)
     finally:
         sending.cancel()
         await asyncio.gather(sending, return_exceptions=True)
-    assert await squatter.closed_by_server(timeout=2)
     assert socs(events) == [50]
     # The battery's data earned its login the pin: the squatter cannot come back.
     assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
     again = await logged_in(connect, server.port, STOLEN)
     assert await again.closed_by_server(timeout=2)
-    await battery.send(realtime(soc="51"))  # its acks were read past above
+    await battery.send(realtime(soc="51"))
     await events.wait_for(lambda: socs(events) == [50, 51])
+
+
+@pytest.mark.parametrize("battery_password", [OWN, None], ids=["login", "no login"])
+async def test_a_squatter_logging_in_again_and_again_never_keeps_the_battery_out(
+    make_server: Callable[..., Any],
+    events: Events,
+    connect: Callable[[int], Any],
+    battery_password: str | None,
+) -> None:
+    """The reviewer's lock-out (issue #28), over loopback, on a fresh start.
+
+    ``serve --allow SERIAL`` with nothing pinned: a device logs in with the serial
+    and any password just before each of the battery's visits and only ever sends
+    replies. Its admission is never a life sign, so the battery (its data, with or
+    without a login) gets in at once on every visit.
+    """
+    server: AlphaServer = await make_server(allowlist=[SERIAL])
+    reply = EMPTY_HANDED["command replies"]
+    visits = 6
+    for visit in range(visits):
+        squatter = await logged_in(connect, server.port, STOLEN)
+        await squatter.send(reply)
+        await squatter.frames(1)  # its login was read and answered
+        battery = await logged_in(connect, server.port, battery_password)
+        await battery.send(realtime(soc=str(10 + visit)))
+        await battery.frames(2 if battery_password else 1)
+        await squatter.send(reply)
+        assert await squatter.closed_by_server(timeout=2), f"visit {visit}"
+        await battery.close()
+        await events.wait_for(lambda: not server.connected_serials)
+    assert socs(events) == [10 + visit for visit in range(visits)]
 
 
 async def test_a_login_earns_its_pin_only_with_the_batterys_data(
@@ -345,3 +372,123 @@ async def test_a_login_earns_its_pin_only_with_the_batterys_data(
     await pushed(battery, "50", 2)
     assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
     assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.OTHER
+
+
+async def test_a_first_login_forgery_is_the_owners_to_undo_and_moves_no_totals_meanwhile(
+    server: AlphaServer,
+    events: Events,
+    connect_from: From,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reviewer's first-login forgery (issue #28), over loopback.
+
+    Before the battery ever connected, a device logged in with its serial and any
+    password and sent data: its login was pinned. When the battery comes, both logins
+    are recorded and reported, the battery's records are marked as not pinned (Home
+    Assistant moves no totals with them), and once the owner chooses the battery's
+    login it gets in at once, every time, and the forger never again.
+    """
+    forger_at, battery_at = "127.0.9.66", "127.0.9.5"
+
+    async def visit(source: str, password: str, soc: str) -> RawClient:
+        client: RawClient = await connect_from(server.port, source)
+        await client.send(login(password=password))
+        await client.send(realtime(soc=soc))
+        return client
+
+    forger = await visit(forger_at, STOLEN, "1")
+    await forger.frames(2)
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.PROVEN
+    await forger.close()
+    await events.wait_for(lambda: not server.connected_serials)
+
+    battery = await visit(battery_at, OWN, "50")
+    await battery.frames(2)  # the serial was free: served, and reported
+    (mismatch,) = [e for e in events.events if isinstance(e, CredentialsMismatch)]
+    assert mismatch.first is not None
+    assert mismatch.new is not None
+    assert mismatch.first.address == forger_at
+    assert mismatch.new.address == battery_at
+    assert mismatch.first.first_seen <= mismatch.new.first_seen
+    heard = [e for e in events.events if isinstance(e, Received)]
+    assert [e.unpinned for e in heard] == [False, False, True, True]
+
+    # Until the owner chooses, the login pinned first keeps its precedence.
+    forger = await visit(forger_at, STOLEN, "2")
+    assert await battery.closed_by_server(timeout=2)
+    await forger.frames(2)
+    assert server.holders.choose_login(SERIAL, first=False, address=battery_at)
+    assert await forger.closed_by_server(timeout=2)
+    assert server.pins.check(SERIAL, SERIAL, OWN) is Proof.PROVEN
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.REFUSED
+
+    shown = len(socs(events))
+    for visit_number in range(3):
+        battery = await visit(battery_at, OWN, str(60 + visit_number))
+        await battery.frames(2)
+        forger = await visit(forger_at, STOLEN, "3")
+        assert await forger.closed_by_server(timeout=2)
+        await battery.close()
+        await events.wait_for(lambda: not server.connected_serials)
+    assert socs(events)[shown:] == [60, 61, 62]
+    assert not [e for e in events.events[-12:] if getattr(e, "unpinned", False)]
+    text = caplog.text
+    assert "pinned first" in text
+    assert "new credentials" in text
+    for wording in ("is the battery", "battery's own credentials", "newcomer"):
+        assert wording not in text
+    for secret in (OWN, STOLEN, SERIAL):
+        assert secret not in text
+
+
+def test_the_owners_choice_is_kept_with_the_pins() -> None:
+    pins = CredentialPins()
+    pins.accepted(SERIAL, SERIAL, STOLEN, "192.0.2.66")
+    assert pins.check(SERIAL, SERIAL, OWN, "192.0.2.5") is Proof.OTHER
+    first, new = pins.contest(SERIAL) or (None, None)
+    assert first is not None
+    assert new is not None
+    assert (first.address, new.address) == ("192.0.2.66", "192.0.2.5")
+    assert pins.refuse_candidate(SERIAL, "192.0.2.5")  # the owner kept the first
+    assert pins.contest(SERIAL) is None
+    stored = pins.to_store()
+    assert OWN not in repr(stored)
+    restored = CredentialPins(stored)
+    assert restored.check(SERIAL, SERIAL, OWN) is Proof.REFUSED
+    assert restored.check(SERIAL, SERIAL, STOLEN) is Proof.PROVEN
+    assert not restored.has_candidate(SERIAL)
+    # Where the login pinned first was seen is kept with it, for the next question.
+    assert restored.check(SERIAL, SERIAL, "third", "192.0.2.7") is Proof.OTHER
+    kept, _ = restored.contest(SERIAL) or (None, None)
+    assert kept is not None
+    assert (kept.address, kept.first_seen) == (first.address, first.first_seen)
+    restored.forget(SERIAL)
+    assert restored.to_store() == {}
+
+
+async def test_keeping_the_first_login_shuts_the_new_one_out_even_late(
+    server: AlphaServer, events: Events, connect: Callable[[int], Any]
+) -> None:
+    """The owner kept the login pinned first: the other is closed and never served.
+
+    Also when it comes without a login first and logs in after its records (the
+    late-login path a battery takes after a dropped link).
+    """
+    battery = await logged_in(connect, server.port, OWN)
+    await pushed(battery, "50", 2)
+    await battery.close()
+    await events.wait_for(lambda: not server.connected_serials)
+    other = await logged_in(connect, server.port, STOLEN)
+    await pushed(other, "1", 2)  # the serial was free: served, and asked about
+    assert server.holders.choose_login(SERIAL, first=True, address="127.0.0.1")
+    assert await other.closed_by_server(timeout=2)
+    assert server.pins.check(SERIAL, SERIAL, STOLEN) is Proof.REFUSED
+    assert not server.holders.choose_login(SERIAL, first=False, address="127.0.0.1")
+
+    late = await logged_in(connect, server.port, None)
+    await pushed(late, "2", 1)  # no login: served while nothing proven holds it
+    await late.send(login(password=STOLEN))
+    assert await late.closed_by_server(timeout=2)
+    again = await logged_in(connect, server.port, STOLEN)
+    assert await again.closed_by_server(timeout=2)
+    assert socs(events) == [50, 1, 2]

@@ -190,14 +190,21 @@ class BatteryState:
         )
         return True
 
-    def apply_detail(self, record: DetailedRecord, received_at: datetime) -> bool:
-        """Show ``record`` unless resent or late, and offer its totals; return shown."""
+    def apply_detail(
+        self, record: DetailedRecord, received_at: datetime, *, totals: bool = True
+    ) -> bool:
+        """Show ``record`` unless resent or late, and offer its totals; return shown.
+
+        ``totals`` False: a login the owner has not chosen sent it (two logins
+        compete for the serial), so its lifetime totals are not offered.
+        """
         if not self.detail_feed.take(record.time, received_at, self.clock.offset):
             return False
         self.detail = record
         self._note_phases(record.ub, record.uc, record.pmeter_l2, record.pmeter_l3)
-        self.totals.offer(record, received_at, self.max_power_kw)
-        self._raise_energy_watermark(record.time)
+        if totals:
+            self.totals.offer(record, received_at, self.max_power_kw)
+            self._raise_energy_watermark(record.time)
         return True
 
     def apply_history_row(self, record: DetailedRecord) -> bool:

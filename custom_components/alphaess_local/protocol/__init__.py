@@ -24,7 +24,7 @@ integration uses nothing else, and the rest may change without notice.
 from .builders import acknowledge, config_answer
 from .connections import ConnectionLog, ConnectionRecord, Spoke
 from .crc import crc16_modbus
-from .credentials import CredentialPins, Proof
+from .credentials import CredentialPins, LoginSeen, Proof
 from .dump import TrafficDump
 from .escape import is_serial, printable
 from .events import (
@@ -136,6 +136,7 @@ __all__ = [
     "HistoryUpload",
     "Kind",
     "Login",
+    "LoginSeen",
     "Message",
     "PackedCell",
     "PowerRecord",

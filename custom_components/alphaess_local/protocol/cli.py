@@ -55,10 +55,12 @@ def _print_event(event: ServerEvent) -> None:
             summary = "disconnected"
         case ForeignProtocol(foreign=foreign):
             summary = f"spoke {foreign.describe()}, not the cloud protocol; closed"
-        case CredentialsMismatch():
+        case CredentialsMismatch(first=first):
             summary = (
-                "logged in with credentials other than the pinned ones; it cannot "
-                "take the battery over from a connection that proves them"
+                "logged in with new credentials, not the ones pinned first (last seen "
+                f"from {first.address if first else 'nowhere since the start'}); "
+                "the login pinned first keeps precedence unless you start serve with "
+                "--accept-new-credentials SERIAL@ADDRESS"
             )
     print(f"{stamp} {serial} {event.peer}: {summary}", file=sys.stderr, flush=True)
 
@@ -89,10 +91,45 @@ def _relay(upstream: str | None, passed: Iterable[str]) -> RelayPolicy | None:
     return RelayPolicy(host, int(port), frozenset(CommandKind(k) for k in passed))
 
 
+def _accepting(specs: Iterable[str]) -> dict[str, str]:
+    """``--accept-new-credentials SERIAL@ADDRESS``: whose new login to pin, by serial."""
+    accepted = {}
+    for spec in specs:
+        serial, _, address = spec.rpartition("@")
+        if not serial or not address:
+            raise SystemExit(
+                f"alphaess-cloud: --accept-new-credentials needs SERIAL@ADDRESS, "
+                f"not {spec!r}"
+            )
+        accepted[serial] = address
+    return accepted
+
+
 async def _serve(args: argparse.Namespace) -> None:
     dump = TrafficDump(args.dump) if args.dump else None
+    accepting = _accepting(args.accept_new_credentials or ())
+
+    def on_event(event: ServerEvent) -> None:
+        _print_event(event)
+        # The owner said beforehand which new login is the battery's: pin it, the
+        # login pinned first is refused from now on (and in the pin file).
+        if (
+            isinstance(event, CredentialsMismatch)
+            and event.new is not None
+            and accepting.get(event.serial) == event.new.address
+            and server.holders.choose_login(
+                event.serial, first=False, address=event.new.address
+            )
+        ):
+            print(
+                f"{mask_serial(event.serial)} {event.peer}: its new credentials are "
+                "pinned (--accept-new-credentials)",
+                file=sys.stderr,
+                flush=True,
+            )
+
     server = AlphaServer(
-        _print_event,
+        on_event,
         host=args.host,
         port=args.port,
         allowlist=args.allow or None,
@@ -168,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         "--pin-file",
         help="keep each battery's pinned credentials (salted hashes) in this file "
         "across restarts (default: in memory)",
+    )
+    serve.add_argument(
+        "--accept-new-credentials",
+        action="append",
+        metavar="SERIAL@ADDRESS",
+        help="pin the new credentials battery SERIAL logs in with from ADDRESS, "
+        "refusing the ones pinned first (see the warning that names both logins)",
     )
     simulate = commands.add_parser("simulate", help="behave like a battery")
     simulate.add_argument("--host", default="127.0.0.1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .credentials import LoginSeen
 from .frame import CorruptBytes
 from .messages import Message
 from .recognize import Foreign
@@ -23,6 +24,9 @@ class Received:
     received_at: datetime
     peer: str
     message: Message
+    # Sent by a connection that logged in with credentials other than the pinned
+    # ones: shown, but moving no lifetime totals until the owner chooses.
+    unpinned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +67,18 @@ class ForeignProtocol:
 class CredentialsMismatch:
     """A login for ``serial`` with credentials other than the ones pinned for it.
 
-    Either an impostor, or the owner reset the battery's network stick and its
-    password changed: only the owner can tell, so it is theirs to accept.
+    Two logins compete for the serial: the one pinned first (``first``, ``None``
+    when not seen since the server started) and the new one (``new``). Either may be
+    the battery: an impostor may have logged in and sent data before the battery
+    ever did, or the owner reset the network stick and its password changed. Only
+    the owner can tell, so it is theirs to choose (``SerialHolders.choose_login``).
     """
 
     serial: str
     received_at: datetime
     peer: str
+    first: LoginSeen | None = None
+    new: LoginSeen | None = None
 
 
 @dataclass(frozen=True, slots=True)

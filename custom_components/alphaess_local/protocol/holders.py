@@ -2,9 +2,13 @@
 
 A connection speaks for the first serial it names, if the allowlist and the owner's
 admission policy let it, and only while no better-placed connection holds that serial
-(docs/protocol.md, "Who is on the port"): one that proves the battery's pinned
-credentials takes the serial from any other at once; one with other credentials never
-takes it from one that proved them; otherwise the holder keeps it while it is alive.
+(docs/protocol.md, "Who is on the port"): one that proves the pinned credentials
+takes the serial from any other at once; one with other credentials never takes it
+from one that proved them; otherwise the holder keeps it while it is alive, which only
+the battery's data shows (a connection that only logged in is taken over at once).
+The pin is the first login whose data came, which may be a forger's: when another
+login competes, the owner chooses (:meth:`SerialHolders.choose_login`) and the login
+not chosen is refused.
 
 Serials are the peer's to invent, so identified sessions could fill every slot and
 lock the real battery out (30 made-up serials against 16 slots did). Some serials are
@@ -26,7 +30,13 @@ from typing import TYPE_CHECKING, Final
 from .connections import Spoke
 from .credentials import CredentialPins, Proof
 from .events import CredentialsMismatch, ServerEvent
-from .log_budget import LogBudget
+from .log_budget import (
+    OTHER_CREDENTIALS,
+    REFUSED_CREDENTIALS,
+    SECOND_CONNECTION,
+    UNKNOWN_SERIAL,
+    LogBudget,
+)
 from .messages import Login
 from .redact import mask_serial
 
@@ -35,9 +45,10 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__package__ + ".server")
 
-# A serial whose connection was admitted or delivered data this recently is not taken
+# A serial whose connection delivered the battery's data this recently is not taken
 # over by a new connection: a battery that really reconnects has a silent old link.
-# Replies and heartbeats do not count: a squatter can send those forever.
+# Admission, logins, replies and heartbeats do not count: a squatter can send those
+# forever, so a connection that never delivered data is taken over at once.
 TAKEOVER_AFTER: Final = 60.0
 
 
@@ -84,13 +95,14 @@ class SerialHolders:
         Who holds a serial (docs/protocol.md, "Who is on the port"): a connection that
         proves the pinned credentials takes it from any other at once; one with other
         credentials never takes it from one that proved them; otherwise the holder
-        keeps it while it is alive: admitted, or a request carrying its data, within
-        :data:`TAKEOVER_AFTER` (``Session.alive_at``).
+        keeps it while it is alive: a request carrying its data within
+        :data:`TAKEOVER_AFTER` (``Session.alive_at``). A holder that only logged in
+        is taken over at once, however recently it was admitted.
         """
         record = session.record
         if self.allowlist and serial not in self.allowlist:
             record.spoke, record.detail = Spoke.REFUSED, "not on the accepted list"
-            if self._budget.once_an_hour(serial):
+            if self._budget.refusal(UNKNOWN_SERIAL, session.host):
                 _LOGGER.warning(
                     "Refused battery %s from %s: not on the allowlist",
                     mask_serial(serial),
@@ -112,9 +124,24 @@ class SerialHolders:
                 )
             return False
         user, password = (login.serial, login.password) if login else (None, None)
-        proof = self.pins.check(serial, user, password, session.host)
+        proof = self.pins.check(serial, user, password, session.host, self._now())
         if proof is Proof.OTHER:
             self._credentials_differ(session, serial)
+            # The owner's handler may have chosen this login at once (``serve
+            # --accept-new-credentials``): then it proves the serial now.
+            if not self.pins.has_candidate(serial):
+                proof = self.pins.check(serial, user, password, session.host)
+        if proof is Proof.REFUSED:
+            record.spoke = Spoke.REFUSED
+            record.detail = f"{mask_serial(serial)}: credentials the owner refused"
+            if self._budget.refusal(REFUSED_CREDENTIALS, session.host):
+                _LOGGER.warning(
+                    "Refused a login for battery %s from %s: its credentials are "
+                    "ones you chose not to accept",
+                    mask_serial(serial),
+                    session.peer,
+                )
+            return False
         previous = self.by_serial.get(serial)
         if previous is not None and previous is not session:
             if not self._may_take(previous, proof, session.ticks()):
@@ -156,7 +183,7 @@ class SerialHolders:
         if first is None:
             return
         user, password = first
-        self.pins.accepted(serial, user, password)
+        self.pins.accepted(serial, user, password, session.host, self._now())
         session.proof = self.pins.check(serial, user, password, session.host)
         session.record.detail = _detail(serial, session.proof)
 
@@ -192,30 +219,60 @@ class SerialHolders:
         return alive is None or now - alive >= TAKEOVER_AFTER
 
     def _refuse_second(self, session: Session, serial: str, previous: Session) -> None:
-        if self._budget.once_an_hour(f"takeover {serial}"):
+        if self._budget.refusal(SECOND_CONNECTION, session.host):
             _LOGGER.warning(
                 "Refused a second connection for battery %s from %s: its "
                 "connection from %s %s",
                 mask_serial(serial),
                 session.peer,
                 previous.peer,
-                "proved the battery's own credentials"
+                "logged in with the credentials pinned first"
                 if previous.proof is Proof.PROVEN
-                else "is alive",
+                else f"sent its data within {TAKEOVER_AFTER:.0f} s",
             )
 
+    def choose_login(self, serial: str, *, first: bool, address: str) -> bool:
+        """The owner chose which login for ``serial`` is the battery's.
+
+        ``first``: the login pinned first, and the new one (last seen from
+        ``address``) is refused; else the new one is pinned and the first refused.
+        The connection holding the serial with the refused login is closed; one from
+        ``address`` with the new login proves the serial from now on. False when the
+        new login is no longer the one the owner was shown.
+        """
+        pins = self.pins
+        chosen = (
+            pins.refuse_candidate(serial, address)
+            if first
+            else pins.accept_candidate(serial, address)
+        )
+        holder = self.by_serial.get(serial)
+        if not chosen or holder is None:
+            return chosen
+        refused = Proof.OTHER if first else Proof.PROVEN
+        if holder.proof is refused:
+            holder.abort("closed: the owner refused its login")
+        elif not first and holder.proof is Proof.OTHER and holder.host == address:
+            holder.proof = Proof.PROVEN
+            holder.record.detail = _detail(serial, holder.proof)
+        return True
+
     def _credentials_differ(self, session: Session, serial: str) -> None:
-        if self._budget.once_an_hour(f"credentials {serial} {session.host}"):
+        contest = self.pins.contest(serial)
+        first, new = contest if contest else (None, None)
+        if self._budget.refusal(OTHER_CREDENTIALS, session.host):
             _LOGGER.warning(
-                "A connection from %s logged in as battery %s with credentials other "
-                "than the ones it first logged in with; it cannot take the battery "
-                "over from a connection that proves them. If you reset the battery's "
-                "network stick, accept its new credentials (in Home Assistant: "
-                "Settings > System > Repairs)",
+                "A connection from %s logged in as battery %s with new credentials, "
+                "not the ones pinned first (last seen from %s). Until you choose which "
+                "of the two logins to keep, the one pinned first keeps precedence and "
+                "the new one's records move no energy totals (in Home Assistant: "
+                "Settings > System > Repairs; alphaess-cloud serve: "
+                "--accept-new-credentials SERIAL@ADDRESS)",
                 session.host,
                 mask_serial(serial),
+                first.address if first else "nowhere since the server started",
             )
-        self._emit(CredentialsMismatch(serial, self._now(), session.peer))
+        self._emit(CredentialsMismatch(serial, self._now(), session.peer, first, new))
 
 
 def _detail(serial: str, proof: Proof) -> str:

@@ -119,7 +119,7 @@ class AlphaServer(ServerCommands):
         # Per serial: frames not yet with the cloud, kept across the battery's links.
         self._relay_queues: dict[str, RelayQueue] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        self._budget = LogBudget()
+        self._budget = LogBudget(self.ticks)
         # Who gets a slot (``doorway.py``); who holds a serial (``holders.py``).
         self.doorway = Doorway(self._budget)
         self.holders = SerialHolders(
@@ -161,12 +161,18 @@ class AlphaServer(ServerCommands):
         self.stop_waiting_for_the_cloud()
         await self._wind_down(self._sessions.values(), "connection")
         if self._server is not None:
-            # Since Python 3.12 this also waits for the connections it accepted.
-            await self._wind_down(
-                [asyncio.ensure_future(self._server.wait_closed())], "listener"
-            )
+            # Since Python 3.12 this also waits for the connections it accepted,
+            # which are all aborted by now.
+            try:
+                async with asyncio.timeout(self.close_timeout):
+                    await self._server.wait_closed()
+            except TimeoutError:
+                _LOGGER.warning(
+                    "The listener did not close within %.0f s", self.close_timeout
+                )
             self._server = None
         await self._wind_down(self._closing, "relay link")
+        self._budget.flush()  # what it still owes the log (summaries of refusals)
         if self.dump is not None:
             await self._wind_down(
                 [asyncio.ensure_future(self.dump.aclose())], "traffic dump"

@@ -144,8 +144,8 @@ class Session:
         self._connected_at = asyncio.get_running_loop().time()
         self.last_frame_at: float | None = None
         # When the battery last showed it is alive, on the rules' clock (holders.py):
-        # its admission, then each request carrying its data. Replies, heartbeats and
-        # logins carry nothing a squatter could not send forever.
+        # a request carrying its data. Admission, logins, replies and heartbeats carry
+        # nothing a squatter could not send forever.
         self.alive_at: float | None = None
         self.has_delivered = False
         self.evicted = False
@@ -300,12 +300,13 @@ class Session:
                 self.end_reason = "refused"
                 return False
             self.serial = serial
-            self.alive_at = self._server.ticks()
             self._decoder.max_payload = self._server.max_payload
         elif isinstance(message, Login) and serial and serial == self.serial:
             # A login after the battery's first records (it reconnected and pushed
-            # first): what it proves counts from now on.
-            self._server.admit(self, serial, message)
+            # first): what it proves counts from now on, a refused login too.
+            if not self._server.admit(self, serial, message):
+                self.end_reason = "refused"
+                return False
         own = self._own_part(frame, message)
         later = None
         if frame.kind == Kind.REQUEST:
@@ -348,7 +349,13 @@ class Session:
                 len(frame.payload),
             )
             self._server.dump_bytes(self, reason, frame.payload, frame.header)
-        event = Received(self.serial, self._server.now(), self.peer, message)
+        event = Received(
+            self.serial,
+            self._server.now(),
+            self.peer,
+            message,
+            unpinned=self.proof is Proof.OTHER,
+        )
         await deliver(self._server.emit, event, lambda: not self._abort)
         if later is not None:
             await self._send(later)
