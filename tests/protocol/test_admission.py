@@ -29,7 +29,7 @@ from custom_components.alphaess_local.protocol.dump import TrafficDump
 from custom_components.alphaess_local.protocol.events import Disconnected
 from custom_components.alphaess_local.protocol.server import AlphaServer
 
-from .conftest import EventLog as Events, RawClient
+from .conftest import EventLog as Events, RawClient, Ticks
 from .test_server import SERIAL, login, realtime
 
 OTHER = "AL2000000000002"
@@ -115,17 +115,17 @@ async def test_spoofed_serial_without_login_does_not_drop_the_live_battery(
 
 
 async def test_silent_old_link_is_taken_over(
-    server: AlphaServer,
+    make_server: Callable[..., Any],
     events: Events,
     connect: Callable[[int], Any],
-    monkeypatch: pytest.MonkeyPatch,
+    ticks: Ticks,
 ) -> None:
     """A battery that really reconnects has a silent old socket: it gets in."""
-    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.2)
+    server: AlphaServer = await make_server(ticks=ticks)
     old: RawClient = await connect(server.port)
     await old.send(login())
     await old.frames(1)
-    await asyncio.sleep(0.3)
+    ticks.advance(holders.TAKEOVER_AFTER + 1)
     new: RawClient = await connect(server.port)
     await new.send(realtime(soc="7"))
     await new.frames(1)

@@ -27,7 +27,7 @@ from custom_components.alphaess_local.protocol import (
     holders,
 )
 
-from .conftest import EventLog as Events, From, RawClient
+from .conftest import EventLog as Events, From, RawClient, Ticks
 from .test_server import SERIAL, login, realtime
 
 OWN = "hunter2"
@@ -90,16 +90,16 @@ async def test_the_returning_battery_displaces_an_impostor_at_once(
 
 
 async def test_other_credentials_never_take_a_proven_link_even_when_silent(
-    server: AlphaServer,
+    make_server: Callable[..., Any],
     events: Events,
     connect: Callable[[int], Any],
-    monkeypatch: pytest.MonkeyPatch,
+    ticks: Ticks,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.1)
+    server: AlphaServer = await make_server(ticks=ticks)
     battery = await logged_in(connect, server.port, OWN)
     await pushed(battery, "50", 2)
-    await asyncio.sleep(0.2)  # silent longer than the no-takeover rule
+    ticks.advance(holders.TAKEOVER_AFTER + 1)  # silent past the no-takeover rule
     for _ in range(5):
         impostor = await logged_in(connect, server.port, STOLEN)
         assert await impostor.closed_by_server(timeout=2)
@@ -114,13 +114,17 @@ async def test_other_credentials_never_take_a_proven_link_even_when_silent(
 
 
 async def test_a_battery_without_login_is_served_while_no_proven_link_holds_it(
-    server: AlphaServer,
+    make_server: Callable[..., Any],
     events: Events,
     connect: Callable[[int], Any],
-    monkeypatch: pytest.MonkeyPatch,
+    ticks: Ticks,
 ) -> None:
-    """After a dropped link the battery may push without logging in first."""
-    monkeypatch.setattr(holders, "TAKEOVER_AFTER", 0.1)
+    """After a dropped link the battery may push without logging in first.
+
+    The no-takeover rule runs on the test's clock: however slow the machine, the
+    proven link is alive until the test says a minute has passed.
+    """
+    server: AlphaServer = await make_server(ticks=ticks)
     battery = await logged_in(connect, server.port, OWN)
     await pushed(battery, "50", 2)
     # While its proven link is alive, a link without login is refused ...
@@ -128,7 +132,7 @@ async def test_a_battery_without_login_is_served_while_no_proven_link_holds_it(
     await spoofer.send(realtime(soc="1"))
     assert await spoofer.closed_by_server(timeout=2)
     # ... once it has gone silent (a half-open socket), the battery gets back in.
-    await asyncio.sleep(0.2)
+    ticks.advance(holders.TAKEOVER_AFTER + 1)
     again = await logged_in(connect, server.port, None)
     await pushed(again, "51", 1)
     assert await battery.closed_by_server(timeout=2)
