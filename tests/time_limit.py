@@ -185,10 +185,16 @@ def bound_loop(loop: asyncio.AbstractEventLoop) -> None:
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
-    """Bound every event loop a test gets, as soon as its fixture makes it."""
+    """Bound every event loop a test gets, as soon as its fixture makes it.
+
+    pytest-asyncio before 1.0 (Home Assistant 2025.4's) hands tests the loop of its
+    ``event_loop`` fixture; from 1.0 (Home Assistant 2026.x's) an ``asyncio.Runner``
+    of a ``_<scope>_scoped_runner`` fixture, whose ``run`` calls the same
+    ``run_until_complete``.
+    """
     result = yield
-    if fixturedef.argname == "event_loop" and isinstance(
-        result, asyncio.AbstractEventLoop
-    ):
+    if isinstance(result, asyncio.AbstractEventLoop):
         bound_loop(result)
+    elif isinstance(result, asyncio.Runner):
+        bound_loop(result.get_loop())
     return result
