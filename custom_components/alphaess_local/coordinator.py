@@ -5,7 +5,7 @@ Home Assistant's event loop for every message; the coordinator hands each record
 the battery's :class:`BatteryState`, and the parts beside it do the rest: which
 entities hear of it (``fan_out.py``), silence (``silence.py``), the device
 (``devices.py``), the clock and port repairs (``clock_issue.py``, ``port_issues.py``),
-what survives a restart (``stored_state.py``), history (``backfill/``) and settings
+what survives a restart (``entry_store.py``), history (``backfill/``) and settings
 changes (``control.py``).
 """
 
@@ -39,6 +39,7 @@ from .const import (
 )
 from .control import BatteryControl
 from .devices import battery_device, device_name, update_device
+from .entry_store import StoredState
 from .fan_out import PARTS, Listening, PushFanOut
 from .port_issues import PortIssues
 from .protocol import (
@@ -63,7 +64,6 @@ from .protocol import (
 )
 from .relay_options import relay_policy
 from .silence import SilenceWatch
-from .stored_state import StoredState
 
 type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
 
