@@ -15,13 +15,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .battery import BatteryState, Part, PartValue, from_record, heard
-from .coordinator import AlphaEssConfigEntry
 from .entity import (
     AlphaEssEntity,
     AlphaEssEntityDescription,
     async_add_battery_entities,
     without_mirrors,
 )
+from .runtime_data import AlphaEssConfigEntry
 
 PARALLEL_UPDATES = 0
 

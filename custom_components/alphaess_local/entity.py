@@ -15,7 +15,8 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .battery import BatteryState, Part, heard, part_of
 from .const import DOMAIN, unique_id
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator, Listening
+from .coordinator import AlphaEssCoordinator, Listening
+from .runtime_data import AlphaEssConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,7 +196,7 @@ def async_add_battery_entities[D: AlphaEssEntityDescription](
     arriving later (the first detailed record comes minutes after the first realtime
     one) all add entities without a restart.
     """
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     # Per battery, the descriptions whose data has not come yet: only those are
     # looked at again, and only for the batteries that just sent something.
     waiting: dict[str, list[D]] = {}

@@ -13,12 +13,12 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .battery import BatteryState, Part, heard
-from .coordinator import AlphaEssConfigEntry
 from .entity import (
     AlphaEssEntity,
     AlphaEssEntityDescription,
     async_add_battery_entities,
 )
+from .runtime_data import AlphaEssConfigEntry
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE = "logged"

@@ -43,7 +43,6 @@ from .battery import (
     from_record,
     heard,
 )
-from .coordinator import AlphaEssConfigEntry
 from .entity import (
     AlphaEssEntity,
     AlphaEssEntityDescription,
@@ -51,6 +50,7 @@ from .entity import (
     without_mirrors,
 )
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
+from .runtime_data import AlphaEssConfigEntry
 
 PARALLEL_UPDATES = 0
 

@@ -18,7 +18,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .battery import BatteryState, Part, PartValue, from_record
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .coordinator import AlphaEssCoordinator
 from .entity import (
     AlphaEssEntity,
     AlphaEssEntityDescription,
@@ -33,6 +33,7 @@ from .protocol import (
     SettingValue,
     SystemReport,
 )
+from .runtime_data import AlphaEssConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,8 +13,8 @@ from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import AlphaEssConfigEntry
 from .protocol import SettingKind, SettingValue
+from .runtime_data import AlphaEssConfigEntry
 from .setting_entity import (
     AlphaEssSettingEntity,
     AlphaEssSettingEntityDescription,
