@@ -17,7 +17,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
+from .runtime_data import AlphaEssConfigEntry, async_start_entry
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -41,9 +41,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> bool:
     """Start listening for batteries on the entry's port."""
-    coordinator = AlphaEssCoordinator(hass, entry)
-    await coordinator.async_start()
-    entry.runtime_data = coordinator
+    entry.runtime_data = await async_start_entry(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -52,7 +50,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) ->
     """Stop listening and release the port."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await entry.runtime_data.async_shutdown()
+        await entry.runtime_data.coordinator.async_shutdown()
     return unloaded
 
 
@@ -79,10 +77,10 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: AlphaEssConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Let the user delete a battery that is gone; a connected one would come back."""
-    connected = entry.runtime_data.server.connected_serials
+    connected = entry.runtime_data.source.connected_serials
     serials = {ident for domain, ident in device.identifiers if domain == DOMAIN}
     if serials & connected:
         return False
     for serial in serials:
-        entry.runtime_data.forget(serial)
+        entry.runtime_data.coordinator.forget(serial)
     return True

@@ -12,24 +12,36 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, Part, PartValue, from_record, heard, part_of
-from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
+from .battery import BatteryState, Part, PartValue, from_record, heard
+from .entity import (
+    AlphaEssEntity,
+    AlphaEssEntityDescription,
+    async_add_battery_entities,
+    without_mirrors,
+)
+from .runtime_data import AlphaEssConfigEntry
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaEssBinarySensorEntityDescription(BinarySensorEntityDescription):
-    """A yes/no fact about a battery."""
+class AlphaEssBinarySensorEntityDescription(
+    BinarySensorEntityDescription, AlphaEssEntityDescription
+):
+    """A yes/no fact about a battery, with the attributes that go with it."""
 
-    is_on_fn: Callable[[BatteryState], bool | None]
+    value_fn: Callable[[BatteryState], bool | None]
     exists_fn: Callable[[BatteryState], bool]
     attributes_fn: Callable[[BatteryState], dict[str, int] | None] = lambda _: None
     always_available: bool = False
+
+    @property
+    def shown_by(self) -> Callable[[BatteryState], object]:
+        """The state and the attributes that go with it."""
+        is_on, attributes = self.value_fn, self.attributes_fn
+        return lambda state: (is_on(state), attributes(state))
 
 
 BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
@@ -38,7 +50,7 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         translation_key="cloud_relay",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda state: state.relay is not None and state.relay.connected,
+        value_fn=lambda state: state.relay is not None and state.relay.connected,
         # Only while the owner has the relay on (docs: Cloud relay).
         exists_fn=lambda state: state.relay is not None,
         always_available=True,
@@ -48,7 +60,7 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         translation_key="connected",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda state: state.connected and state.available,
+        value_fn=lambda state: state.connected and state.available,
         exists_fn=heard,
         # Saying "disconnected" is the point of this sensor: it never goes unavailable.
         always_available=True,
@@ -57,7 +69,7 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         key="fault",
         translation_key="fault",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=PartValue(Part.DETAIL, lambda state: bool(state.errors)),
+        value_fn=PartValue(Part.DETAIL, lambda state: bool(state.errors)),
         exists_fn=lambda state: state.detail is not None,
         # The codes behind a fault, so the user can look them up.
         attributes_fn=lambda state: state.errors,  # from the same detailed record
@@ -66,7 +78,7 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         key="grid_charge",
         translation_key="grid_charge",
         entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=from_record(Part.REPORT, lambda report: report.grid_charge),
+        value_fn=from_record(Part.REPORT, lambda report: report.grid_charge),
         exists_fn=lambda state: state.report is not None,
     ),
 )
@@ -100,25 +112,10 @@ class AlphaEssBinarySensor(AlphaEssEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool | None:
         """Current value."""
-        return self.entity_description.is_on_fn(self.battery)
+        return self.entity_description.value_fn(self.battery)
 
     def _value(self) -> object:
         return self.is_on
-
-    @classmethod
-    def part_read(cls, description: EntityDescription) -> Part | None:
-        """The record part the state comes from, when it comes from one."""
-        assert isinstance(description, AlphaEssBinarySensorEntityDescription)  # noqa: S101
-        return part_of(description.is_on_fn)
-
-    @classmethod
-    def shown_by(
-        cls, description: EntityDescription
-    ) -> Callable[[BatteryState], object] | None:
-        """The state and the attributes that go with it."""
-        assert isinstance(description, AlphaEssBinarySensorEntityDescription)  # noqa: S101
-        is_on, attributes = description.is_on_fn, description.attributes_fn
-        return lambda state: (is_on(state), attributes(state))
 
     @property
     def extra_state_attributes(self) -> dict[str, int] | None:

@@ -33,9 +33,9 @@ from .const import (
     RELAY_PROBE_TIMEOUT,
     RELAY_SUGGESTION,
 )
-from .coordinator import AlphaEssConfigEntry
 from .protocol import CommandKind
 from .reload import OptionsFlowWithReload
+from .runtime_data import AlphaEssConfigEntry
 
 # What the owner may let through besides a firmware update (a box of its own).
 RELAY_PASSABLE: Final = [

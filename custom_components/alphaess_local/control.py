@@ -19,7 +19,6 @@ from . import const
 from .const import DOMAIN, LOGGER
 from .protocol import (
     SETTINGS,
-    AlphaServer,
     Requested,
     ServerError,
     SettingError,
@@ -32,6 +31,7 @@ from .protocol import (
     spoken,
     validate,
 )
+from .source import SettingsChannel
 
 
 @contextmanager
@@ -52,17 +52,17 @@ class BatteryControl:
 
     def __init__(
         self,
-        server: AlphaServer,
+        channel: SettingsChannel | None,
         report_for: Callable[[str], SystemReport | None],
         *,
         allowed: bool,
         hass: HomeAssistant | None = None,
     ) -> None:
-        """Control is off unless the user allowed it in the options."""
+        """Control is off unless the user allowed it and the source can change settings."""
         self._hass = hass
-        self._server = server
+        self._channel = channel
         self._report_for = report_for
-        self.allowed = allowed
+        self.allowed = allowed and channel is not None
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: dict[str, asyncio.Queue[SystemReport]] = {}
         # Per battery, its report from before the cloud sent it settings.
@@ -108,7 +108,7 @@ class BatteryControl:
         user_id: str | None,
     ) -> None:
         """Send ``changes`` and wait until the battery reports them applied."""
-        if not self.allowed:
+        if not self.allowed or (channel := self._channel) is None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="control_disabled"
             )
@@ -117,12 +117,13 @@ class BatteryControl:
         lock = self._locks.setdefault(serial, asyncio.Lock())
         async with lock:
             try:
-                await self._apply_locked(serial, changes, user_id)
+                await self._apply_locked(channel, serial, changes, user_id)
             finally:
                 self._waiters.pop(serial, None)
 
     async def _apply_locked(
         self,
+        channel: SettingsChannel,
         serial: str,
         requested: Mapping[str, Requested],
         user_id: str | None,
@@ -141,15 +142,15 @@ class BatteryControl:
         names = ", ".join(change.key for change in applied)
         reports: asyncio.Queue[SystemReport] = asyncio.Queue()
         self._waiters[serial] = reports
-        self._server.hand_config(serial, answer)
+        channel.hand_config(serial, answer)
         try:
             async with asyncio.timeout(const.CONTROL_TIMEOUT):
-                await self._server.set_config(serial, timeout=const.CONTROL_TIMEOUT)
+                await channel.set_config(serial, timeout=const.CONTROL_TIMEOUT)
                 # A periodic report may come before the confirming one: keep waiting.
                 while not shows((await reports.get()).raw, changes):
                     pass
         except (ServerError, TimeoutError) as err:
-            self._server.withdraw_config(serial)
+            channel.withdraw_config(serial)
             LOGGER.warning(
                 "Battery %s did not apply %s (%s); showing what it reports instead",
                 mask_serial(serial),

@@ -1,74 +1,58 @@
-"""Push coordinator: hosts the fake-cloud server and turns its events into state.
+"""Push coordinator: turns a source's events into the batteries' state.
 
-There is nothing to poll. The server calls :meth:`AlphaEssCoordinator.handle_event` in
-Home Assistant's event loop for every message; the coordinator hands each record to
-the battery's :class:`BatteryState`, and the parts beside it do the rest: which
-entities hear of it (``fan_out.py``), silence (``silence.py``), the device
-(``devices.py``), the clock and port repairs (``clock_issue.py``, ``port_issues.py``),
-what survives a restart (``stored_state.py``), history (``backfill/``) and settings
-changes (``control.py``).
+There is nothing to poll. The entry's :class:`~.source.Source` (the cloud listener,
+``cloud_source.py``) calls :meth:`AlphaEssCoordinator.handle_event` in Home
+Assistant's event loop for every message; the coordinator hands each record to the
+battery's :class:`BatteryState`, and the parts beside it do the rest: which entities
+hear of it (``fan_out.py``), silence (``silence.py``), the device (``devices.py``),
+the clock repair (``clock_issue.py``), what survives a restart (``entry_store.py``),
+history (``backfill/``) and settings changes (``control.py``), the last two only
+when the source can do them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-import errno
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .admission import BatteryAdmission
 from .backfill import HistoryBackfill
 from .battery import BatteryState, ClockVerdict, Part
 from .clock_issue import keep_clock_issue
 from .const import (
     CONF_ALLOW_CONTROL,
-    CONF_ALLOWLIST,
-    CONF_DUMP,
     CONF_UNAVAILABLE_AFTER,
-    CONNECTION_HEADROOM,
     DEFAULT_UNAVAILABLE_AFTER,
     DOMAIN,
-    DUMP_FILE,
     LOGGER,
 )
 from .control import BatteryControl
 from .devices import battery_device, device_name, update_device
+from .entry_store import StoredState
 from .fan_out import PARTS, Listening, PushFanOut
-from .port_issues import PortIssues
 from .protocol import (
-    DEFAULT_MAX_CONNECTIONS,
-    AlphaServer,
     CloudSettings,
     Corrupted,
-    CredentialsMismatch,
     DetailedRecord,
     Disconnected,
     EventLog,
-    ForeignProtocol,
     HistoryUpload,
     RealtimeRecord,
     Received,
     ServerEvent,
     SystemReport,
-    TrafficDump,
     Undecodable,
     UnknownMessage,
     mask_serial,
 )
-from .relay_options import relay_policy
 from .silence import SilenceWatch
-from .stored_state import StoredState
-
-type AlphaEssConfigEntry = ConfigEntry[AlphaEssCoordinator]
+from .source import Source
 
 __all__ = [
-    "AlphaEssConfigEntry",
     "AlphaEssCoordinator",
     "Listening",
     "battery_device",
@@ -79,47 +63,33 @@ __all__ = [
 class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
     """One per config entry (one listening port), any number of batteries."""
 
-    config_entry: AlphaEssConfigEntry
+    config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: AlphaEssConfigEntry) -> None:
-        """Prepare the server from the entry's data and options; nothing listens yet."""
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, source: Source) -> None:
+        """Turn ``source``'s events into state; nothing is delivered until started."""
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
         self.data = {}
         options = entry.options
-        dump = (
-            TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
-        )
-        allowlist = options.get(CONF_ALLOWLIST) or ()
-        self.relay = relay_policy(options)
-        self.admission = BatteryAdmission(
-            hass, entry.entry_id, allowlist, known=lambda: self.data.keys()
-        )
-        self.server = AlphaServer(
-            self.handle_event,
-            host=entry.data[CONF_HOST],
-            port=entry.data[CONF_PORT],
-            allowlist=allowlist,
-            admission=self.admission,
-            dump=dump,
-            relay=self.relay,
-        )
-        self.stored = StoredState(hass, entry.entry_id, self.data, self.server)
+        self.source = source
+        self.stored = StoredState(hass, entry.entry_id, self.data, source.pins)
         self.silence = SilenceWatch(
             hass,
             self.data,
             60.0 * options.get(CONF_UNAVAILABLE_AFTER, DEFAULT_UNAVAILABLE_AFTER),
             went_silent=self._went_silent,
         )
-        self.issues = PortIssues(
-            hass, entry.entry_id, entry.data[CONF_PORT], self.server
-        )
         self.fan_out = PushFanOut(hass, self.data, self._grown)
         # Batteries that gained data they did not have, in the update delivered now:
         # the only ones entity discovery looks at.
         self.grown: frozenset[str] = frozenset()
-        self.backfill = HistoryBackfill(hass, entry, self.server, self._history_filed)
+        # Without a way to ask for history, what a gap lost stays lost.
+        self.backfill = (
+            HistoryBackfill(hass, entry, source.history, self._history_filed)
+            if source.history is not None
+            else None
+        )
         self.control = BatteryControl(
-            self.server,
+            source.settings,
             lambda serial: state.report if (state := self.data.get(serial)) else None,
             allowed=options.get(CONF_ALLOW_CONTROL, False),
             hass=hass,
@@ -131,31 +101,21 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         return self.silence.after
 
     async def async_start(self) -> None:
-        """Restore stored state and start listening; a busy port means not ready."""
+        """Restore stored state and start the source (it may not be ready)."""
         await self.stored.async_restore()
-        self._size_connection_limit()
-        try:
-            await self.server.start()
-        except OSError as err:
-            await self.server.close()
-            port = str(self.config_entry.data[CONF_PORT])
-            key = "port_in_use" if err.errno == errno.EADDRINUSE else "cannot_listen"
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders={"port": port, "error": str(err)},
-            ) from err
-        self.issues.start(
-            battery_heard=any(state.last_seen for state in self.data.values())
+        self.source.expect(self.data)
+        await self.source.start(
+            self.handle_event,
+            heard=any(state.last_seen for state in self.data.values()),
         )
 
     async def async_shutdown(self) -> None:
-        """Stop the server, cancel timers, save what must survive a restart."""
+        """Stop the source, cancel timers, save what must survive a restart."""
         await super().async_shutdown()
-        await self.server.close()
-        self.backfill.shutdown()
+        await self.source.stop()
+        if self.backfill is not None:
+            self.backfill.shutdown()
         self.silence.shutdown()
-        self.issues.shutdown()
         await self.stored.async_save()
 
     @callback
@@ -163,20 +123,14 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         """Drop a removed battery's state; it is re-created if the battery returns."""
         self.data.pop(serial, None)
         self.silence.forget(serial)
-        self.server.pins.forget(serial)
+        self.source.forget(serial)
         self.stored.save_soon(10)
 
-    # --- events from the server ---------------------------------------------------
+    # --- events from the source ---------------------------------------------------
 
     @callback
     def handle_event(self, event: ServerEvent) -> None:
-        """Apply one server event (called in the event loop)."""
-        if isinstance(event, ForeignProtocol):
-            self.issues.foreign_protocol(event)
-            return
-        if isinstance(event, CredentialsMismatch):
-            self.issues.credentials_changed(event)
-            return
+        """Apply one of the source's events (called in the event loop)."""
         if isinstance(event, CloudSettings):
             self.control.cloud_settings(event.serial)
             return
@@ -199,14 +153,11 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             case Disconnected():
                 state.connected = False
                 state.connected_since = None
-                self.backfill.disconnected(state)
+                if self.backfill is not None:
+                    self.backfill.disconnected(state)
         if isinstance(event, Received):
-            self.issues.battery_delivered()
-            if self.relay is not None:
-                state.relay = self.server.relay_stats.get(state.serial)
-                self.issues.relay_reachable(
-                    self.relay, self.server.relay_stats.values(), self.hass.loop.time()
-                )
+            if self.source.relay is not None:
+                state.relay = self.source.relay.relay_stats.get(state.serial)
             if new_battery:
                 self._battery_found(state)
         if new_battery or (state.available, state.connected) != link:
@@ -258,7 +209,7 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
                 self._apply_record(state, message, received_at, totals=not unpinned)
             case HistoryUpload() if unpinned:
                 state.counters["rows_unpinned"] += len(message.rows)
-            case HistoryUpload():
+            case HistoryUpload() if self.backfill is not None:
                 self.backfill.rows_received(state, message.rows, more=message.more)
             case SystemReport():
                 state.report = message
@@ -287,7 +238,8 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
         if record.time is not None:
             if state.admit(record.time, received_at) is ClockVerdict.IGNORED:
                 return
-            self.backfill.record_seen(state, record.time)
+            if self.backfill is not None:
+                self.backfill.record_seen(state, record.time)
             keep_clock_issue(self.hass, state)
         if isinstance(record, RealtimeRecord):
             state.apply_realtime(record, received_at)
@@ -304,20 +256,9 @@ class AlphaEssCoordinator(DataUpdateCoordinator[dict[str, BatteryState]]):
             state.available = True
         self.silence.heard(state.serial)
 
-    def _size_connection_limit(self) -> None:
-        """Room for every battery the entry knows or allows, plus newcomers and junk.
-
-        Unidentified connections are evicted before a battery is refused, so the
-        headroom only has to cover batteries that connect at the same moment.
-        """
-        batteries = set(self.data) | set(self.server.allowlist)
-        self.server.max_connections = max(
-            DEFAULT_MAX_CONNECTIONS, len(batteries) + CONNECTION_HEADROOM
-        )
-
     def _battery_found(self, state: BatteryState) -> None:
         LOGGER.info("Battery %s connected", mask_serial(state.serial))
-        self._size_connection_limit()
+        self.source.expect(self.data)
         self._update_device(state)
 
     def _update_device(self, state: BatteryState) -> None:

@@ -12,35 +12,38 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_ALLOWLIST
-from .coordinator import AlphaEssConfigEntry
 from .protocol import mask_serial, to_jsonable
+from .runtime_data import AlphaEssConfigEntry
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: AlphaEssConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
-    coordinator = entry.runtime_data
+    parts = entry.runtime_data
+    backfill = parts.backfill
     options = dict(entry.options)
     options[CONF_ALLOWLIST] = [mask_serial(s) for s in options.get(CONF_ALLOWLIST, [])]
     return {
         "entry": {"data": dict(entry.data), "options": options},
         "server": {
-            "port": coordinator.server.port,
-            "open_connections": coordinator.server.connection_count,
+            "port": parts.server.port,
+            "open_connections": parts.server.connection_count,
         },
         # Who was on the port lately and what each spoke (serials masked).
-        "connections": coordinator.server.connections.as_dict(),
+        "connections": parts.server.connections.as_dict(),
         "backfill": {
-            "resumes_sent": coordinator.backfill.resumes_sent,
-            "rows_filed": coordinator.backfill.rows_filed,
-            "busy": coordinator.backfill.busy,
-        },
+            "resumes_sent": backfill.resumes_sent,
+            "rows_filed": backfill.rows_filed,
+            "busy": backfill.busy,
+        }
+        if backfill is not None
+        else None,
         "batteries": {
             mask_serial(serial): {
                 "connected": state.connected,
                 # Whether, never what: the hash stays in the entry's store.
-                "credentials_pinned": coordinator.server.pins.pinned(serial),
+                "credentials_pinned": parts.server.pins.pinned(serial),
                 # Forwarded, queued, dropped, blocked, passed: only with the relay on.
                 "cloud_relay": state.relay.as_dict() if state.relay else None,
                 "available": state.available,
@@ -57,6 +60,6 @@ async def async_get_config_entry_diagnostics(
                 "detail": to_jsonable(state.detail),
                 "report": to_jsonable(state.report),
             }
-            for serial, state in coordinator.data.items()
+            for serial, state in parts.data.items()
         },
     }

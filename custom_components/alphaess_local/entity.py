@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
@@ -12,35 +13,79 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .battery import BatteryState, Part
+from .battery import BatteryState, Part, heard, part_of
 from .const import DOMAIN, unique_id
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator, Listening
+from .coordinator import AlphaEssCoordinator, Listening
+from .runtime_data import AlphaEssConfigEntry
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaEssEntityDescription(EntityDescription):
+    """What every entity of a battery is described by, whatever its platform.
+
+    The entity's listener context (:class:`Listening`) comes from here alone: which
+    record part it reads and what it shows, so a push of another part, or one that
+    leaves the value as it was, does not call it.
+    """
+
+    exists_fn: Callable[[BatteryState], bool] = heard
+    """Whether the battery has sent the data behind the entity yet.
+
+    It may only depend on what :attr:`BatteryState.shape` covers: discovery looks
+    again when that changes, not on every push.
+    """
+    value_fn: Callable[[BatteryState], Any] | None = None
+    """The entity's value from the battery's state; ``None``: it has none of its own."""
+    reads: Part | None = None
+    """The record part the entity reads when ``value_fn`` does not say (``PartValue``).
+
+    ``None`` and a ``value_fn`` that reads no single part: every push calls it.
+    """
+
+    @property
+    def part_read(self) -> Part | None:
+        """The one record part the entity's state comes from; ``None``: any push."""
+        return self.reads or part_of(self.value_fn)
+
+    @property
+    def shown_by(self) -> Callable[[BatteryState], object] | None:
+        """What the entity shows besides availability, from the battery's state alone.
+
+        ``None``: the entity cannot say (it is asked on every push it listens to).
+        """
+        return self.value_fn
+
+    @property
+    def placeholders(self) -> Mapping[str, str] | None:
+        """Home Assistant's ``translation_placeholders``, under the name tests read.
+
+        ``tests/integration/test_translations.py`` reads this name; drop it once the
+        test reads ``translation_placeholders``.
+        """
+        return self.translation_placeholders
 
 
 class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
     """An entity of one battery, identified by its serial."""
 
     _attr_has_entity_name = True
+    entity_description: AlphaEssEntityDescription
 
     def __init__(
         self,
         coordinator: AlphaEssCoordinator,
         serial: str,
-        description: EntityDescription,
+        description: AlphaEssEntityDescription,
     ) -> None:
-        """Bind the entity to battery ``serial``; the coordinator made its device.
-
-        Descriptions that share a translation (``Module {module} …``) carry their
-        ``placeholders``.
-        """
+        """Bind the entity to battery ``serial``; the coordinator made its device."""
         # Only this battery's pushes, and of those only the ones of the record part
         # the entity reads (if it reads one), reach the entity.
-        self._shows = self.shown_by(description)
+        self._shows = description.shown_by
         super().__init__(
             coordinator,
             context=Listening(
                 serial,
-                self.part_read(description),
+                description.part_read,
                 self._shows,
                 self._show if self._shows is not None else None,
             ),
@@ -50,8 +95,6 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
         self.entity_description = description
         self._attr_unique_id = unique_id(serial, description.key)
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, serial)})
-        if placeholders := getattr(description, "placeholders", None):
-            self._attr_translation_placeholders = placeholders
 
     @property
     def battery(self) -> BatteryState:
@@ -98,21 +141,6 @@ class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):
             return (True, self._shows(self.battery))
         return (True, (self._value(), self.extra_state_attributes))
 
-    @classmethod
-    def part_read(cls, description: EntityDescription) -> Part | None:
-        """The one record part the entity's state comes from; ``None``: any push."""
-        return None
-
-    @classmethod
-    def shown_by(
-        cls, description: EntityDescription
-    ) -> Callable[[BatteryState], object] | None:
-        """What the entity shows besides availability, from the battery's state alone.
-
-        ``None``: the entity cannot say (it is asked on every push it listens to).
-        """
-        return None
-
     def _value(self) -> object:
         """What the state is computed from: the platform's native value, cheaply.
 
@@ -132,7 +160,7 @@ def control_enabled(entry: AlphaEssConfigEntry) -> bool:
     return entry.runtime_data.control.allowed
 
 
-def without_mirrors[D: BatteryEntityDescription](
+def without_mirrors[D: AlphaEssEntityDescription](
     hass: HomeAssistant,
     entry: AlphaEssConfigEntry,
     platform: str,
@@ -156,23 +184,7 @@ def without_mirrors[D: BatteryEntityDescription](
     return [d for d in descriptions if d.key not in mirrors]
 
 
-class BatteryEntityDescription(Protocol):
-    """What every description table of this integration provides."""
-
-    @property
-    def key(self) -> str:
-        """Unique per battery."""
-
-    @property
-    def exists_fn(self) -> Callable[[BatteryState], bool]:
-        """Whether the battery has sent the data behind the entity yet.
-
-        It may only depend on what :attr:`BatteryState.shape` covers: discovery looks
-        again when that changes, not on every push.
-        """
-
-
-def async_add_battery_entities[D: BatteryEntityDescription](
+def async_add_battery_entities[D: AlphaEssEntityDescription](
     entry: AlphaEssConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
     descriptions: Sequence[D],
@@ -184,7 +196,7 @@ def async_add_battery_entities[D: BatteryEntityDescription](
     arriving later (the first detailed record comes minutes after the first realtime
     one) all add entities without a restart.
     """
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     # Per battery, the descriptions whose data has not come yet: only those are
     # looked at again, and only for the batteries that just sent something.
     waiting: dict[str, list[D]] = {}

@@ -6,27 +6,27 @@ newest entry seen (persisted across restarts) and queues only what is newer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .battery import BatteryState, Part, heard
-from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities
+from .entity import (
+    AlphaEssEntity,
+    AlphaEssEntityDescription,
+    async_add_battery_entities,
+)
+from .runtime_data import AlphaEssConfigEntry
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE = "logged"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaEssEventEntityDescription(EventEntityDescription):
+class AlphaEssEventEntityDescription(EventEntityDescription, AlphaEssEntityDescription):
     """The event log entity, present once the battery has been heard."""
-
-    exists_fn: Callable[[BatteryState], bool]
 
 
 EVENT_LOG = AlphaEssEventEntityDescription(
@@ -34,6 +34,8 @@ EVENT_LOG = AlphaEssEventEntityDescription(
     translation_key="event_log",
     event_types=[EVENT_TYPE],
     exists_fn=heard,
+    # New entries come only with the battery's event log.
+    reads=Part.EVENTS,
 )
 
 
@@ -54,15 +56,12 @@ async def async_setup_entry(
 class AlphaEssEventLog(AlphaEssEntity, EventEntity):
     """Fires ``logged`` with the code and the battery's timestamp of each new entry."""
 
+    entity_description: AlphaEssEventEntityDescription
+
     async def async_added_to_hass(self) -> None:
         """Fire what was queued before the entity existed."""
         await super().async_added_to_hass()
         self._fire_queued(self.battery)
-
-    @classmethod
-    def part_read(cls, description: EntityDescription) -> Part | None:
-        """New entries come only with the battery's event log."""
-        return Part.EVENTS
 
     @callback
     def _handle_coordinator_update(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.number import (
@@ -14,8 +13,8 @@ from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import AlphaEssConfigEntry
-from .protocol import SettingKind, SettingValue
+from .protocol import SettingKind
+from .runtime_data import AlphaEssConfigEntry
 from .setting_entity import (
     AlphaEssSettingEntity,
     AlphaEssSettingEntityDescription,
@@ -33,12 +32,10 @@ class AlphaEssNumberEntityDescription(
 ):
     """A percentage setting of the battery."""
 
-    value_fn: Callable[[SettingValue], float] = float
-
 
 NUMBERS: tuple[AlphaEssNumberEntityDescription, ...] = tuple(
     AlphaEssNumberEntityDescription(
-        **from_setting(setting),
+        **from_setting(setting, float),
         native_min_value=setting.minimum,
         native_max_value=setting.maximum,
         native_step=1,

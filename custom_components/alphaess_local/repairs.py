@@ -101,9 +101,9 @@ class ChooseLoginFlow(RepairsFlow):
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_removed")
-        coordinator = entry.runtime_data
-        coordinator.issues.credentials_settled(self._serial)
-        holders = coordinator.server.holders
+        parts = entry.runtime_data
+        parts.issues.credentials_settled(self._serial)
+        holders = parts.server.holders
         if not holders.choose_login(self._serial, first=first, address=self._address):
             return self.async_abort(reason="credentials_gone")
         return self.async_create_entry(data={})

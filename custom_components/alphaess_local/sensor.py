@@ -33,7 +33,6 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -41,14 +40,17 @@ from .battery import (
     BatteryState,
     Part,
     PartValue,
-    energy_key,
     from_record,
     heard,
-    part_of,
 )
-from .coordinator import AlphaEssConfigEntry
-from .entity import AlphaEssEntity, async_add_battery_entities, without_mirrors
+from .entity import (
+    AlphaEssEntity,
+    AlphaEssEntityDescription,
+    async_add_battery_entities,
+    without_mirrors,
+)
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
+from .runtime_data import AlphaEssConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -56,12 +58,13 @@ type Value = StateType | datetime
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaEssSensorEntityDescription(SensorEntityDescription):
+class AlphaEssSensorEntityDescription(
+    SensorEntityDescription, AlphaEssEntityDescription
+):
     """A sensor: how to read its value and when the battery has it at all."""
 
     value_fn: Callable[[BatteryState], Value]
     exists_fn: Callable[[BatteryState], bool]
-    placeholders: dict[str, str] | None = None
 
 
 def _realtime(read: Callable[[RealtimeRecord], Value]) -> PartValue[Value]:
@@ -116,7 +119,7 @@ def _power(
     *,
     exists_fn: Callable[[BatteryState], bool] = _has_realtime,
     translation_key: str | None = None,
-    placeholders: dict[str, str] | None = None,
+    translation_placeholders: dict[str, str] | None = None,
     entity_category: EntityCategory | None = None,
 ) -> AlphaEssSensorEntityDescription:
     return AlphaEssSensorEntityDescription(
@@ -129,43 +132,39 @@ def _power(
         entity_category=entity_category,
         value_fn=value_fn,
         exists_fn=exists_fn,
-        placeholders=placeholders,
+        translation_placeholders=translation_placeholders,
     )
 
 
-def _energy(key: str) -> AlphaEssSensorEntityDescription:
+def _energy(key: str, total: str) -> AlphaEssSensorEntityDescription:
+    """The sensor ``key`` of lifetime total ``total`` (``energy_key``: its statistics)."""
     return AlphaEssSensorEntityDescription(
-        key=energy_key(key),
-        translation_key=energy_key(key),
+        key=key,
+        translation_key=key,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=1,
         # Lifetime totals come with detailed records (history goes to statistics).
-        value_fn=PartValue(Part.DETAIL, lambda state: state.energy.get(key)),
-        exists_fn=lambda state: key in state.energy,
+        value_fn=PartValue(Part.DETAIL, lambda state: state.energy.get(total)),
+        exists_fn=lambda state: total in state.energy,
     )
 
 
-def _phase(
-    read: Callable[[RealtimeRecord], tuple[float | None, ...]], index: int
-) -> Callable[[RealtimeRecord], float | None]:
-    return lambda record: read(record)[index]
-
-
-def _phase_powers(
-    key: str, read: Callable[[RealtimeRecord], tuple[float | None, ...]]
-) -> list[AlphaEssSensorEntityDescription]:
-    return [
-        _power(
-            f"{key}_l{n}",
-            _realtime(_phase(read, n - 1)),
-            translation_key=f"{key}_phase",
-            placeholders={"phase": f"L{n}"},
-            exists_fn=_three_phase_realtime,
-        )
-        for n in (1, 2, 3)
-    ]
+def _phase_power(
+    key: str,
+    translation_key: str,
+    phase: str,
+    read: Callable[[RealtimeRecord], float | None],
+) -> AlphaEssSensorEntityDescription:
+    """One phase of a three-phase power; the phases share a translation."""
+    return _power(
+        key,
+        _realtime(read),
+        translation_key=translation_key,
+        translation_placeholders={"phase": phase},
+        exists_fn=_three_phase_realtime,
+    )
 
 
 def _code(
@@ -223,8 +222,18 @@ REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         value_fn=_realtime(lambda r: r.reactive_power_ac),
         exists_fn=_has_realtime,
     ),
-    *_phase_powers("grid_power", lambda r: (r.pmeter_l1, r.pmeter_l2, r.pmeter_l3)),
-    *_phase_powers("inverter_power", lambda r: (r.preal_l1, r.preal_l2, r.preal_l3)),
+    _phase_power("grid_power_l1", "grid_power_phase", "L1", lambda r: r.pmeter_l1),
+    _phase_power("grid_power_l2", "grid_power_phase", "L2", lambda r: r.pmeter_l2),
+    _phase_power("grid_power_l3", "grid_power_phase", "L3", lambda r: r.pmeter_l3),
+    _phase_power(
+        "inverter_power_l1", "inverter_power_phase", "L1", lambda r: r.preal_l1
+    ),
+    _phase_power(
+        "inverter_power_l2", "inverter_power_phase", "L2", lambda r: r.preal_l2
+    ),
+    _phase_power(
+        "inverter_power_l3", "inverter_power_phase", "L3", lambda r: r.preal_l3
+    ),
 )
 
 
@@ -234,7 +243,7 @@ def _voltage(
     *,
     exists_fn: Callable[[BatteryState], bool] = _has_detail,
     translation_key: str | None = None,
-    placeholders: dict[str, str] | None = None,
+    translation_placeholders: dict[str, str] | None = None,
 ) -> AlphaEssSensorEntityDescription:
     return AlphaEssSensorEntityDescription(
         key=key,
@@ -245,7 +254,7 @@ def _voltage(
         suggested_display_precision=1,
         value_fn=_detail(read),
         exists_fn=exists_fn,
-        placeholders=placeholders,
+        translation_placeholders=translation_placeholders,
     )
 
 
@@ -259,7 +268,7 @@ def _cell(attribute: str) -> Callable[[BatteryState], Value]:
     return _detail(read)
 
 
-def _module_soc(number: int) -> AlphaEssSensorEntityDescription:
+def _module_soc(key: str, number: int) -> AlphaEssSensorEntityDescription:
     def read(record: DetailedRecord) -> float | None:
         socs = record.module_socs
         return socs[number - 1] if len(socs) >= number else None
@@ -269,9 +278,9 @@ def _module_soc(number: int) -> AlphaEssSensorEntityDescription:
         return modules > 1 and number <= modules
 
     return AlphaEssSensorEntityDescription(
-        key=f"module_soc_{number}",
+        key=key,
         translation_key="module_soc",
-        placeholders={"module": str(number)},
+        translation_placeholders={"module": str(number)},
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
@@ -282,12 +291,12 @@ def _module_soc(number: int) -> AlphaEssSensorEntityDescription:
 
 
 DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
-    _energy("pv"),
-    _energy("grid_import"),
-    _energy("grid_export"),
-    _energy("battery_charge"),
-    _energy("battery_discharge"),
-    _energy("battery_grid_charge"),
+    _energy("pv_energy", "pv"),
+    _energy("grid_import_energy", "grid_import"),
+    _energy("grid_export_energy", "grid_export"),
+    _energy("battery_charge_energy", "battery_charge"),
+    _energy("battery_discharge_energy", "battery_discharge"),
+    _energy("battery_grid_charge_energy", "battery_grid_charge"),
     _voltage("pv1_voltage", lambda r: r.upv1),
     _voltage("pv2_voltage", lambda r: r.upv2),
     _voltage("grid_voltage", lambda r: r.ua),
@@ -295,14 +304,14 @@ DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         "grid_voltage_l2",
         lambda r: r.ub,
         translation_key="grid_voltage_phase",
-        placeholders={"phase": "L2"},
+        translation_placeholders={"phase": "L2"},
         exists_fn=_three_phase_detail,
     ),
     _voltage(
         "grid_voltage_l3",
         lambda r: r.uc,
         translation_key="grid_voltage_phase",
-        placeholders={"phase": "L3"},
+        translation_placeholders={"phase": "L3"},
         exists_fn=_three_phase_detail,
     ),
     _voltage("battery_voltage", lambda r: r.bat_v),
@@ -335,29 +344,41 @@ DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         value_fn=_detail(lambda r: r.tinv),
         exists_fn=_has_detail,
     ),
-    *(
-        AlphaEssSensorEntityDescription(
-            key=f"cell_voltage_{end}",
-            translation_key=f"cell_voltage_{end}",
-            device_class=SensorDeviceClass.VOLTAGE,
-            native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
-            state_class=SensorStateClass.MEASUREMENT,
-            value_fn=_cell(f"vcell_{end}"),
-            exists_fn=_has_detail,
-        )
-        for end in ("low", "high")
+    AlphaEssSensorEntityDescription(
+        key="cell_voltage_low",
+        translation_key="cell_voltage_low",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_cell("vcell_low"),
+        exists_fn=_has_detail,
     ),
-    *(
-        AlphaEssSensorEntityDescription(
-            key=f"cell_temperature_{end}",
-            translation_key=f"cell_temperature_{end}",
-            device_class=SensorDeviceClass.TEMPERATURE,
-            native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-            state_class=SensorStateClass.MEASUREMENT,
-            value_fn=_cell(f"tcell_{end}"),
-            exists_fn=_has_detail,
-        )
-        for end in ("low", "high")
+    AlphaEssSensorEntityDescription(
+        key="cell_voltage_high",
+        translation_key="cell_voltage_high",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_cell("vcell_high"),
+        exists_fn=_has_detail,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="cell_temperature_low",
+        translation_key="cell_temperature_low",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_cell("tcell_low"),
+        exists_fn=_has_detail,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="cell_temperature_high",
+        translation_key="cell_temperature_high",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_cell("tcell_high"),
+        exists_fn=_has_detail,
     ),
     _power(
         "bms_charge_limit",
@@ -371,7 +392,12 @@ DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         exists_fn=_has_detail,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
-    *(_module_soc(n) for n in range(1, 7)),
+    _module_soc("module_soc_1", 1),
+    _module_soc("module_soc_2", 2),
+    _module_soc("module_soc_3", 3),
+    _module_soc("module_soc_4", 4),
+    _module_soc("module_soc_5", 5),
+    _module_soc("module_soc_6", 6),
     _code("inverter_error", lambda r: r.err_inv),
     _code("inverter_warning", lambda r: r.war_inv),
     _code("ems_error", lambda r: r.err_ems),
@@ -413,20 +439,29 @@ REPORT_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         value_fn=_report(lambda r: r.battery_capacity),
         exists_fn=_has_report,
     ),
-    *(
-        AlphaEssSensorEntityDescription(
-            key=key,
-            translation_key=key,
-            native_unit_of_measurement=PERCENTAGE,
-            entity_category=EntityCategory.DIAGNOSTIC,
-            value_fn=_report(read),
-            exists_fn=_has_report,
-        )
-        for key, read in (
-            ("usable_capacity", lambda r: r.usable_capacity),
-            ("charge_stop_soc", lambda r: r.charge_stop_soc),
-            ("discharge_cutoff_soc", lambda r: r.discharge_cutoff_soc),
-        )
+    AlphaEssSensorEntityDescription(
+        key="usable_capacity",
+        translation_key="usable_capacity",
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_report(lambda r: r.usable_capacity),
+        exists_fn=_has_report,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="charge_stop_soc",
+        translation_key="charge_stop_soc",
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_report(lambda r: r.charge_stop_soc),
+        exists_fn=_has_report,
+    ),
+    AlphaEssSensorEntityDescription(
+        key="discharge_cutoff_soc",
+        translation_key="discharge_cutoff_soc",
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_report(lambda r: r.discharge_cutoff_soc),
+        exists_fn=_has_report,
     ),
 )
 
@@ -496,17 +531,3 @@ class AlphaEssSensor(AlphaEssEntity, SensorEntity):
 
     def _value(self) -> object:
         return self.native_value
-
-    @classmethod
-    def part_read(cls, description: EntityDescription) -> Part | None:
-        """The record part the value comes from, when it comes from one."""
-        assert isinstance(description, AlphaEssSensorEntityDescription)  # noqa: S101
-        return part_of(description.value_fn)
-
-    @classmethod
-    def shown_by(
-        cls, description: EntityDescription
-    ) -> Callable[[BatteryState], object] | None:
-        """The value: a sensor shows nothing else."""
-        assert isinstance(description, AlphaEssSensorEntityDescription)  # noqa: S101
-        return description.value_fn

@@ -9,7 +9,6 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import AlphaEssConfigEntry
 from .protocol import (
     CHARGE_STOP_SOC,
     GRID_CHARGING,
@@ -17,6 +16,7 @@ from .protocol import (
     Requested,
     charge_window,
 )
+from .runtime_data import AlphaEssConfigEntry
 
 SERVICE_SET_CHARGE_SCHEDULE = "set_charge_schedule"
 ATTR_DEVICE_ID = "device_id"

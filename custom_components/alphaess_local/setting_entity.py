@@ -15,36 +15,52 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from homeassistant.const import EntityCategory
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import BatteryState, Part, heard
-from .coordinator import AlphaEssConfigEntry, AlphaEssCoordinator
-from .entity import AlphaEssEntity, async_add_battery_entities, control_enabled
-from .protocol import SETTINGS, Requested, Setting, SettingKind, SettingValue
+from .battery import BatteryState, Part, PartValue, from_record
+from .coordinator import AlphaEssCoordinator
+from .entity import (
+    AlphaEssEntity,
+    AlphaEssEntityDescription,
+    async_add_battery_entities,
+    control_enabled,
+)
+from .protocol import (
+    SETTINGS,
+    Requested,
+    Setting,
+    SettingKind,
+    SettingValue,
+    SystemReport,
+)
+from .runtime_data import AlphaEssConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaEssSettingEntityDescription[V](EntityDescription):
+class AlphaEssSettingEntityDescription[V](AlphaEssEntityDescription):
     """What every setting entity needs besides its platform's own fields.
 
-    ``value_fn`` is where platforms differ in what they show: the battery's value
-    (``True``, ``80.0``, ``2``) as the platform's type (on/off, a number, a time).
+    ``value_fn`` reads the setting from the battery's latest report, as the
+    platform's type (on/off, a number, a time): that is where platforms differ.
     """
 
     setting: Setting
-    value_fn: Callable[[SettingValue], V]
-    exists_fn: Callable[[BatteryState], bool] = heard
-    placeholders: dict[str, str] | None = None
+    value_fn: Callable[[BatteryState], V | None]
+
+    @property
+    def shown_by(self) -> None:
+        """None: availability also hangs on the report, so every report asks."""
+        return None
 
 
-class SettingFields(TypedDict):
+class SettingFields[V](TypedDict):
     """The description fields the settings table decides, for ``**`` in a call."""
 
     key: str
     translation_key: str
-    placeholders: dict[str, str] | None
+    translation_placeholders: dict[str, str] | None
     setting: Setting
+    value_fn: PartValue[V | None]
 
 
 def settings_of(kind: SettingKind) -> tuple[Setting, ...]:
@@ -52,25 +68,36 @@ def settings_of(kind: SettingKind) -> tuple[Setting, ...]:
     return tuple(setting for setting in SETTINGS if setting.kind is kind)
 
 
-def from_setting(setting: Setting) -> SettingFields:
-    """Key, translation and placeholders of the entity for ``setting``.
+def from_setting[V](
+    setting: Setting, convert: Callable[[SettingValue], V]
+) -> SettingFields[V]:
+    """Key, translation, placeholders and value of the entity for ``setting``.
 
     The entity key is the setting's stable key; the ends of the numbered windows
     share one translation ("Charge window {window} start") with the number as a
-    placeholder.
+    placeholder. The value is the setting in the latest report, ``convert``-ed to
+    the platform's type (``True``, ``80.0``, ``02:00``).
     """
+
+    def reported(report: SystemReport) -> V | None:
+        value = setting.read(report.raw)
+        return None if value is None else convert(value)
+
+    value_fn = from_record(Part.REPORT, reported)
     if setting.window is None:
         return SettingFields(
             key=setting.key,
             translation_key=setting.key,
-            placeholders=None,
+            translation_placeholders=None,
             setting=setting,
+            value_fn=value_fn,
         )
     return SettingFields(
         key=setting.key,
         translation_key=setting.key.replace(f"_{setting.window}_", "_"),
-        placeholders={"window": str(setting.window)},
+        translation_placeholders={"window": str(setting.window)},
         setting=setting,
+        value_fn=value_fn,
     )
 
 
@@ -84,11 +111,6 @@ class AlphaEssSettingEntity[V](AlphaEssEntity):
     _attr_entity_category = EntityCategory.CONFIG
     entity_description: AlphaEssSettingEntityDescription[V]
 
-    @classmethod
-    def part_read(cls, description: EntityDescription) -> Part | None:
-        """Settings come in system reports."""
-        return Part.REPORT
-
     @property
     def available(self) -> bool:
         """Only with a system report to build a change on."""
@@ -97,11 +119,7 @@ class AlphaEssSettingEntity[V](AlphaEssEntity):
     @property
     def reported(self) -> V | None:
         """The setting in the battery's latest report, as the platform shows it."""
-        report = self.battery.report
-        if report is None:
-            return None
-        value = self.entity_description.setting.read(report.raw)
-        return None if value is None else self.entity_description.value_fn(value)
+        return self.entity_description.value_fn(self.battery)
 
     async def _async_change(self, value: Requested) -> None:
         """Set this entity's setting; on failure the state shows what the battery reports."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +9,8 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import AlphaEssConfigEntry
-from .protocol import SettingKind, SettingValue
+from .protocol import SettingKind
+from .runtime_data import AlphaEssConfigEntry
 from .setting_entity import (
     AlphaEssSettingEntity,
     AlphaEssSettingEntityDescription,
@@ -29,11 +28,9 @@ class AlphaEssSwitchEntityDescription(
 ):
     """An on/off setting of the battery."""
 
-    value_fn: Callable[[SettingValue], bool] = bool
-
 
 SWITCHES: tuple[AlphaEssSwitchEntityDescription, ...] = tuple(
-    AlphaEssSwitchEntityDescription(**from_setting(setting))
+    AlphaEssSwitchEntityDescription(**from_setting(setting, bool))
     for setting in settings_of(SettingKind.SWITCH)
 )
 

@@ -6,7 +6,6 @@ saying so (the library's rule), rather than silently rounded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 
@@ -14,8 +13,8 @@ from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import AlphaEssConfigEntry
 from .protocol import SettingKind, SettingValue
+from .runtime_data import AlphaEssConfigEntry
 from .setting_entity import (
     AlphaEssSettingEntity,
     AlphaEssSettingEntityDescription,
@@ -33,11 +32,13 @@ class AlphaEssTimeEntityDescription(
 ):
     """One end of a charge or discharge window, held as a whole hour."""
 
-    value_fn: Callable[[SettingValue], time] = lambda hour: time(int(hour))
+
+def _hour(hour: SettingValue) -> time:
+    return time(int(hour))
 
 
 TIMES: tuple[AlphaEssTimeEntityDescription, ...] = tuple(
-    AlphaEssTimeEntityDescription(**from_setting(setting))
+    AlphaEssTimeEntityDescription(**from_setting(setting, _hour))
     for setting in settings_of(SettingKind.HOUR)
 )
 

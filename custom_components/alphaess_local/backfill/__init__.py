@@ -31,7 +31,8 @@ from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, LOGGER
 from ..hourly_statistics import async_import_hours
-from ..protocol import AlphaServer, DetailedRecord, ServerError, mask_serial
+from ..protocol import DetailedRecord, ServerError, mask_serial
+from ..source import HistoryRequests
 from .filing import HourFiler
 from .hours import GAP, HOUR, HourEnds, hour_end_totals, real_time
 from .upload import Upload
@@ -68,13 +69,13 @@ class HistoryBackfill:
         self,
         hass: HomeAssistant,
         entry: ConfigEntry,
-        server: AlphaServer,
+        requests: HistoryRequests,
         on_changed: Callable[[BatteryState], None],
     ) -> None:
-        """Work for one config entry's server; ``on_changed`` persists the state."""
+        """Ask through the entry's source; ``on_changed`` persists the state."""
         self._hass = hass
         self._entry = entry
-        self._server = server
+        self._requests = requests
         self._on_changed = on_changed
         self._uploads: dict[str, Upload] = {}
         # Asked on this connection already (a battery that did not answer is asked
@@ -179,7 +180,7 @@ class HistoryBackfill:
         )
         self.resumes_sent += 1
         try:
-            await self._server.resume(serial, start, minutes, timeout=RESUME_TIMEOUT)
+            await self._requests.resume(serial, start, minutes, timeout=RESUME_TIMEOUT)
         except ServerError as err:
             self.resumes_failed += 1
             LOGGER.warning(

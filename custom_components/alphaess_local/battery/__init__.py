@@ -10,7 +10,8 @@ only composes them:
 - ``feeds.py``: which live record is shown (receipt order; resent and late ones);
 - ``totals.py``: lifetime totals never step backwards, nor rise faster than possible;
 - ``parts.py``: which record an entity's value comes from;
-- the history still owed to the statistics is the backfill's (``backfill/debt.py``).
+- ``debt.py``: the history still owed to the statistics, kept until the backfill
+  files it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from datetime import datetime, timedelta
 import logging
 from typing import Any, ClassVar, Final
 
-from ..backfill.debt import HistoryDebt
 from ..const import LOGGER
 from ..protocol import (
     DetailedRecord,
@@ -37,11 +37,12 @@ from .clock import (
     BatteryClock,
     ClockVerdict,
 )
-from .events import take_events
+from .debt import HistoryDebt
 from .feeds import LiveFeed
 from .judge import admit
+from .new_events import take_events
 from .parts import Part, PartValue, from_record, part_of
-from .stored import STORED_TIMES, restore, to_store
+from .persistence import STORED_TIMES, restore, to_store
 from .totals import ENERGY_TOTALS, LifetimeTotals, energy_key, max_power_kw
 
 MAX_QUEUED_EVENTS: Final = 100
@@ -124,7 +125,7 @@ class BatteryState:
         """Per energy total: the hours before this (UTC) are in its statistics."""
         return self.debt.filed_until
 
-    # --- persistence (stored.py) ------------------------------------------------
+    # --- persistence (persistence.py) -------------------------------------------
 
     def to_store(self) -> dict[str, Any]:
         """The part of the state kept in Home Assistant's Store."""
@@ -256,7 +257,7 @@ class BatteryState:
             accepted,
         )
 
-    # --- events (events.py) ---------------------------------------------------------
+    # --- events (new_events.py) -----------------------------------------------------
 
     def apply_events(self, entries: tuple[EventLogEntry, ...]) -> int:
         """Queue the entries newer than any seen before, oldest first; return count."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..const import LOGGER
 from ..protocol import mask_serial
 from .clock import CLOCK_TOLERANCE, ClockVerdict, offset_from_utc
-from .stored import STORED_TIMES
+from .persistence import STORED_TIMES
 
 if TYPE_CHECKING:
     from . import BatteryState

@@ -15,7 +15,8 @@ from homeassistant.helpers.storage import Store
 
 from .battery import BatteryState
 from .const import DOMAIN, STORAGE_VERSION
-from .protocol import AlphaServer, CredentialPins
+from .protocol import CredentialPins
+from .source import PinHolder
 
 
 class StoredState:
@@ -26,23 +27,24 @@ class StoredState:
         hass: HomeAssistant,
         entry_id: str,
         batteries: dict[str, BatteryState],
-        server: AlphaServer,
+        pins: PinHolder | None,
     ) -> None:
-        """Keep ``batteries`` and ``server``'s pins for entry ``entry_id``."""
+        """Keep ``batteries`` and the source's ``pins`` (if it pins) for ``entry_id``."""
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}"
         )
         self._batteries = batteries
-        self._server = server
+        self._pins = pins
 
     async def async_restore(self) -> None:
         """Take back what was saved: batteries' state and the pinned credentials."""
         stored = await self._store.async_load() or {}
         for serial, saved in stored.get("batteries", {}).items():
             self._batteries.setdefault(serial, BatteryState(serial)).restore(saved)
-        self._server.pins = CredentialPins(
-            stored.get("pins"), on_change=lambda: self.save_soon(0)
-        )
+        if self._pins is not None:
+            self._pins.pins = CredentialPins(
+                stored.get("pins"), on_change=lambda: self.save_soon(0)
+            )
 
     def save_soon(self, delay: float) -> None:
         """Save within ``delay`` seconds (changes in between are saved together)."""
@@ -53,9 +55,11 @@ class StoredState:
         await self._store.async_save(self._data())
 
     def _data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "batteries": {
                 serial: state.to_store() for serial, state in self._batteries.items()
             },
-            "pins": self._server.pins.to_store(),
         }
+        if self._pins is not None:
+            data["pins"] = self._pins.pins.to_store()
+        return data

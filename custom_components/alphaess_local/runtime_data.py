@@ -1,0 +1,76 @@
+"""One config entry's parts, wired together once and typed for those who use them.
+
+Platforms, services, repairs and diagnostics read what they need here (the batteries'
+state, the control, the server's connection log) instead of reaching through the
+coordinator into the server. The coordinator knows its source only as a
+:class:`~.source.Source`; this is the one place that picks the cloud listener.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+
+from .admission import BatteryAdmission
+from .backfill import HistoryBackfill
+from .battery import BatteryState
+from .cloud_source import CloudSource
+from .control import BatteryControl
+from .coordinator import AlphaEssCoordinator
+from .port_issues import PortIssues
+from .protocol import AlphaServer, RelayPolicy
+
+type AlphaEssConfigEntry = ConfigEntry[AlphaEssRuntimeData]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaEssRuntimeData:
+    """What a loaded entry holds: the coordinator, its source and their parts."""
+
+    coordinator: AlphaEssCoordinator
+    source: CloudSource
+    # The cloud listener's parts (``cloud_source.py``).
+    server: AlphaServer
+    admission: BatteryAdmission
+    issues: PortIssues
+    relay: RelayPolicy | None
+    # The coordinator's parts that others act on.
+    control: BatteryControl
+    backfill: HistoryBackfill | None  # None: the source cannot ask for history
+
+    @property
+    def data(self) -> dict[str, BatteryState]:
+        """Every battery the entry knows, by serial."""
+        return self.coordinator.data
+
+    @property
+    def unavailable_after(self) -> float:
+        """Seconds of silence after which a battery's entities are unavailable."""
+        return self.coordinator.unavailable_after
+
+
+async def async_start_entry(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> AlphaEssRuntimeData:
+    """Build the entry's parts and start listening (``ConfigEntryNotReady`` if not)."""
+
+    def known() -> Collection[str]:
+        # Looked up when a battery connects, after the coordinator exists.
+        return coordinator.data.keys()
+
+    source = CloudSource(hass, entry, known)
+    coordinator = AlphaEssCoordinator(hass, entry, source)
+    await coordinator.async_start()
+    return AlphaEssRuntimeData(
+        coordinator=coordinator,
+        source=source,
+        server=source.server,
+        admission=source.admission,
+        issues=source.issues,
+        relay=source.relay_policy,
+        control=coordinator.control,
+        backfill=coordinator.backfill,
+    )
