@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write protocol/record_builders.py, one plain function per record type, from records.py.
+"""Write protocol/codec/record_builders.py, one plain function per record type, from records.py.
 
 Every realtime push and every history row goes through these builders, so they are
 straight-line code: each field's key, parser and memo is settled here, once, where
@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "custom_components" / "alphaess_local" / "protocol"
-TARGET = PACKAGE / "record_builders.py"
+TARGET = PACKAGE / "codec" / "record_builders.py"
 RECORD_TYPES = ("RealtimeRecord", "DetailedRecord", "SystemReport")
 LINE_LENGTH = 88  # pyproject.toml, [tool.ruff]
 INDENT = "    "
@@ -379,7 +379,7 @@ def load_records() -> ModuleType:
     if spec is None:
         raise SystemExit(f"cannot load {PACKAGE}")
     sys.modules[name] = importlib.util.module_from_spec(spec)
-    return importlib.import_module(f"{name}.records")
+    return importlib.import_module(f"{name}.codec.records")
 
 
 def main(argv: Sequence[str] = sys.argv) -> int:

@@ -19,9 +19,9 @@ from custom_components.alphaess_local.protocol import (
     DetailedRecord,
     RealtimeRecord,
     SystemReport,
-    records,
 )
-from custom_components.alphaess_local.protocol.record_builders import BUILDERS
+from custom_components.alphaess_local.protocol.codec import records
+from custom_components.alphaess_local.protocol.codec.record_builders import BUILDERS
 
 ROOT = Path(__file__).parents[2]
 GENERATOR = ROOT / "scripts" / "generate_builders.py"
@@ -39,7 +39,7 @@ def _generator() -> ModuleType:
 
 def test_committed_builders_are_what_the_declarations_produce() -> None:
     written = _generator().render(records)
-    committed = (PACKAGE / "record_builders.py").read_text(encoding="utf-8")
+    committed = (PACKAGE / "codec" / "record_builders.py").read_text(encoding="utf-8")
     assert written == committed, "stale: run scripts/generate_builders.py"
 
 
@@ -56,7 +56,7 @@ def test_every_record_type_has_its_builder() -> None:
 
 
 def test_no_code_is_written_at_run_time() -> None:
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         called = {
             node.func.id

@@ -29,15 +29,15 @@ from custom_components.alphaess_local.protocol import (
     Undecodable,
     UnknownMessage,
 )
-from custom_components.alphaess_local.protocol.dump import TrafficDump
-from custom_components.alphaess_local.protocol.events import (
+from custom_components.alphaess_local.protocol.server.dump import TrafficDump
+from custom_components.alphaess_local.protocol.server.events import (
     BatteryNotConnectedError,
     CommandTimeoutError,
     Corrupted,
     Disconnected,
     Received,
 )
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 from custom_components.alphaess_local.protocol.simulator import (
     Identity,
     SimulatedBattery,

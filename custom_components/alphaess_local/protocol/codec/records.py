@@ -387,7 +387,7 @@ class SystemReport:
     wifi_serial: str | None = _text("WifiSN", secret=True)
     extra: Mapping[str, Value] = field(default_factory=dict, repr=False)
     # The payload exactly as sent (types included): a configuration answer is built from
-    # it so that only what the user changed differs (protocol/settings.py).
+    # it so that only what the user changed differs (protocol/codec/settings.py).
     raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
