@@ -27,8 +27,8 @@ from custom_components.alphaess_local.protocol import (
     HistoryUpload,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.model import BatteryModel
 from custom_components.alphaess_local.protocol.simulator import history_csv
+from custom_components.alphaess_local.protocol.simulator.model import BatteryModel
 
 from . import smoke
 

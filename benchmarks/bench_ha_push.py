@@ -44,9 +44,9 @@ import custom_components.alphaess_local  # noqa: F401 - our package before the p
 from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
 from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
-    pacing as pacing_module,
 )
-from custom_components.alphaess_local.protocol.events import Received
+from custom_components.alphaess_local.protocol.server import pacing as pacing_module
+from custom_components.alphaess_local.protocol.server.events import Received
 
 LAUNCHER = Path(__file__).parent.parent / "bin" / "alphaess-cloud"
 WINDOW = 10.0

@@ -18,6 +18,14 @@ frame repeated would always find them there: so one more row sends realtime reco
 whose numbers are new every time (a fresh random value in every power field).
 
 Printed: frames per second and the ratios ours/seed, ours/floor and ours/csv.
+
+A second table times the record builders (issue #29): today's table-driven plans
+(``codec/record_plans.py``: one tuple per field, one loop per record) against the
+straight-line functions the library shipped before, rendered from the same field
+declarations by ``benchmarks/straight_line.py``. For the realtime, detailed and history
+records and the system report: the builder alone (µs a record) and the whole frame
+path (frames per second), each with table/straight-line; both builders must build
+identical records, or the run fails.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import orjson
 
 from . import smoke
 from .library import load
+from .straight_line import straight_line_builders
 
 # The library alone, as the other server benchmarks load it: the same code, without
 # importing Home Assistant first (seconds, and nothing the codec's path touches).
@@ -46,6 +55,10 @@ Frame = _library.Frame
 FrameDecoder = _library.FrameDecoder
 acknowledge = _library.acknowledge
 decode_message = _library.decode_message
+_messages = load("codec.messages")
+_records = load("codec.records")
+TABLE_DRIVEN = load("codec.record_plans").BUILDERS
+STRAIGHT_LINE = straight_line_builders(_records)
 
 FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
 HEADER = struct.Struct(">BBBI")
@@ -179,6 +192,86 @@ def main(*, quick: bool) -> None:
             + (f" {rows:8,.0f}" if rows else f" {'-':>8s}")
             + f"  {mine / theirs:8.1f}x  {mine / least:10.2f}"
             + (f"  {mine / rows:8.2f}" if rows else f"  {'-':>8s}")
+        )
+    compare_builders(seconds, again, 3 if quick else 5000)
+
+
+def payloads(
+    fresh: int,
+) -> dict[str, tuple[type, list[dict[str, object]], list[bytes]]]:
+    """Per record kind: its type, payloads as the decoder hands them, their frames."""
+    session = json.loads((FIXTURES / "session-2021-03-24.json").read_text())
+    header = session["csv_header"].split(",")
+    rows: list[dict[str, object]] = [
+        dict(zip(header, row.split(","), strict=False))
+        for row in session["history_rows"]
+    ]
+    fresh_wires = fresh_realtime(fresh)
+
+    def fixture(name: str) -> dict[str, object]:
+        data: dict[str, object] = json.loads((FIXTURES / name).read_text())
+        return data
+
+    def wire(command: int, name: str) -> bytes:
+        return Frame(1, command, (FIXTURES / name).read_bytes().strip()).encode()
+
+    return {
+        "realtime record": (
+            _records.RealtimeRecord,
+            [fixture("1-1-16.json")],
+            [wire(16, "1-1-16.json")],
+        ),
+        "realtime, new values": (
+            _records.RealtimeRecord,
+            [json.loads(w[7:-2]) for w in fresh_wires],
+            fresh_wires,
+        ),
+        "detailed record": (
+            _records.DetailedRecord,
+            [fixture("1-1-5.json")],
+            [wire(5, "1-1-5.json")],
+        ),
+        "history row": (_records.DetailedRecord, rows, [history_frame(100)]),
+        "system report": (
+            _records.SystemReport,
+            [fixture("1-1-4.json")],
+            [wire(4, "1-1-4.json")],
+        ),
+    }
+
+
+def same_records(cls: type, datas: list[dict[str, object]]) -> None:
+    """Both builders build the same record from every payload, ``extra`` included."""
+    for data in datas:
+        table, straight = TABLE_DRIVEN[cls](data, {}), STRAIGHT_LINE[cls](data, {})
+        assert table == straight, (table, straight)
+        assert repr(table) == repr(straight)
+        assert list(table.extra.items()) == list(straight.extra.items())
+
+
+def compare_builders(seconds: float, again: int, fresh: int) -> None:
+    print(
+        f"\n{'record builders':22s} {'straight µs':>11s} {'table µs':>9s} {'ratio':>6s}"
+        f"  {'straight/s':>10s} {'table/s':>9s} {'ratio':>6s}"
+    )
+    for name, (cls, datas, wires) in payloads(fresh).items():
+        same_records(cls, datas)
+        alone = [
+            1e6 / rate(lambda d, b=builders[cls]: b(d, {}), datas, seconds, again)
+            for builders in (STRAIGHT_LINE, TABLE_DRIVEN)
+        ]
+        # The frame path swaps the library's builders for the straight-line ones.
+        kept = _messages.BUILDERS
+        framed = []
+        for builders in (STRAIGHT_LINE, TABLE_DRIVEN):
+            _messages.BUILDERS = builders
+            try:
+                framed.append(rate(ours, wires, seconds, again))
+            finally:
+                _messages.BUILDERS = kept
+        print(
+            f"{name:22s} {alone[0]:11.2f} {alone[1]:9.2f} {alone[1] / alone[0]:5.2f}x"
+            f"  {framed[0]:10,.0f} {framed[1]:9,.0f} {framed[0] / framed[1]:5.2f}x"
         )
 
 

@@ -45,8 +45,8 @@ _library = load()
 Frame = _library.Frame
 FrameDecoder = _library.FrameDecoder
 AlphaServer = _library.AlphaServer
-MAX_STRIKES = load("session").MAX_STRIKES
-UNIDENTIFIED_MAX_PAYLOAD = load("session").UNIDENTIFIED_MAX_PAYLOAD
+MAX_STRIKES = load("server.session").MAX_STRIKES
+UNIDENTIFIED_MAX_PAYLOAD = load("server.session").UNIDENTIFIED_MAX_PAYLOAD
 
 MB = 1024 * 1024
 HISTORY_SERIAL = "AL9002021030099"
@@ -136,7 +136,7 @@ async def printing_child(rows_per_minute: int | None) -> None:
     logging.disable(logging.WARNING)
     if rows_per_minute is not None:
         with contextlib.suppress(ImportError):  # before #23 there was no bound
-            load("pacing").ROWS_PER_MINUTE = rows_per_minute
+            load("server.pacing").ROWS_PER_MINUTE = rows_per_minute
     server = AlphaServer(load("cli")._print_event, host=HOST, port=0)
     await server.start()
     print(server.port, flush=True)

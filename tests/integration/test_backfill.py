@@ -37,10 +37,13 @@ from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.const import DOMAIN
 from custom_components.alphaess_local.coordinator import AlphaEssCoordinator
 from custom_components.alphaess_local.protocol import Command, ServerCommand
-from custom_components.alphaess_local.protocol.model import BatteryModel, Sample
 from custom_components.alphaess_local.protocol.simulator import (
     SimulatedBattery,
     history as simulated_history,
+)
+from custom_components.alphaess_local.protocol.simulator.model import (
+    BatteryModel,
+    Sample,
 )
 
 from ..protocol.conftest import HOST

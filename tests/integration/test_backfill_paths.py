@@ -25,11 +25,11 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.battery import ENERGY_TOTALS, BatteryState
-from custom_components.alphaess_local.protocol.model import Sample
 from custom_components.alphaess_local.protocol.simulator import (
     SimulatedBattery,
     history as simulator,
 )
+from custom_components.alphaess_local.protocol.simulator.model import Sample
 
 from .conftest import SERIAL
 from .test_backfill import (

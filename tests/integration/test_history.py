@@ -28,7 +28,7 @@ from custom_components.alphaess_local import backfill
 from custom_components.alphaess_local.backfill import hour_end_totals, real_time
 from custom_components.alphaess_local.hourly_statistics import async_import_hours
 from custom_components.alphaess_local.protocol import DetailedRecord, Frame
-from custom_components.alphaess_local.protocol.messages import build_record
+from custom_components.alphaess_local.protocol.codec.messages import build_record
 
 from .conftest import SERIAL, RecordedBattery
 from .test_sensor import entity_id

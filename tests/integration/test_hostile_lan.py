@@ -23,7 +23,11 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.alphaess_local.const import DOMAIN
-from custom_components.alphaess_local.protocol import Frame, Proof, holders
+from custom_components.alphaess_local.protocol import (
+    Frame,
+    Proof,
+)
+from custom_components.alphaess_local.protocol.server import holders
 
 from ..protocol.test_peer_strings import ODD_SERIALS, UNSAFE
 from .conftest import SERIAL, RecordedBattery

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from custom_components.alphaess_local.protocol import Frame, FrameDecoder
-from custom_components.alphaess_local.protocol.events import Received, ServerEvent
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server.events import (
+    Received,
+    ServerEvent,
+)
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 HOST = "127.0.0.1"
 

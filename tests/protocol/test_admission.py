@@ -20,14 +20,16 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     HistoryUpload,
     RealtimeRecord,
+)
+from custom_components.alphaess_local.protocol.server import (
     doorway,
     holders,
     log_budget,
     session as session_module,
 )
-from custom_components.alphaess_local.protocol.dump import TrafficDump
-from custom_components.alphaess_local.protocol.events import Disconnected
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server.dump import TrafficDump
+from custom_components.alphaess_local.protocol.server.events import Disconnected
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 from .conftest import EventLog as Events, RawClient, Ticks
 from .test_server import SERIAL, login, realtime

@@ -11,7 +11,7 @@ from custom_components.alphaess_local.protocol import (
     config_answer,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.builders import (
+from custom_components.alphaess_local.protocol.codec.replies import (
     CommandIndex,
     resume_command,
     set_config_command,

@@ -25,7 +25,7 @@ from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
     cli,
 )
-from custom_components.alphaess_local.protocol.server import (
+from custom_components.alphaess_local.protocol.server.server import (
     DEFAULT_MAX_CONNECTIONS,
     AlphaServer,
 )

@@ -23,9 +23,8 @@ from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
     Received,
     Spoke,
-    doorway,
-    holders,
 )
+from custom_components.alphaess_local.protocol.server import doorway, holders
 
 from .conftest import EventLog as Events, From, RawClient, Ticks
 from .test_server import SERIAL, login, realtime

@@ -18,10 +18,10 @@ import pytest
 from custom_components.alphaess_local.protocol import (
     Frame,
     RealtimeRecord,
-    doorway,
 )
-from custom_components.alphaess_local.protocol.events import Disconnected
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server import doorway
+from custom_components.alphaess_local.protocol.server.events import Disconnected
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 from .conftest import HOST, EventLog as Events, RawClient
 from .test_server import SERIAL, login, realtime

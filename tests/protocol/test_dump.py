@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.alphaess_local.protocol.dump import TrafficDump
+from custom_components.alphaess_local.protocol.server.dump import TrafficDump
 
 SERIAL = "AL9002021030042"
 MASKED = "AL90*********42"

@@ -12,9 +12,9 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     FrameDecoder,
     crc16_modbus,
-    frame as frame_module,
 )
-from custom_components.alphaess_local.protocol.crc import crc16_modbus_python
+from custom_components.alphaess_local.protocol.codec import frame as frame_module
+from custom_components.alphaess_local.protocol.codec.crc import crc16_modbus_python
 
 HEARTBEAT = bytes.fromhex("01 01 00 00 00 00 00 11 0A")
 

@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 
-from custom_components.alphaess_local.protocol import AlphaServer, log_budget
-from custom_components.alphaess_local.protocol.log_budget import (
+from custom_components.alphaess_local.protocol import (
+    AlphaServer,
+)
+from custom_components.alphaess_local.protocol.server import log_budget
+from custom_components.alphaess_local.protocol.server.log_budget import (
     ADDRESSES_NAMED,
     REFUSAL_LOG_INTERVAL,
     UNKNOWN_SERIAL,

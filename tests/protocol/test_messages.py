@@ -33,17 +33,20 @@ from custom_components.alphaess_local.protocol import (
     Undecodable,
     UnknownMessage,
     decode_message,
-    messages,
 )
-from custom_components.alphaess_local.protocol.frame import Command, payload_limit
-from custom_components.alphaess_local.protocol.messages import Message, build_record
-from custom_components.alphaess_local.protocol.records import (
+from custom_components.alphaess_local.protocol.codec import messages
+from custom_components.alphaess_local.protocol.codec.frame import Command, payload_limit
+from custom_components.alphaess_local.protocol.codec.messages import (
+    Message,
+    build_record,
+)
+from custom_components.alphaess_local.protocol.codec.records import (
     _ANY_MEMO,
     _MEMOS,
     CACHE_LIMIT as _CACHE_LIMIT,
     build_general as _build_general,
 )
-from custom_components.alphaess_local.protocol.values import (
+from custom_components.alphaess_local.protocol.codec.values import (
     parse_any,
     parse_float,
     parse_int,

@@ -21,10 +21,10 @@ from custom_components.alphaess_local.protocol import (
     HistoryUpload,
     RealtimeRecord,
     decode_message,
-    pacing,
 )
-from custom_components.alphaess_local.protocol.events import Received
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server import pacing
+from custom_components.alphaess_local.protocol.server.events import Received
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 from .conftest import EventLog as Events, RawClient, Ticks
 from .test_server import SERIAL, login, realtime

@@ -28,7 +28,7 @@ from custom_components.alphaess_local.protocol import (
     printable,
     to_jsonable,
 )
-from custom_components.alphaess_local.protocol.messages import decode_message
+from custom_components.alphaess_local.protocol.codec.messages import decode_message
 
 from .conftest import HOST, EventLog, RawClient
 from .test_cli import PATIENCE, Output, stop_after

@@ -14,8 +14,8 @@ from custom_components.alphaess_local.protocol import (
     FrameDecoder,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.frame import CRC_SIZE, HEADER_SIZE
-from custom_components.alphaess_local.protocol.messages import (
+from custom_components.alphaess_local.protocol.codec.frame import CRC_SIZE, HEADER_SIZE
+from custom_components.alphaess_local.protocol.codec.messages import (
     PayloadError,
     _fast_object,
     _reject_constant,

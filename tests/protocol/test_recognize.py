@@ -27,7 +27,7 @@ from custom_components.alphaess_local.protocol import (
     recognize,
     session,
 )
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 from .conftest import HOST, EventLog, RawClient
 from .test_server import SERIAL, login, realtime

@@ -13,7 +13,7 @@ from custom_components.alphaess_local.protocol import (
     UnknownMessage,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.redact import (
+from custom_components.alphaess_local.protocol.codec.redact import (
     REDACTED,
     SECRET_KEYS,
     SERIAL_KEYS,
@@ -88,14 +88,14 @@ def test_cli_prints_redacted_lines(capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import UTC, datetime
 
     from custom_components.alphaess_local.protocol.cli import _print_event
-    from custom_components.alphaess_local.protocol.events import (
+    from custom_components.alphaess_local.protocol.codec.frame import (
+        CorruptBytes,
+        CorruptReason,
+    )
+    from custom_components.alphaess_local.protocol.server.events import (
         Corrupted,
         Disconnected,
         Received,
-    )
-    from custom_components.alphaess_local.protocol.frame import (
-        CorruptBytes,
-        CorruptReason,
     )
 
     now = datetime(2026, 1, 1, tzinfo=UTC)

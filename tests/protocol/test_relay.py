@@ -28,7 +28,7 @@ from custom_components.alphaess_local.protocol import (
     config_answer,
     relay as relay_module,
 )
-from custom_components.alphaess_local.protocol.messages import ServerCommand
+from custom_components.alphaess_local.protocol.codec.messages import ServerCommand
 from custom_components.alphaess_local.protocol.relay import (
     CommandKind,
     RelayPolicy,

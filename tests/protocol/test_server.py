@@ -29,15 +29,15 @@ from custom_components.alphaess_local.protocol import (
     Undecodable,
     UnknownMessage,
 )
-from custom_components.alphaess_local.protocol.dump import TrafficDump
-from custom_components.alphaess_local.protocol.events import (
+from custom_components.alphaess_local.protocol.server.dump import TrafficDump
+from custom_components.alphaess_local.protocol.server.events import (
     BatteryNotConnectedError,
     CommandTimeoutError,
     Corrupted,
     Disconnected,
     Received,
 )
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 from custom_components.alphaess_local.protocol.simulator import (
     Identity,
     SimulatedBattery,
@@ -465,3 +465,50 @@ async def test_owner_callback_errors_do_not_kill_sessions(
     await client.send(realtime())
     assert len(await client.frames(2)) == 2
     assert "Error in the AlphaESS event handler" in caplog.text
+
+
+async def test_set_config_round_trip_with_the_simulator(
+    server: AlphaServer, events: Events
+) -> None:
+    """SetConfig over loopback: the battery answers, asks for its configuration, takes
+    the settings handed over and reports them; told to ignore them, it keeps its own;
+    told to ignore the command, it leaves it unanswered."""
+
+    def reports() -> list[SystemReport]:
+        return events.messages(SystemReport)
+
+    battery, task = await start_battery(server)
+    try:
+        await events.wait_for(lambda: bool(reports()))
+        server.hand_config(SERIAL, {"GridCharge": "true", "BatHighCap": "90"})
+        reply = await server.set_config(SERIAL, timeout=5)
+        assert reply.status == "Success"
+        await events.wait_for(lambda: reports()[-1].charge_stop_soc == 90.0)
+        assert reports()[-1].grid_charge is True
+        assert battery.settings["BatHighCap"] == "90"
+        assert battery.model.max_soc == 90.0
+
+        battery.control.ignore_settings = True
+        server.hand_config(SERIAL, {"BatHighCap": "80"})
+        asked = len(events.messages(ConfigRequest))
+        await server.set_config(SERIAL, timeout=5)
+
+        def reported_since_asked() -> list[SystemReport]:
+            messages = events.messages()
+            kinds = [isinstance(m, ConfigRequest) for m in messages]
+            if sum(kinds) <= asked:
+                return []
+            last = len(kinds) - 1 - kinds[::-1].index(True)
+            return [m for m in messages[last:] if isinstance(m, SystemReport)]
+
+        await events.wait_for(lambda: bool(reported_since_asked()))
+        assert battery.config_answers[-1]["BatHighCap"] == "80"  # heard, not taken
+        assert reported_since_asked()[0].charge_stop_soc == 90.0
+        assert battery.model.max_soc == 90.0
+
+        battery.control.ignore_commands = {"SetConfig"}
+        with pytest.raises(CommandTimeoutError):
+            await server.set_config(SERIAL, timeout=0.2)
+        assert battery.commands[-1].command == "SetConfig"
+    finally:
+        await stop(task)

@@ -18,9 +18,14 @@ from typing import Any
 
 import pytest
 
-from custom_components.alphaess_local.protocol import Frame, pacing, session
-from custom_components.alphaess_local.protocol.events import BatteryNotConnectedError
-from custom_components.alphaess_local.protocol.server import AlphaServer
+from custom_components.alphaess_local.protocol import (
+    Frame,
+)
+from custom_components.alphaess_local.protocol.server import pacing, session
+from custom_components.alphaess_local.protocol.server.events import (
+    BatteryNotConnectedError,
+)
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 from .conftest import HOST, RawClient, until_a_session_awaits
 from .test_pacing import HEADER, logged_in

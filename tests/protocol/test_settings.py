@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.alphaess_local.protocol.settings import (
+from custom_components.alphaess_local.protocol.codec.settings import (
     SettingError,
     build_answer,
     shows,

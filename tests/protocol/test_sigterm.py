@@ -20,7 +20,7 @@ import sys
 import pytest
 
 from custom_components.alphaess_local.protocol import Frame
-from custom_components.alphaess_local.protocol.redact import mask_serial
+from custom_components.alphaess_local.protocol.codec.redact import mask_serial
 
 from .conftest import HOST, RawClient
 from .test_server import SERIAL, login, realtime

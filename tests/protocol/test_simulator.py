@@ -16,7 +16,7 @@ import socket
 import pytest
 
 from custom_components.alphaess_local.protocol import Frame, FrameDecoder
-from custom_components.alphaess_local.protocol.frame import Command, Kind
+from custom_components.alphaess_local.protocol.codec.frame import Command, Kind
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
 from .conftest import HOST

@@ -14,7 +14,7 @@ from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
     decode_message,
 )
-from custom_components.alphaess_local.protocol.values import (
+from custom_components.alphaess_local.protocol.codec.values import (
     _time_fields,
     parse_any,
     parse_bool,

@@ -21,25 +21,9 @@ integration uses nothing else, and the rest may change without notice.
   :class:`TrafficDump` for a redacted copy of traffic that could not be decoded.
 """
 
-from .builders import acknowledge, config_answer
-from .connections import ConnectionLog, ConnectionRecord, Spoke
-from .crc import crc16_modbus
-from .credentials import CredentialPins, LoginSeen, Proof
-from .dump import TrafficDump
-from .escape import is_serial, printable
-from .events import (
-    BatteryNotConnectedError,
-    CloudSettings,
-    CommandTimeoutError,
-    Corrupted,
-    CredentialsMismatch,
-    Disconnected,
-    ForeignProtocol,
-    Received,
-    ServerError,
-    ServerEvent,
-)
-from .frame import (
+from .codec.crc import crc16_modbus
+from .codec.escape import is_serial, printable
+from .codec.frame import (
     DEFAULT_MAX_PAYLOAD,
     Command,
     CorruptBytes,
@@ -48,7 +32,7 @@ from .frame import (
     FrameDecoder,
     Kind,
 )
-from .messages import (
+from .codec.messages import (
     Acknowledgement,
     CommandReply,
     ConfigAnswer,
@@ -65,12 +49,11 @@ from .messages import (
     UnknownMessage,
     decode_message,
 )
-from .recognize import Foreign, ForeignKind, recognize
-from .records import DetailedRecord, PowerRecord, RealtimeRecord, SystemReport
-from .redact import mask_serial, to_jsonable
-from .relay import CommandKind, RelayPolicy, RelayStats
-from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
-from .settings import (
+from .codec.recognize import Foreign, ForeignKind, recognize
+from .codec.records import DetailedRecord, PowerRecord, RealtimeRecord, SystemReport
+from .codec.redact import mask_serial, to_jsonable
+from .codec.replies import acknowledge, config_answer
+from .codec.settings import (
     CHARGE_STOP_SOC,
     CHARGE_WINDOW_ENDS,
     DISCHARGE_CONTROL,
@@ -92,7 +75,24 @@ from .settings import (
     spoken,
     validate,
 )
-from .values import PackedCell
+from .codec.values import PackedCell
+from .relay import CommandKind, RelayPolicy, RelayStats
+from .server.connections import ConnectionLog, ConnectionRecord, Spoke
+from .server.credentials import CredentialPins, LoginSeen, Proof
+from .server.dump import TrafficDump
+from .server.events import (
+    BatteryNotConnectedError,
+    CloudSettings,
+    CommandTimeoutError,
+    Corrupted,
+    CredentialsMismatch,
+    Disconnected,
+    ForeignProtocol,
+    Received,
+    ServerError,
+    ServerEvent,
+)
+from .server.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 
 __all__ = [
     "CHARGE_STOP_SOC",

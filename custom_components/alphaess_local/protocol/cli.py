@@ -18,9 +18,11 @@ from pathlib import Path
 import signal
 import sys
 
-from .credentials import CredentialPins
-from .dump import TrafficDump
-from .events import (
+from .codec.redact import mask_serial, to_jsonable
+from .relay import CommandKind, RelayPolicy
+from .server.credentials import CredentialPins
+from .server.dump import TrafficDump
+from .server.events import (
     Corrupted,
     CredentialsMismatch,
     Disconnected,
@@ -28,9 +30,7 @@ from .events import (
     Received,
     ServerEvent,
 )
-from .redact import mask_serial, to_jsonable
-from .relay import CommandKind, RelayPolicy
-from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
+from .server.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
 from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
 
 

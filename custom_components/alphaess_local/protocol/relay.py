@@ -30,9 +30,9 @@ import logging
 import random
 from typing import Final
 
-from .frame import Command, Frame, FrameDecoder, Kind
-from .messages import ServerCommand, decode_message
-from .redact import mask_serial
+from .codec.frame import Command, Frame, FrameDecoder, Kind
+from .codec.messages import ServerCommand, decode_message
+from .codec.redact import mask_serial
 
 _LOGGER = logging.getLogger(__name__)
 

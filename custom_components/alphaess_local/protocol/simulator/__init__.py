@@ -10,7 +10,8 @@ module, so each can be read at once:
 - :mod:`.link`: the wire: connect, send, wait for acknowledgements, reconnect.
 - :mod:`.history`: the rows kept while offline and the upload that answers
   ``Resume`` (:func:`history_csv`).
-- :mod:`.control`: settings, and the answers to the server's commands (the
+- :mod:`.model`: the home system whose clock everything follows (PV, load, SOC).
+- :mod:`.obedience`: settings, and the answers to the server's commands (the
   ``SetConfig`` round trip).
 
 The names below were those of the single module this package replaces.

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 import time
 from typing import Final, Self, cast, overload
 
-from ..frame import Command, Frame
-from ..messages import ServerCommand, decode_message
-from ..model import BatteryModel, Sample
-from .control import BatteryControl
+from ..codec.frame import Command, Frame
+from ..codec.messages import ServerCommand, decode_message
 from .history import History, resume_window
 from .link import BatteryLink, Payload
+from .model import BatteryModel, Sample
+from .obedience import BatteryControl
 from .readings import (
     Identity,
     detailed_record,

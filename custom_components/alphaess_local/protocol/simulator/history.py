@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..messages import ServerCommand
-from ..model import BatteryModel, Sample
-from ..values import parse_int, parse_time
+from ..codec.messages import ServerCommand
+from ..codec.values import parse_int, parse_time
+from .model import BatteryModel, Sample
 from .readings import detail_values
 
 HISTORY_ROWS_PER_FRAME: Final = 3

@@ -17,8 +17,8 @@ import contextlib
 import logging
 from typing import Final
 
-from ..builders import encode_json
-from ..frame import Command, Frame, FrameDecoder, Kind
+from ..codec.frame import Command, Frame, FrameDecoder, Kind
+from ..codec.replies import encode_json
 
 # The simulator logs under its package's name (it was one module of that name).
 _LOGGER = logging.getLogger(__package__)

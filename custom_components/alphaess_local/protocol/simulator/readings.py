@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..model import BatteryModel, Sample
-from ..values import TIME_FORMAT
+from ..codec.values import TIME_FORMAT
+from .model import BatteryModel, Sample
 
 DEFAULT_SERIAL: Final = "AL9002021030042"
 _EVENT_STAMP: Final = "%y/%m/%d %H:%M:%S"

@@ -1,38 +1,23 @@
-#!/usr/bin/env python3
-"""Write protocol/record_builders.py, one plain function per record type, from records.py.
+"""The straight-line record builders this library shipped until issue #29, for the
+benchmark to time the table-driven ones (``codec/record_plans.py``) against.
 
-Every realtime push and every history row goes through these builders, so they are
-straight-line code: each field's key, parser and memo is settled here, once, where
-the general loop (``records.build_general``) looks them up key by key. They used to be
-written at import and run with ``exec``, which nobody could read, search or step
-through; now this script writes them into a module that is committed, and
-tests/protocol/test_record_builders.py fails when that module is not what the field
-declarations produce. After changing a record's fields:
-
-    .venv/bin/python scripts/generate_builders.py          # rewrite the module
-    .venv/bin/python scripts/generate_builders.py --check  # only say if it is stale
-
-What is written is already as ``ruff format`` leaves it (the lint run checks it like any
-other module), and no line is longer than ruff's limit: this raises rather than write
-one. Only the standard library is needed. The protocol package is loaded without its
-``__init__``, which imports the module being written: a stale one must not stop this.
+Until then ``scripts/generate_builders.py`` (this file) wrote one plain function per
+record type from the field declarations in records.py, each field's key, parser and
+memo written out, and the module was committed. It was replaced by the plans, which
+were measured within 1.3x of it (docs/performance.md); ``benchmarks.codec`` renders the
+old builders from today's declarations with :func:`straight_line_builders` and prints
+both, so the comparison stays reproducible as the records change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, fields
-import importlib
-import importlib.util
-from pathlib import Path
 import re
 import sys
 from types import MethodType, ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "custom_components" / "alphaess_local" / "protocol"
-TARGET = PACKAGE / "record_builders.py"
 RECORD_TYPES = ("RealtimeRecord", "DetailedRecord", "SystemReport")
 LINE_LENGTH = 88  # pyproject.toml, [tool.ruff]
 INDENT = "    "
@@ -370,34 +355,15 @@ def render(records: ModuleType) -> str:
     return Writer(records, [getattr(records, n) for n in RECORD_TYPES]).module()
 
 
-def load_records() -> ModuleType:
-    """records.py of this checkout, imported without the package's ``__init__``."""
-    name = "_protocol_for_generate_builders"
-    spec = importlib.util.spec_from_file_location(
-        name, PACKAGE / "__init__.py", submodule_search_locations=[str(PACKAGE)]
-    )
-    if spec is None:
-        raise SystemExit(f"cannot load {PACKAGE}")
-    sys.modules[name] = importlib.util.module_from_spec(spec)
-    return importlib.import_module(f"{name}.records")
+def straight_line_builders(records: ModuleType) -> Mapping[type, Any]:
+    """The generated builders of ``records``'s record types, as a module beside it.
 
-
-def main(argv: Sequence[str] = sys.argv) -> int:
-    """Rewrite the module, or with ``--check`` say whether it is stale (exit 1)."""
-    check = "--check" in argv[1:]
-    text = render(load_records())
-    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-    relative = TARGET.relative_to(ROOT)
-    if text == current:
-        print(f"{relative} is up to date")
-        return 0
-    if check:
-        print(f"{relative} is stale: run scripts/generate_builders.py")
-        return 1
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"{relative} written")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    Written as text and run with ``exec``, as the library did before issue #21: here it
+    only feeds the benchmark, and the library itself writes no code at run time.
+    """
+    package = records.__package__ or ""
+    module = ModuleType(f"{package}._straight_line")
+    module.__package__ = package
+    code = compile(render(records), "<straight-line builders>", "exec")
+    exec(code, module.__dict__)  # noqa: S102
+    return cast(Mapping[type, Any], module.BUILDERS)

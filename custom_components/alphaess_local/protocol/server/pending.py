@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
+from ..codec.messages import CommandReply
 from .events import BatteryNotConnectedError, CommandTimeoutError
-from .messages import CommandReply
 
 
 class PendingCommands:

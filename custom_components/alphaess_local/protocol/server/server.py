@@ -16,6 +16,18 @@ import logging
 import time
 from typing import Final
 
+from ..codec.frame import DEFAULT_MAX_PAYLOAD, Frame
+from ..codec.messages import Login, ServerCommand
+from ..codec.recognize import Foreign, ForeignKind
+from ..relay import (
+    COMMAND_TIMEOUT,
+    CommandKind,
+    RelayPolicy,
+    RelayQueue,
+    RelayStats,
+    UpstreamLink,
+    classify,
+)
 from .commands import ServerCommands
 from .connections import ConnectionLog
 from .credentials import CredentialPins, Proof
@@ -27,23 +39,11 @@ from .events import (
     ForeignProtocol,
     ServerEvent,
 )
-from .frame import DEFAULT_MAX_PAYLOAD, Frame
 from .holders import SerialHolders
 from .log_budget import MAX_LOGGED_REFUSALS, REFUSAL_LOG_INTERVAL, LogBudget
-from .messages import Login, ServerCommand
-from .recognize import Foreign, ForeignKind
-from .relay import (
-    COMMAND_TIMEOUT,
-    CommandKind,
-    RelayPolicy,
-    RelayQueue,
-    RelayStats,
-    UpstreamLink,
-    classify,
-)
 from .session import Session
 
-_LOGGER = logging.getLogger(__name__)
+_LOGGER = logging.getLogger(__package__)
 
 DEFAULT_PORT: Final = 7777
 DEFAULT_MAX_CONNECTIONS: Final = 16

@@ -63,7 +63,7 @@ from .log_budget import LogBudget
 if TYPE_CHECKING:
     from .session import Session
 
-_LOGGER = logging.getLogger(__package__ + ".server")
+_LOGGER = logging.getLogger(__package__)
 
 # Seconds a new connection has to identify itself before it may be evicted.
 GRACE: Final = 0.5

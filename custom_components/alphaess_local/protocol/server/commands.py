@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final
 
-from .builders import (
+from ..codec.frame import Frame
+from ..codec.messages import CommandReply
+from ..codec.redact import mask_serial
+from ..codec.replies import (
     CommandIndex,
     command_frame,
     resume_command,
@@ -21,10 +24,7 @@ from .builders import (
     sync_time_command,
 )
 from .events import BatteryNotConnectedError
-from .frame import Frame
 from .holders import SerialHolders
-from .messages import CommandReply
-from .redact import mask_serial
 
 DEFAULT_COMMAND_TIMEOUT: Final = 30.0
 # How long a configuration answer waits for the cloud's, after a passed SetConfig.

@@ -24,7 +24,7 @@ import logging
 import time
 from typing import Final
 
-_LOGGER = logging.getLogger(__package__ + ".server")
+_LOGGER = logging.getLogger(__package__)
 
 # The budget's period: one window of lines per kind per this many seconds.
 REFUSAL_LOG_INTERVAL: Final = 3600.0

@@ -22,7 +22,7 @@ try:  # Home Assistant ships orjson; the standalone library works without it.
     _HAVE_ORJSON = True
 except ImportError:  # pragma: no cover - exercised where orjson is missing
     _HAVE_ORJSON = False
-from .record_builders import BUILDERS
+from .record_plans import BUILDERS
 from .records import (
     DetailedRecord,
     PowerRecord,
@@ -354,8 +354,9 @@ def build_record[R](cls: type[R], data: Mapping[str, object], **known: object) -
     """Build ``cls`` from ``data``; unconsumed or unparsable keys land in ``extra``.
 
     Every realtime push and every history row comes through here, so each record type
-    has a builder of its own, written out in record_builders.py. It hands back ``None``
-    for the rare payload it does not handle, and the general loop builds that one.
+    has a builder of its own, planned once from its fields (record_plans.py). It hands
+    back ``None`` for the rare payload it does not handle, and the general loop builds
+    that one.
     """
     builder = BUILDERS.get(cls)
     if builder is not None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..codec.frame import CorruptBytes
+from ..codec.messages import Message
+from ..codec.recognize import Foreign
 from .credentials import LoginSeen
-from .frame import CorruptBytes
-from .messages import Message
-from .recognize import Foreign
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,16 @@ from datetime import datetime
 import logging
 from typing import Final, Protocol
 
-from .builders import acknowledge, config_answer
-from .connections import ConnectionLog, Spoke
-from .credentials import Proof
-from .escape import MAX_SERIAL_LENGTH, MIN_SERIAL_LENGTH, is_serial
-from .events import Corrupted, Received, ServerEvent
-from .frame import Command, CorruptBytes, CorruptReason, Frame, FrameDecoder, Kind
-from .messages import (
+from ..codec.escape import MAX_SERIAL_LENGTH, MIN_SERIAL_LENGTH, is_serial
+from ..codec.frame import (
+    Command,
+    CorruptBytes,
+    CorruptReason,
+    Frame,
+    FrameDecoder,
+    Kind,
+)
+from ..codec.messages import (
     CommandReply,
     EventLog,
     HistoryUpload,
@@ -34,11 +37,15 @@ from .messages import (
     UnknownMessage,
     message_serial,
 )
+from ..codec.recognize import Foreign, recognize
+from ..codec.records import PowerRecord, SystemReport
+from ..codec.redact import mask_serial
+from ..codec.replies import acknowledge, config_answer
+from .connections import ConnectionLog, Spoke
+from .credentials import Proof
+from .events import Corrupted, Received, ServerEvent
 from .pacing import Pacer, deliver
 from .pending import PendingCommands
-from .recognize import Foreign, recognize
-from .records import PowerRecord, SystemReport
-from .redact import mask_serial
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -27,6 +27,8 @@ from datetime import datetime
 import logging
 from typing import TYPE_CHECKING, Final
 
+from ..codec.messages import Login
+from ..codec.redact import mask_serial
 from .connections import Spoke
 from .credentials import CredentialPins, Proof
 from .events import CredentialsMismatch, ServerEvent
@@ -37,13 +39,11 @@ from .log_budget import (
     UNKNOWN_SERIAL,
     LogBudget,
 )
-from .messages import Login
-from .redact import mask_serial
 
 if TYPE_CHECKING:
     from .session import Session
 
-_LOGGER = logging.getLogger(__package__ + ".server")
+_LOGGER = logging.getLogger(__package__)
 
 # A serial whose connection delivered the battery's data this recently is not taken
 # over by a new connection: a battery that really reconnects has a silent old link.

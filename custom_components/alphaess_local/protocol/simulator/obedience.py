@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 import contextlib
 
-from ..builders import encode_json
-from ..frame import Command, Frame, Kind
-from ..messages import ServerCommand, parse_json_object
-from ..model import BatteryModel
-from ..values import parse_float
+from ..codec.frame import Command, Frame, Kind
+from ..codec.messages import ServerCommand, parse_json_object
+from ..codec.replies import encode_json
+from ..codec.values import parse_float
+from .model import BatteryModel
 
 # One of the battery's own requests (ask for the configuration, send a report).
 type Step = Callable[[], Awaitable[None]]

@@ -5,9 +5,9 @@ Each record field names the payload key(s) it comes from and the parser that typ
 not parse) in ``extra``, so nothing the battery sends is lost when firmware adds keys.
 
 That loop is the reference, not the hot path: every realtime push and history row is
-built by a plain function per record type in record_builders.py, which
-scripts/generate_builders.py writes from the declarations here. What both share lives
-here: the parsers' memos, the unread keys, the way a field is set through its slot.
+built by the plan record_plans.py makes of the declarations here at import, one tuple
+per field. What both share lives here: the parsers' memos, the unread keys, the way a
+field is set through its slot.
 """
 
 from __future__ import annotations
@@ -387,7 +387,7 @@ class SystemReport:
     wifi_serial: str | None = _text("WifiSN", secret=True)
     extra: Mapping[str, Value] = field(default_factory=dict, repr=False)
     # The payload exactly as sent (types included): a configuration answer is built from
-    # it so that only what the user changed differs (protocol/settings.py).
+    # it so that only what the user changed differs (protocol/codec/settings.py).
     raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property

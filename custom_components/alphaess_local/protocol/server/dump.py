@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from .redact import mask_serial, redact_head, redact_text
+from ..codec.redact import mask_serial, redact_head, redact_text
 
 _LOGGER = logging.getLogger(__name__)
 

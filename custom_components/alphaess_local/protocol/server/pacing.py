@@ -29,15 +29,15 @@ import contextlib
 from dataclasses import replace
 from typing import Final
 
-from .events import Received, ServerEvent
-from .frame import Frame
-from .messages import (
+from ..codec.frame import Frame
+from ..codec.messages import (
     HistoryUpload,
     Message,
     decode_message,
     decode_steps,
     is_history,
 )
+from .events import Received, ServerEvent
 
 # Rows parsed per loop step: ~18 µs each on a slow CPU, so well under 1 ms a step.
 ROWS_PER_STEP: Final = 32
