@@ -26,7 +26,7 @@ from custom_components.alphaess_local.protocol import (
     RealtimeRecord,
     Received,
 )
-from custom_components.alphaess_local.protocol.messages import build_record
+from custom_components.alphaess_local.protocol.codec.messages import build_record
 from custom_components.alphaess_local.source import (
     EventCallback,
     HistoryRequests,

@@ -25,8 +25,8 @@ from custom_components.alphaess_local.protocol import (
     Frame,
     TrafficDump,
     recognize,
-    session,
 )
+from custom_components.alphaess_local.protocol.server import session
 from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 from .conftest import HOST, EventLog, RawClient
