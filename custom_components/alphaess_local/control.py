@@ -2,7 +2,7 @@
 
 ``SetConfig`` makes the battery ask for its configuration and apply the answer, then
 report what it runs with. The answer is the battery's own latest report with only the
-user's changes in it (``protocol/settings.py``); a change counts only when the next
+user's changes in it (``protocol/codec/settings.py``); a change counts only when the next
 report shows it. One change per battery at a time; the next one waits its turn.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +54,6 @@ class AlphaEssEntityDescription(EntityDescription):
         ``None``: the entity cannot say (it is asked on every push it listens to).
         """
         return self.value_fn
-
-    @property
-    def placeholders(self) -> Mapping[str, str] | None:
-        """Home Assistant's ``translation_placeholders``, under the name tests read.
-
-        ``tests/integration/test_translations.py`` reads this name; drop it once the
-        test reads ``translation_placeholders``.
-        """
-        return self.translation_placeholders
 
 
 class AlphaEssEntity(CoordinatorEntity[AlphaEssCoordinator]):

@@ -4,7 +4,7 @@ A setting is read from the battery's latest system report and changed through
 SetConfig, and exists only while the user allows control, whether Home Assistant
 shows it as a switch, a number or a time. Keeping that here, and deriving each
 entity's key and name from the settings table, lets a new setting be one row in
-``protocol/settings.py`` and leaves a platform file only what its platform does
+``protocol/codec/settings.py`` and leaves a platform file only what its platform does
 differently.
 """
 

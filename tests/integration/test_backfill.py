@@ -430,7 +430,7 @@ async def test_three_hour_outage_is_backfilled(scenario: Scenario) -> None:
 async def test_big_history_frames_arrive_in_slices_and_file_as_whole_ones(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """100 rows a frame (~58 KiB): each reaches us in slices (``protocol/pacing.py``).
+    """100 rows a frame (~58 KiB): each reaches us in slices (``protocol/server/pacing.py``).
 
     The hours and totals come out as with three rows a frame; a frame counts once, and
     an upload is judged complete at a frame's last slice only, so its rows all join

@@ -39,7 +39,7 @@ def test_every_entity_has_a_name() -> None:
             placeholders = set(
                 re.findall(r"{(\w+)}", names[description.translation_key]["name"])
             )
-            given = set(getattr(description, "placeholders", None) or {})
+            given = set(description.translation_placeholders or {})
             assert placeholders == given, description.key
     icons = json.loads((PACKAGE / "icons.json").read_text())["entity"]
     for platform, keys in icons.items():
