@@ -18,6 +18,10 @@ from custom_components.alphaess_local.protocol.server.events import (
 from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
 HOST = "127.0.0.1"
+# How long a helper waits for what must come: far longer than it takes on a loaded
+# machine under coverage, and below the test's own limit (tests/time_limit.py), so a
+# wait that can never end fails its test with the helper's line in the traceback.
+PATIENCE = 30.0
 
 
 @dataclass
@@ -39,7 +43,7 @@ class EventLog:
         ]
 
     async def wait_for(
-        self, predicate: Callable[[], bool], timeout: float = 10
+        self, predicate: Callable[[], bool], timeout: float = PATIENCE
     ) -> None:
         async with asyncio.timeout(timeout):
             while not predicate():
@@ -144,7 +148,7 @@ class RawClient:
         self.writer.write(data.encode() if isinstance(data, Frame) else data)
         await self.writer.drain()
 
-    async def frames(self, count: int, timeout: float = 5) -> list[Frame]:
+    async def frames(self, count: int, timeout: float = PATIENCE) -> list[Frame]:
         async with asyncio.timeout(timeout):
             while len(self.received) < count:
                 data = await self.reader.read(65536)
@@ -155,7 +159,7 @@ class RawClient:
                 ]
         return self.received[:count]
 
-    async def closed_by_server(self, timeout: float = 5) -> bool:
+    async def closed_by_server(self, timeout: float = PATIENCE) -> bool:
         """Whether the server closed the link within ``timeout`` (reads past acks)."""
         try:
             async with asyncio.timeout(timeout):
