@@ -96,7 +96,7 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     received: dict[str, float] = {}
     latencies: list[float] = []
     pushed: set[str] = set()  # batteries whose realtime record arrived
@@ -182,7 +182,9 @@ async def test_push_cost(  # noqa: PLR0915 - one measurement, read top to bottom
         entity_writes += measuring
 
     Entity.async_write_ha_state = timed_write  # type: ignore[method-assign]
-    coordinator.server._on_event = handle
+    entry.runtime_data.source._on_event = (
+        handle  # what the source hands the coordinator
+    )
 
     @callback
     def written(event: Event[Any]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 import json
-import logging
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
@@ -27,6 +26,7 @@ from custom_components.alphaess_local.protocol import (
     SystemReport,
 )
 from custom_components.alphaess_local.protocol.codec.messages import build_record
+from tests.conftest import warnings_logged
 
 from .conftest import SERIAL
 
@@ -345,7 +345,7 @@ def test_warnings_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
         push(state, at(base + 10), 42.0)
         offer(state, at(base + 20), pv=1e12)
         offer(state, at(base + 30), pv=433.0)
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    warnings = warnings_logged(caplog)
     assert len(warnings) == 2
     assert all("AL90*********42" in r.getMessage() for r in warnings)
     assert SERIAL not in caplog.text

@@ -29,6 +29,7 @@ from custom_components.alphaess_local.backfill import hour_end_totals, real_time
 from custom_components.alphaess_local.hourly_statistics import async_import_hours
 from custom_components.alphaess_local.protocol import DetailedRecord, Frame
 from custom_components.alphaess_local.protocol.codec.messages import build_record
+from tests.conftest import warnings_logged
 
 from .conftest import SERIAL, RecordedBattery
 from .test_sensor import entity_id
@@ -254,7 +255,7 @@ async def test_outage_longer_than_the_buffer_asks_for_its_last_seven_days(
     assert request["Command"] == "Resume"
     assert request["Parameter1"] == "2021/03/25 10:02:40"
     assert request["Parameter2"] == str(7 * 24 * 60 + 1)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    warnings = [r.getMessage() for r in warnings_logged(caplog)]
     assert warnings == [
         "Battery AL90*********42: minutes before 2021-03-25 10:02:40 are beyond the "
         "battery's 7-day buffer; they cannot be recovered"

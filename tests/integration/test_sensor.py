@@ -30,6 +30,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.alphaess_local.const import DOMAIN
 from custom_components.alphaess_local.coordinator import battery_device
+from tests.conftest import warnings_logged
 
 from .conftest import SERIAL, RecordedBattery
 
@@ -125,9 +126,8 @@ async def test_recorded_session_creates_device_and_entities(
     assert disabled is not None
     assert disabled.disabled_by is er.RegistryEntryDisabler.INTEGRATION
 
-    for record in caplog.records:
-        assert record.levelno < logging.WARNING, record.getMessage()
-        assert record.exc_info is None
+    assert [r.getMessage() for r in warnings_logged(caplog)] == []
+    assert all(record.exc_info is None for record in caplog.records)
     assert SERIAL not in caplog.text
     assert "recorded-pw" not in caplog.text
 

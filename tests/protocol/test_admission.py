@@ -30,6 +30,7 @@ from custom_components.alphaess_local.protocol.server import (
 from custom_components.alphaess_local.protocol.server.dump import TrafficDump
 from custom_components.alphaess_local.protocol.server.events import Disconnected
 from custom_components.alphaess_local.protocol.server.server import AlphaServer
+from tests.conftest import warnings_logged
 
 from .conftest import EventLog as Events, RawClient, Ticks
 from .test_server import SERIAL, login, realtime
@@ -264,6 +265,6 @@ async def test_a_flood_of_junk_connections_does_not_flood_the_log(
         # Not a protocol we recognise (an HTTP request is named and closed at once).
         await client.send((b"\x00GET / HTTP/1.1\r\n" + forged) * 10)
         assert await client.closed_by_server(timeout=2)
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    warnings = warnings_logged(caplog)
     assert len(warnings) == log_budget.WARNINGS_PER_HOST + 1
     assert "logged at debug level" in warnings[-1].getMessage()
