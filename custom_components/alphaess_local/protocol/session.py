@@ -36,9 +36,10 @@ from .messages import (
 )
 from .pacing import Pacer, deliver
 from .pending import PendingCommands
-from .recognize import Foreign, recognize
+from .recognize import Foreign, ForeignKind, recognize
 from .records import PowerRecord, SystemReport
 from .redact import mask_serial
+from .tls_answer import TlsAnswer, TlsInfo, Upgraded, inside, mqtt_topics, with_topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class SessionOwner(Protocol):
     max_payload: int
     idle_timeout: float
     connections: ConnectionLog
+    # How a TLS ClientHello is answered (``tls_answer.py``); ``None`` closes it.
+    tls: TlsAnswer | None
     # The monotonic clock of every rule that counts time (injected in tests); the
     # deadlines below are the event loop's own timers.
     ticks: Callable[[], float]
@@ -154,6 +157,8 @@ class Session:
         # A first login's credentials, until its data earns them a pin (holders.py).
         self.first_login: tuple[str, str] | None = None
         self.record = server.connections.opened(self.peer, server.now())
+        # Set once a TLS handshake we answered completed (``tls_answer.py``).
+        self.tls: TlsInfo | None = None
         # How the connection ended, for the connection log (set where it is decided).
         self.end_reason: str | None = None
         self._strikes = 0
@@ -172,7 +177,7 @@ class Session:
         """How logs name this connection: masked serial, or the peer until known."""
         return mask_serial(self.serial) if self.serial else self.peer
 
-    async def run(self) -> None:
+    async def run(self) -> None:  # noqa: PLR0915 - one loop, clear text or TLS
         """Serve the connection until the peer leaves, idles out or is refused."""
         loop = asyncio.get_running_loop()
         decoder = self._decoder
@@ -210,11 +215,16 @@ class Session:
                         self.end_reason = self.end_reason or "closed by the peer"
                         break
                     if first_read and (foreign := recognize(data)) is not None:
+                        if (found := await self._answer_tls(foreign, data)) is None:
+                            continue  # encrypted now: its first bytes are read anew
+                        foreign = found
                         self.record.spoke = Spoke(foreign.kind)
                         self.record.detail = foreign.describe()
                         self.end_reason = "closed: another protocol"
                         self._server.foreign_protocol(self, foreign, data)
                         break  # at once: nothing more will come that we can read
+                    if first_read and self.tls is not None and self._server.tls:
+                        self._server.tls.read(self.host, self.label, self.tls)
                     first_read = False
                     items = decoder.feed(data)
                 for count, item in enumerate(items, 1):
@@ -238,6 +248,33 @@ class Session:
             self.end_reason = self.end_reason or f"connection error ({err})"
         finally:
             await self._finish()
+
+    async def _answer_tls(self, foreign: Foreign, data: bytes) -> Foreign | None:
+        """Answer a ClientHello if the server does; ``None`` once it is decrypted.
+
+        One session code path for clear text and TLS: after the handshake the reader
+        and writer are swapped for the decrypted ones and the loop reads on. What is
+        returned is the foreign protocol to report (the handshake's outcome, or what
+        spoke inside it).
+        """
+        answer = self._server.tls
+        if answer is None:
+            return foreign
+        if self.tls is not None:  # the first bytes inside our TLS
+            found = inside(foreign, self.tls)
+            if foreign.kind is ForeignKind.MQTT:
+                topics = await mqtt_topics(self._reader, self._writer, data)
+                found = with_topics(found, topics)
+            return found
+        if foreign.kind is not ForeignKind.TLS:
+            return foreign
+        upgraded = await answer.upgrade(self._reader, self._writer, data, foreign)
+        if not isinstance(upgraded, Upgraded):
+            return upgraded
+        self._reader, self._writer = upgraded.reader, upgraded.writer
+        self.tls = upgraded.info
+        self.record.tls = upgraded.info.describe()
+        return None
 
     def _within_limits(self, now: float) -> bool:
         """Count this window's bad input; close a connection that only sends junk."""
