@@ -68,6 +68,7 @@ async def test_a_battery_that_accepts_our_certificate_appears(
     stored = hass_storage[f"{DOMAIN}.{loaded_entry.entry_id}.tls"]["data"]
     assert stored["key"].startswith("-----BEGIN PRIVATE KEY-----")
     assert "PRIVATE KEY" not in json.dumps(diagnostics)
+    assert diagnostics["server"]["answers_tls"] is True
 
 
 async def test_the_certificate_is_kept_across_restarts(

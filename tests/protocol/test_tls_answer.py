@@ -266,3 +266,21 @@ def test_without_cryptography_the_openssl_command_makes_the_certificate() -> Non
     made = tls_answer._create_with_openssl("www.alphaess.com")
     assert "BEGIN CERTIFICATE" in made.certificate
     assert server_context(made) is not None
+
+
+async def test_a_handshake_cut_by_the_server_is_not_a_refusal(
+    make_server: Callable[..., Any], events: EventLog
+) -> None:
+    server = await tls_server(make_server)
+    hello = await recorded_client_hello()
+    reader, writer = await asyncio.open_connection(HOST, server.port)
+    try:
+        writer.write(hello)  # a whole ClientHello: answered, then the client waits
+        async with asyncio.timeout(10):
+            assert await reader.read(1)
+        await server.close()
+    finally:
+        writer.close()
+        await asyncio.gather(writer.wait_closed(), return_exceptions=True)
+    assert not foreign(events)
+    assert server.connections.recent[-1].ended == "closed by the server"

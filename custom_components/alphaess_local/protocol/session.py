@@ -269,6 +269,8 @@ class Session:
         if foreign.kind is not ForeignKind.TLS:
             return foreign
         upgraded = await answer.upgrade(self._reader, self._writer, data, foreign)
+        if self._abort:  # evicted or the server closed: not the client's doing
+            raise ConnectionAbortedError("closed during the TLS handshake")
         if not isinstance(upgraded, Upgraded):
             return upgraded
         self._reader, self._writer = upgraded.reader, upgraded.writer
