@@ -284,3 +284,19 @@ async def test_a_handshake_cut_by_the_server_is_not_a_refusal(
         await asyncio.gather(writer.wait_closed(), return_exceptions=True)
     assert not foreign(events)
     assert server.connections.recent[-1].ended == "closed by the server"
+
+
+def test_mqtt_topics_are_read_from_either_version() -> None:
+    subscribe_5 = mqtt_packet(
+        0x82, b"\x00\x01\x02\x0b\x01" + mqtt_string(f"alpha/{SERIAL}/cmd") + b"\x01"
+    )
+    assert tls_answer._topics(subscribe_5, v5=True) == ["alpha/AL90*********42/cmd"]
+    assert tls_answer._topics(MQTT_SUBSCRIBE + MQTT_PUBLISH) == [
+        "alpha/AL90*********42/cmd",
+        "alpha/AL90*********42/data",
+    ]
+    # Cut or hostile packets end the reading, never raise.
+    assert tls_answer._topics(MQTT_PUBLISH[:5]) == []
+    assert tls_answer._topics(b"\x30\xff\xff\xff\xff\x7f") == []
+    many = b"".join(mqtt_packet(0x30, mqtt_string(f"t/{n}") + b"x") for n in range(20))
+    assert len(tls_answer._topics(many)) == tls_answer.MAX_TOPICS

@@ -263,7 +263,9 @@ class Session:
         if self.tls is not None:  # the first bytes inside our TLS
             found = inside(foreign, self.tls)
             if foreign.kind is ForeignKind.MQTT:
-                topics = await mqtt_topics(self._reader, self._writer, data)
+                topics = await mqtt_topics(self._reader, self._writer, data, foreign)
+                if self._abort:
+                    raise ConnectionAbortedError("closed while reading MQTT")
                 found = with_topics(found, topics)
             return found
         if foreign.kind is not ForeignKind.TLS:

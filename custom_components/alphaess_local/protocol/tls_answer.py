@@ -541,10 +541,14 @@ class _TlsTransport(asyncio.Transport):
 # --- MQTT inside TLS: what it would publish ------------------------------------
 
 _CONNACK: Final = b"\x20\x02\x00\x00"
+_CONNACK_5: Final = b"\x20\x03\x00\x00\x00"  # MQTT 5: empty properties
 
 
 async def mqtt_topics(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, connect: bytes
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    connect: bytes,
+    foreign: Foreign,
 ) -> list[str]:
     """Accept an MQTT CONNECT and read its first packets' topics, bounded.
 
@@ -552,7 +556,8 @@ async def mqtt_topics(
     is masked like any serial. Until its first PUBLISH, at most :data:`MQTT_LISTEN`
     seconds and :data:`MQTT_LISTEN_BYTES` bytes; nothing is answered but the CONNACK.
     """
-    writer.write(_CONNACK)
+    v5 = foreign.details.get("level") == "5"
+    writer.write(_CONNACK_5 if v5 else _CONNACK)
     data = bytearray(connect[_packet_end(connect) or len(connect) :])
     try:
         async with asyncio.timeout(MQTT_LISTEN):
@@ -563,7 +568,7 @@ async def mqtt_topics(
                 data += chunk
     except (TimeoutError, ConnectionError, OSError):
         pass
-    return _topics(bytes(data))
+    return _topics(bytes(data), v5=v5)
 
 
 def _packet_end(data: bytes | bytearray, pos: int = 0) -> int | None:
@@ -590,7 +595,7 @@ def _published(data: bytes | bytearray) -> bool:
     return False
 
 
-def _topics(data: bytes | bytearray) -> list[str]:
+def _topics(data: bytes | bytearray, *, v5: bool = False) -> list[str]:
     """Topic names of the PUBLISH and SUBSCRIBE packets in ``data`` (masked)."""
     topics: list[str] = []
     pos = 0
@@ -608,6 +613,15 @@ def _topics(data: bytes | bytearray) -> list[str]:
             _add(topics, bytes(data[body + 2 : min(end, body + 2 + size)]))
         elif kind == 8 and body + 4 <= end:  # SUBSCRIBE: packet id, then filters
             i = body + 2
+            if v5:  # properties: a variable byte integer length, then themselves
+                size, shift = 0, 0
+                while i < end and shift < 28:
+                    size |= (data[i] & 0x7F) << shift
+                    i += 1
+                    if not data[i - 1] & 0x80:
+                        break
+                    shift += 7
+                i += size
             while i + 2 <= end and len(topics) < MAX_TOPICS:
                 size = int.from_bytes(data[i : i + 2], "big")
                 _add(topics, bytes(data[i + 2 : min(end, i + 2 + size)]))
