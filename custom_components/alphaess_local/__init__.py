@@ -19,6 +19,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .runtime_data import AlphaEssConfigEntry, async_start_entry
 from .services import async_setup_services
+from .tls_store import async_remove_tls_identity
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -55,7 +56,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> None:
-    """Take the entry's repair issues with it (they would point at nothing)."""
+    """Take the entry's repair issues and its certificate with it."""
+    await async_remove_tls_identity(hass, entry.entry_id)
     registry = ir.async_get(hass)
     serials = {
         ident

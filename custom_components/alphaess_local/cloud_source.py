@@ -20,6 +20,7 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from .admission import BatteryAdmission
 from .const import (
     CONF_ALLOWLIST,
+    CONF_ANSWER_TLS,
     CONF_DUMP,
     CONNECTION_HEADROOM,
     DOMAIN,
@@ -43,6 +44,7 @@ from .source import (
     RelayCounts,
     SettingsChannel,
 )
+from .tls_store import async_tls_answer
 
 
 class CloudSource:
@@ -60,7 +62,9 @@ class CloudSource:
         """
         self._hass = hass
         self._port: int = entry.data[CONF_PORT]
+        self._entry_id = entry.entry_id
         options = entry.options
+        self._answer_tls: bool = options.get(CONF_ANSWER_TLS, True)
         dump = (
             TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
         )
@@ -92,6 +96,8 @@ class CloudSource:
     async def start(self, on_event: EventCallback, *, heard: bool) -> None:
         """Listen on the port; a busy port means the entry is not ready yet."""
         self._on_event = on_event
+        if self._answer_tls:
+            self.server.tls = await async_tls_answer(self._hass, self._entry_id)
         try:
             await self.server.start()
         except OSError as err:

@@ -20,6 +20,7 @@ import voluptuous as vol
 from .const import (
     CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
+    CONF_ANSWER_TLS,
     CONF_DUMP,
     CONF_RELAY,
     CONF_RELAY_PASS,
@@ -191,6 +192,7 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                 **self.config_entry.options,
                 CONF_ALLOWLIST: serials,
                 CONF_DUMP: user_input[CONF_DUMP],
+                CONF_ANSWER_TLS: user_input.get(CONF_ANSWER_TLS, True),
                 CONF_UNAVAILABLE_AFTER: int(user_input[CONF_UNAVAILABLE_AFTER]),
                 CONF_ALLOW_CONTROL: user_input.get(CONF_ALLOW_CONTROL, False),
                 CONF_RELAY: user_input.get(CONF_RELAY, False),
@@ -222,6 +224,9 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                 ),
                 vol.Required(
                     CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL, False)
+                ): selector.BooleanSelector(),
+                vol.Required(
+                    CONF_ANSWER_TLS, default=options.get(CONF_ANSWER_TLS, True)
                 ): selector.BooleanSelector(),
                 vol.Required(
                     CONF_RELAY, default=options.get(CONF_RELAY, False)

@@ -24,6 +24,8 @@ DEFAULT_PORT: Final = 7777
 
 CONF_ALLOWLIST: Final = "allowlist"
 CONF_DUMP: Final = "dump_unknown_traffic"
+# Answer a TLS ClientHello with the entry's own certificate (on unless turned off).
+CONF_ANSWER_TLS: Final = "answer_tls"
 CONF_UNAVAILABLE_AFTER: Final = "unavailable_after"
 DEFAULT_UNAVAILABLE_AFTER: Final = 5  # minutes; the battery pushes every 10 s
 

@@ -29,6 +29,8 @@ async def async_get_config_entry_diagnostics(
         "server": {
             "port": parts.server.port,
             "open_connections": parts.server.connection_count,
+            # Whether a TLS ClientHello gets our certificate (never the key itself).
+            "answers_tls": parts.server.tls is not None,
         },
         # Who was on the port lately and what each spoke (serials masked).
         "connections": parts.server.connections.as_dict(),

@@ -24,17 +24,21 @@ from .const import DOMAIN, NO_BATTERY_ISSUE_DELAY, RELAY_UNREACHABLE_ISSUE_AFTER
 from .protocol import (
     AlphaServer,
     CredentialsMismatch,
+    Foreign,
     ForeignKind,
     ForeignProtocol,
     RelayPolicy,
     RelayStats,
     Spoke,
+    TlsOutcome,
     mask_serial,
 )
 
 NO_BATTERY: Final = "no_battery"
 NEW_CREDENTIALS: Final = "new_credentials"
 RELAY_UNREACHABLE: Final = "relay_unreachable"
+# The battery refused the certificate the listener answered its TLS with.
+TLS_REFUSED: Final = "tls_certificate_refused"
 _FOREIGN_SPOKEN: Final = (Spoke.TLS, Spoke.MQTT, Spoke.HTTP, Spoke.JUNK)
 
 
@@ -53,6 +57,13 @@ def foreign_issue_key(kind: ForeignKind) -> str:
     return f"foreign_{kind}"
 
 
+def _issue_key(foreign: Foreign) -> str:
+    """The repair for what was seen: a refused certificate has its own."""
+    if foreign.details.get("tls") == TlsOutcome.REFUSED:
+        return TLS_REFUSED
+    return foreign_issue_key(foreign.kind)
+
+
 class PortIssues:
     """The repair issues of one entry's listener."""
 
@@ -66,8 +77,8 @@ class PortIssues:
         self._server = server
         self._timer: CALLBACK_TYPE | None = None
         self._no_battery_raised = False
-        # Raised foreign-protocol repairs, with the address each names.
-        self._foreign: dict[ForeignKind, str] = {}
+        # Raised foreign-protocol repairs (by translation key), with their address.
+        self._foreign: dict[str, str] = {}
         self._credentials: set[str] = set()
         self._relay_raised = False
 
@@ -123,18 +134,19 @@ class PortIssues:
         """Something on the LAN spoke another protocol on our port."""
         foreign = event.foreign
         address = _address(event.peer)
-        if self._foreign.get(foreign.kind) == address:
+        key = _issue_key(foreign)
+        if self._foreign.get(key) == address:
             return  # a device retrying every few seconds: one repair, unchanged
-        self._foreign[foreign.kind] = address
+        self._foreign[key] = address
         details = foreign.details
         ir.async_create_issue(
             self._hass,
             DOMAIN,
-            f"{foreign_issue_key(foreign.kind)}_{self._entry_id}",
+            f"{key}_{self._entry_id}",
             is_fixable=False,
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=foreign_issue_key(foreign.kind),
+            translation_key=key,
             translation_placeholders={
                 "address": address,
                 "port": str(self._port),
@@ -222,10 +234,8 @@ class PortIssues:
         self._credentials.discard(serial)
 
     def _clear_foreign(self) -> None:
-        for kind in self._foreign:
-            ir.async_delete_issue(
-                self._hass, DOMAIN, f"{foreign_issue_key(kind)}_{self._entry_id}"
-            )
+        for key in self._foreign:
+            ir.async_delete_issue(self._hass, DOMAIN, f"{key}_{self._entry_id}")
         self._foreign.clear()
 
     @callback

@@ -139,6 +139,7 @@ async def test_options_flow(hass: HomeAssistant, loaded_entry: MockConfigEntry) 
         CONF_DUMP: True,
         CONF_UNAVAILABLE_AFTER: 15,
         CONF_ALLOW_CONTROL: False,
+        "answer_tls": True,  # on unless turned off (tls_store.py)
         "relay": False,
     }
     await hass.async_block_till_done()

@@ -15,6 +15,7 @@ from pathlib import Path
 import re
 import runpy
 import socket
+import ssl
 import sys
 from typing import Any
 
@@ -24,6 +25,7 @@ from custom_components.alphaess_local.protocol import (
     CredentialPins,
     RealtimeRecord,
     cli,
+    create_identity,
 )
 from custom_components.alphaess_local.protocol.server.server import (
     DEFAULT_MAX_CONNECTIONS,
@@ -487,3 +489,43 @@ def test_serve_accepts_the_new_credentials_it_is_told_to(
     assert "new credentials, not the ones pinned first" in output.err
     assert DEFAULT_SERIAL not in output.err + output.out
     assert "forged" not in output.err + output.out
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_serve_answers_tls_with_the_given_certificate_or_not_at_all(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logging_config: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    servers = recording_servers(monkeypatch)
+    output = Output(capsys)
+    made = create_identity()
+    (tmp_path / "cert.pem").write_text(made.certificate)
+    (tmp_path / "key.pem").write_text(made.key)
+    seen: list[str] = []
+    runs: list[None] = []
+
+    async def drive(serve: asyncio.Task[None]) -> None:
+        runs.append(None)
+        await output.wait_for(lambda o: o.err.count("listening on") == len(runs))
+        server = servers[-1]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if server.tls is None:
+            return
+        _, writer = await asyncio.open_connection(HOST, server.port, ssl=context)
+        ssl_object = writer.get_extra_info("ssl_object")
+        seen.append(ssl.DER_cert_to_PEM_cert(ssl_object.getpeercert(binary_form=True)))
+        writer.close()
+        await asyncio.gather(writer.wait_closed(), return_exceptions=True)
+
+    stop_after(monkeypatch, "_serve", drive)
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    argv = ["serve", "--host", HOST, "--port", "0", "--tls-cert", cert]
+    assert cli.main([*argv, "--tls-key", key]) == 0
+    assert [s.strip() for s in seen] == [made.certificate.strip()]
+    assert made.key not in output.read().err + output.out
+    assert cli.main(["serve", "--host", HOST, "--port", "0", "--no-tls"]) == 0
+    assert servers[-1].tls is None

@@ -93,6 +93,14 @@ from .server.events import (
     ServerEvent,
 )
 from .server.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
+from .server.tls_answer import (
+    TlsAnswer,
+    TlsIdentity,
+    TlsOutcome,
+    TlsUnavailableError,
+    create_identity,
+    server_context,
+)
 
 __all__ = [
     "CHARGE_STOP_SOC",
@@ -156,6 +164,10 @@ __all__ = [
     "Spoke",
     "SystemMessage",
     "SystemReport",
+    "TlsAnswer",
+    "TlsIdentity",
+    "TlsOutcome",
+    "TlsUnavailableError",
     "TrafficDump",
     "Undecodable",
     "UnknownMessage",
@@ -164,12 +176,14 @@ __all__ = [
     "charge_window",
     "config_answer",
     "crc16_modbus",
+    "create_identity",
     "decode_message",
     "is_serial",
     "mask_serial",
     "normalize",
     "printable",
     "recognize",
+    "server_context",
     "setting_label",
     "shows",
     "spoken",

@@ -16,6 +16,7 @@ import json
 import logging
 from pathlib import Path
 import signal
+import ssl
 import sys
 
 from .codec.redact import mask_serial, to_jsonable
@@ -31,6 +32,13 @@ from .server.events import (
     ServerEvent,
 )
 from .server.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
+from .server.tls_answer import (
+    TlsAnswer,
+    TlsUnavailableError,
+    create_identity,
+    load_identity,
+    server_context,
+)
 from .simulator import DEFAULT_SERIAL, Identity, SimulatedBattery
 
 
@@ -105,6 +113,35 @@ def _accepting(specs: Iterable[str]) -> dict[str, str]:
     return accepted
 
 
+async def _tls_answer(args: argparse.Namespace) -> TlsAnswer | None:
+    """The certificate a TLS ClientHello is answered with (``tls_answer.py``).
+
+    The owner's own (``--tls-cert/--tls-key``), else one made for this run (with
+    ``cryptography`` or the ``openssl`` command); without either, TLS connections are
+    named and closed as with ``--no-tls``.
+    """
+    if args.no_tls:
+        return None
+    try:
+        if args.tls_cert or args.tls_key:
+            if not (args.tls_cert and args.tls_key):
+                raise SystemExit("alphaess-cloud: --tls-cert and --tls-key go together")
+            identity = await asyncio.to_thread(
+                load_identity, args.tls_cert, args.tls_key
+            )
+        else:
+            identity = await asyncio.to_thread(create_identity)
+        context = await asyncio.to_thread(server_context, identity)
+    except (TlsUnavailableError, OSError, ssl.SSLError) as err:
+        print(
+            f"alphaess-cloud: TLS connections will be closed, not answered: {err}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    return TlsAnswer(context)
+
+
 async def _serve(args: argparse.Namespace) -> None:
     dump = TrafficDump(args.dump) if args.dump else None
     accepting = _accepting(args.accept_new_credentials or ())
@@ -130,6 +167,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     server = AlphaServer(
         on_event,
+        tls=await _tls_answer(args),
         host=args.host,
         port=args.port,
         allowlist=args.allow or None,
@@ -212,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SERIAL@ADDRESS",
         help="pin the new credentials battery SERIAL logs in with from ADDRESS, "
         "refusing the ones pinned first (see the warning that names both logins)",
+    )
+    serve.add_argument(
+        "--tls-cert", help="answer TLS with this certificate (PEM; default: made now)"
+    )
+    serve.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    serve.add_argument(
+        "--no-tls", action="store_true", help="close TLS connections, do not answer"
     )
     simulate = commands.add_parser("simulate", help="behave like a battery")
     simulate.add_argument("--host", default="127.0.0.1")

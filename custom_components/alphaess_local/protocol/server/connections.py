@@ -44,10 +44,14 @@ class ConnectionRecord:
     detail: str | None = None
     ended_at: datetime | None = None
     ended: str | None = None
+    # A TLS connection we answered: version, cipher and SNI (``tls_answer.py``).
+    tls: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         """JSON-ready, for diagnostics."""
+        shown = {"tls": self.tls} if self.tls else {}
         return {
+            **shown,
             "opened_at": self.opened_at.isoformat(),
             "peer": self.peer,
             "spoke": str(self.spoke),

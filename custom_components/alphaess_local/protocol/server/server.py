@@ -42,6 +42,7 @@ from .events import (
 from .holders import SerialHolders
 from .log_budget import MAX_LOGGED_REFUSALS, REFUSAL_LOG_INTERVAL, LogBudget
 from .session import Session
+from .tls_answer import TlsAnswer, advice
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -85,6 +86,7 @@ class AlphaServer(ServerCommands):
         pins: CredentialPins | None = None,
         relay: RelayPolicy | None = None,
         ticks: Callable[[], float] | None = None,
+        tls: TlsAnswer | None = None,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
@@ -99,7 +101,9 @@ class AlphaServer(ServerCommands):
         is the monotonic clock, in seconds, of every rule that counts time (row and
         log budgets, the door's grace, churn and rate, life signs): tests inject one,
         so a slow or loaded machine cannot move a rule. Deadlines (idle, first frame,
-        write) are the event loop's own timers.
+        write) are the event loop's own timers. ``tls``, if given, answers a TLS
+        ClientHello with its certificate (``tls_answer.py``); without it such a
+        connection is named and closed.
         """
         super().__init__()
         self._on_event = on_event
@@ -114,6 +118,7 @@ class AlphaServer(ServerCommands):
         self.close_timeout = CLOSE_TIMEOUT
         self.connections = ConnectionLog()
         self.relay = relay
+        self.tls = tls
         self.relay_stats: dict[str, RelayStats] = {}
         self._links: dict[Session, UpstreamLink] = {}
         # Per serial: frames not yet with the cloud, kept across the battery's links.
@@ -133,7 +138,7 @@ class AlphaServer(ServerCommands):
         )
         self._server: asyncio.Server | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
-        self._foreign_reported: dict[tuple[str, ForeignKind], float] = {}
+        self._foreign_reported: dict[tuple[str, ForeignKind, str], float] = {}
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -261,7 +266,7 @@ class AlphaServer(ServerCommands):
         one dump sample per hour, not one per attempt; every attempt is an event.
         """
         now = self.ticks()
-        key = (session.host, foreign.kind)
+        key = (session.host, foreign.kind, foreign.details.get("tls", ""))
         fresh = now - self._foreign_reported.get(key, -REFUSAL_LOG_INTERVAL) >= (
             REFUSAL_LOG_INTERVAL
         )
@@ -273,7 +278,7 @@ class AlphaServer(ServerCommands):
                 "%s spoke %s, not the AlphaESS cloud protocol; closed. %s",
                 session.host,
                 foreign.describe(),
-                _FOREIGN_ADVICE[foreign.kind],
+                advice(foreign) or _FOREIGN_ADVICE[foreign.kind],
             )
             self.dump_bytes(session, f"foreign protocol: {foreign.kind}", data, None)
         self.emit(ForeignProtocol(None, self.now(), session.peer, foreign, fresh))

@@ -37,7 +37,7 @@ from ..codec.messages import (
     UnknownMessage,
     message_serial,
 )
-from ..codec.recognize import Foreign, recognize
+from ..codec.recognize import Foreign, ForeignKind, recognize
 from ..codec.records import PowerRecord, SystemReport
 from ..codec.redact import mask_serial
 from ..codec.replies import acknowledge, config_answer
@@ -46,6 +46,7 @@ from .credentials import Proof
 from .events import Corrupted, Received, ServerEvent
 from .pacing import Pacer, deliver
 from .pending import PendingCommands
+from .tls_answer import TlsAnswer, TlsInfo, Upgraded, inside, mqtt_topics, with_topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class SessionOwner(Protocol):
     max_payload: int
     idle_timeout: float
     connections: ConnectionLog
+    # How a TLS ClientHello is answered (``tls_answer.py``); ``None`` closes it.
+    tls: TlsAnswer | None
     # The monotonic clock of every rule that counts time (injected in tests); the
     # deadlines below are the event loop's own timers.
     ticks: Callable[[], float]
@@ -161,6 +164,8 @@ class Session:
         # A first login's credentials, until its data earns them a pin (holders.py).
         self.first_login: tuple[str, str] | None = None
         self.record = server.connections.opened(self.peer, server.now())
+        # Set once a TLS handshake we answered completed (``tls_answer.py``).
+        self.tls: TlsInfo | None = None
         # How the connection ended, for the connection log (set where it is decided).
         self.end_reason: str | None = None
         self._strikes = 0
@@ -179,7 +184,7 @@ class Session:
         """How logs name this connection: masked serial, or the peer until known."""
         return mask_serial(self.serial) if self.serial else self.peer
 
-    async def run(self) -> None:
+    async def run(self) -> None:  # noqa: PLR0915 - one loop, clear text or TLS
         """Serve the connection until the peer leaves, idles out or is refused."""
         loop = asyncio.get_running_loop()
         decoder = self._decoder
@@ -217,11 +222,16 @@ class Session:
                         self.end_reason = self.end_reason or "closed by the peer"
                         break
                     if first_read and (foreign := recognize(data)) is not None:
+                        if (found := await self._answer_tls(foreign, data)) is None:
+                            continue  # encrypted now: its first bytes are read anew
+                        foreign = found
                         self.record.spoke = Spoke(foreign.kind)
                         self.record.detail = foreign.describe()
                         self.end_reason = "closed: another protocol"
                         self._server.foreign_protocol(self, foreign, data)
                         break  # at once: nothing more will come that we can read
+                    if first_read and self.tls is not None and self._server.tls:
+                        self._server.tls.read(self.host, self.label, self.tls)
                     first_read = False
                     items = decoder.feed(data)
                 for count, item in enumerate(items, 1):
@@ -245,6 +255,37 @@ class Session:
             self.end_reason = self.end_reason or f"connection error ({err})"
         finally:
             await self._finish()
+
+    async def _answer_tls(self, foreign: Foreign, data: bytes) -> Foreign | None:
+        """Answer a ClientHello if the server does; ``None`` once it is decrypted.
+
+        One session code path for clear text and TLS: after the handshake the reader
+        and writer are swapped for the decrypted ones and the loop reads on. What is
+        returned is the foreign protocol to report (the handshake's outcome, or what
+        spoke inside it).
+        """
+        answer = self._server.tls
+        if answer is None:
+            return foreign
+        if self.tls is not None:  # the first bytes inside our TLS
+            found = inside(foreign, self.tls)
+            if foreign.kind is ForeignKind.MQTT:
+                topics = await mqtt_topics(self._reader, self._writer, data, foreign)
+                if self._abort:
+                    raise ConnectionAbortedError("closed while reading MQTT")
+                found = with_topics(found, topics)
+            return found
+        if foreign.kind is not ForeignKind.TLS:
+            return foreign
+        upgraded = await answer.upgrade(self._reader, self._writer, data, foreign)
+        if self._abort:  # evicted or the server closed: not the client's doing
+            raise ConnectionAbortedError("closed during the TLS handshake")
+        if not isinstance(upgraded, Upgraded):
+            return upgraded
+        self._reader, self._writer = upgraded.reader, upgraded.writer
+        self.tls = upgraded.info
+        self.record.tls = upgraded.info.describe()
+        return None
 
     def _within_limits(self, now: float) -> bool:
         """Count this window's bad input; close a connection that only sends junk."""

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Mapping
 import contextlib
 import logging
+import ssl
 from typing import Final
 
 from ..codec.frame import Command, Frame, FrameDecoder, Kind
@@ -59,6 +60,8 @@ class BatteryLink:
         self.online = asyncio.Event()
         self.online.set()
         self.frames_sent = 0
+        # A firmware that encrypts its cloud link (tests of ``tls_answer.py``).
+        self.tls: ssl.SSLContext | None = None
         self._on_reply = on_reply
         self._on_command = on_command
         self._writer: asyncio.StreamWriter | None = None
@@ -88,7 +91,12 @@ class BatteryLink:
 
     async def run_session(self, converse: Conversation) -> None:
         """One connection, from connect to drop."""
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = await asyncio.open_connection(
+            self.host,
+            self.port,
+            ssl=self.tls,
+            server_hostname="www.alphaess.com" if self.tls else None,
+        )
         if not self._reached:
             _LOGGER.info("Simulated battery connected to %s:%s", self.host, self.port)
         self._reached = True
