@@ -34,8 +34,9 @@ import pytest
 _T = TypeVar("_T")
 
 # Seconds for a test's setup and call together, unless it says otherwise with
-# ``@pytest.mark.time_limit(seconds)`` (below pytest-timeout's backstop, 300 s). The slowest test of the suite takes ~12 s under
-# coverage on a loaded two-core machine.
+# ``@pytest.mark.time_limit(seconds)``; with the teardown's, below pytest-timeout's
+# backstop (360 s). Most tests take well under 10 s under coverage on a quiet machine,
+# a few times that on a loaded one.
 DEFAULT_LIMIT: Final = 60.0
 # Seconds for a test's teardown (closing Home Assistant, servers, clients).
 TEARDOWN_LIMIT: Final = 30.0
