@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 
 from .admission import BatteryAdmission
+from .allowlist import normalize_serial
 from .const import (
     CONF_ALLOWLIST,
     CONF_DUMP,
@@ -64,7 +65,8 @@ class CloudSource:
         dump = (
             TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
         )
-        allowlist = options.get(CONF_ALLOWLIST) or ()
+        # Lists saved before the form normalised may hold lower case or spaces.
+        allowlist = [normalize_serial(s) for s in options.get(CONF_ALLOWLIST) or ()]
         self.relay_policy = relay_policy(options)
         self.admission = BatteryAdmission(hass, entry.entry_id, allowlist, known=known)
         self.server = AlphaServer(
