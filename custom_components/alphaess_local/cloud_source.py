@@ -33,6 +33,7 @@ from .protocol import (
     CredentialsMismatch,
     ForeignProtocol,
     Received,
+    Refused,
     ServerEvent,
     TrafficDump,
 )
@@ -60,6 +61,7 @@ class CloudSource:
         ``known``: the batteries the entry already has, which need no admission.
         """
         self._hass = hass
+        self._known = known
         self._port: int = entry.data[CONF_PORT]
         options = entry.options
         dump = (
@@ -135,10 +137,18 @@ class CloudSource:
         if isinstance(event, CredentialsMismatch):
             self.issues.credentials_changed(event)
             return
+        if isinstance(event, Refused):
+            # A stranger's refusal is the no-battery or new-battery repair's story;
+            # one while the battery is served is a device using its serial.
+            serial = event.serial
+            if serial in self._known() and serial not in self.connected_serials:
+                self.issues.battery_refused(event)
+            return
         if self._on_event is not None:
             self._on_event(event)
         if isinstance(event, Received) and event.serial is not None:
             self.issues.battery_delivered()
+            self.issues.battery_served(event.serial)
             if self.relay_policy is not None:
                 self.issues.relay_reachable(
                     self.relay_policy,

@@ -28,6 +28,7 @@ from .server.events import (
     Disconnected,
     ForeignProtocol,
     Received,
+    Refused,
     ServerEvent,
 )
 from .server.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
@@ -55,6 +56,8 @@ def _print_event(event: ServerEvent) -> None:
             summary = "disconnected"
         case ForeignProtocol(foreign=foreign):
             summary = f"spoke {foreign.describe()}, not the cloud protocol; closed"
+        case Refused(reason=reason):
+            summary = f"refused ({reason}); closed"
         case CredentialsMismatch(first=first):
             summary = (
                 "logged in with new credentials, not the ones pinned first (last seen "
