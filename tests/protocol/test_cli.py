@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 import json
 import logging
 from pathlib import Path
@@ -17,6 +18,7 @@ import runpy
 import socket
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -487,3 +489,15 @@ def test_serve_accepts_the_new_credentials_it_is_told_to(
     assert "new credentials, not the ones pinned first" in output.err
     assert DEFAULT_SERIAL not in output.err + output.out
     assert "forged" not in output.err + output.out
+
+
+def test_simulate_keeps_its_clock_in_the_time_zone_it_is_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Summer in Berlin: UTC+2, naive as a battery's clock is.
+    now = datetime(2026, 7, 1, 10, 0, 30, 500_000, tzinfo=UTC)
+    start = cli.clock_start(ZoneInfo("Europe/Berlin"), now)
+    assert start == datetime(2026, 7, 1, 12, 0, 30)
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--tz", "Mars/Olympus_Mons"])
+    assert "unknown time zone 'Mars/Olympus_Mons'" in capsys.readouterr().err
