@@ -81,7 +81,7 @@ def from_setting[V](
     """Key, translation, placeholders and value of the entity for ``setting``.
 
     The entity key is the setting's stable key; the ends of the numbered windows
-    share one translation ("Charge window {window} start") with the number as a
+    share one translation ("Charge {window} start") with the number as a
     placeholder. The value is the setting in the latest report, ``convert``-ed to
     the platform's type (``True``, ``80.0``, ``02:00``).
     """
