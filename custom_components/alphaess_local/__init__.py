@@ -7,6 +7,8 @@ turns it into devices and entities. Nothing leaves the house.
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
@@ -41,9 +43,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> bool:
-    """Start listening for batteries on the entry's port."""
-    entry.runtime_data = await async_start_entry(hass, entry)
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    """Start listening for batteries on the entry's port.
+
+    A setup that fails or is cancelled once the listener runs (Home Assistant
+    stopping during a reload) releases the port: nothing else would close it, and a
+    retry would find it taken.
+    """
+    runtime_data = await async_start_entry(hass, entry)
+    try:
+        entry.runtime_data = runtime_data
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    except BaseException:
+        await asyncio.shield(runtime_data.coordinator.async_shutdown())
+        raise
     return True
 
 

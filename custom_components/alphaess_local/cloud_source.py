@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 
 from .admission import BatteryAdmission
+from .allowlist import normalize_serial
 from .const import (
     CONF_ALLOWLIST,
     CONF_ANSWER_TLS,
@@ -33,6 +34,7 @@ from .protocol import (
     CredentialsMismatch,
     ForeignProtocol,
     Received,
+    Refused,
     ServerEvent,
     TrafficDump,
 )
@@ -61,6 +63,7 @@ class CloudSource:
         ``known``: the batteries the entry already has, which need no admission.
         """
         self._hass = hass
+        self._known = known
         self._port: int = entry.data[CONF_PORT]
         self._entry_id = entry.entry_id
         options = entry.options
@@ -68,7 +71,8 @@ class CloudSource:
         dump = (
             TrafficDump(hass.config.path(DUMP_FILE)) if options.get(CONF_DUMP) else None
         )
-        allowlist = options.get(CONF_ALLOWLIST) or ()
+        # Lists saved before the form normalised may hold lower case or spaces.
+        allowlist = [normalize_serial(s) for s in options.get(CONF_ALLOWLIST) or ()]
         self.relay_policy = relay_policy(options)
         self.admission = BatteryAdmission(hass, entry.entry_id, allowlist, known=known)
         self.server = AlphaServer(
@@ -82,6 +86,7 @@ class CloudSource:
         )
         self.issues = PortIssues(hass, entry.entry_id, self._port, self.server)
         self._on_event: EventCallback | None = None
+        self._stopped = False
         # What the server can do for the coordinator (``source.py``).
         self.history: HistoryRequests | None = self.server
         self.settings: SettingsChannel | None = self.server
@@ -98,6 +103,10 @@ class CloudSource:
         self._on_event = on_event
         if self._answer_tls:
             self.server.tls = await async_tls_answer(self._hass, self._entry_id)
+            if self._stopped:
+                # Stopped while the certificate was read (Home Assistant stopping
+                # during a reload): a listener started now would never be closed.
+                return
         try:
             await self.server.start()
         except OSError as err:
@@ -112,6 +121,7 @@ class CloudSource:
 
     async def stop(self) -> None:
         """Stop listening and drop every connection; the port's repairs go."""
+        self._stopped = True
         await self.server.close()
         self.issues.shutdown()
 
@@ -139,10 +149,18 @@ class CloudSource:
         if isinstance(event, CredentialsMismatch):
             self.issues.credentials_changed(event)
             return
+        if isinstance(event, Refused):
+            # A stranger's refusal is the no-battery or new-battery repair's story;
+            # one while the battery is served is a device using its serial.
+            serial = event.serial
+            if serial in self._known() and serial not in self.connected_serials:
+                self.issues.battery_refused(event)
+            return
         if self._on_event is not None:
             self._on_event(event)
         if isinstance(event, Received) and event.serial is not None:
             self.issues.battery_delivered()
+            self.issues.battery_served(event.serial)
             if self.relay_policy is not None:
                 self.issues.relay_reachable(
                     self.relay_policy,

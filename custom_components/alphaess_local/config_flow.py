@@ -7,6 +7,7 @@ at setup is the port, so the flow binds it once before creating the entry.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 import contextlib
 import errno
 from typing import Any, Final
@@ -17,6 +18,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 import voluptuous as vol
 
+from .allowlist import left_out, parse_allowlist, seen_batteries
 from .const import (
     CONF_ALLOW_CONTROL,
     CONF_ALLOWLIST,
@@ -34,7 +36,7 @@ from .const import (
     RELAY_PROBE_TIMEOUT,
     RELAY_SUGGESTION,
 )
-from .protocol import CommandKind
+from .protocol import CommandKind, mask_serial
 from .reload import OptionsFlowWithReload
 from .runtime_data import AlphaEssConfigEntry
 
@@ -100,6 +102,11 @@ def _listen_schema(host: str, port: int) -> vol.Schema:
             ),
         }
     )
+
+
+def _masked(serials: Iterable[str]) -> str:
+    """Serials as a form may show them; ``-`` for none."""
+    return ", ".join(mask_serial(s) for s in serials) or "-"
 
 
 def _title(port: int) -> str:
@@ -179,15 +186,21 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
     """Change how the listener treats batteries; the entry reloads once on save."""
 
     _options: dict[str, Any]
+    # Batteries the owner was warned the new list refuses: connected now or not.
+    _refused: dict[str, bool]
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show and store the options."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
-            serials = [
-                s.strip() for s in user_input.get(CONF_ALLOWLIST, []) if s.strip()
-            ]
+            serials, invalid = parse_allowlist(user_input.get(CONF_ALLOWLIST, []))
+            if invalid:
+                errors[CONF_ALLOWLIST] = "invalid_serial"
+                placeholders["invalid"] = ", ".join(invalid)
+        if user_input is not None and not errors:
             self._options = {
                 **self.config_entry.options,
                 CONF_ALLOWLIST: serials,
@@ -197,6 +210,11 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                 CONF_ALLOW_CONTROL: user_input.get(CONF_ALLOW_CONTROL, False),
                 CONF_RELAY: user_input.get(CONF_RELAY, False),
             }
+            self._refused = left_out(
+                serials, seen_batteries(self.hass, self.config_entry)
+            )
+            if self._refused:
+                return await self.async_step_allowlist()
             if self._options[CONF_RELAY]:
                 return await self.async_step_relay()
             return self.async_create_entry(data=self._options)
@@ -233,7 +251,57 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                 ): selector.BooleanSelector(),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        if user_input is not None:
+            schema = self.add_suggested_values_to_schema(schema, user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_allowlist(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The list leaves out a battery the entry has: the owner confirms or corrects.
+
+        Saving the list unchanged confirms; a corrected list is checked again, and
+        warned about again only if it leaves out a battery not named here already.
+        """
+        errors: dict[str, str] = {}
+        invalid = "-"
+        if user_input is not None:
+            serials, bad = parse_allowlist(user_input.get(CONF_ALLOWLIST, []))
+            if bad:
+                errors[CONF_ALLOWLIST] = "invalid_serial"
+                invalid = ", ".join(bad)
+            else:
+                self._options[CONF_ALLOWLIST] = serials
+                refused = left_out(
+                    serials, seen_batteries(self.hass, self.config_entry)
+                )
+                if refused.keys() <= self._refused.keys():
+                    if self._options[CONF_RELAY]:
+                        return await self.async_step_relay()
+                    return self.async_create_entry(data=self._options)
+                self._refused = refused
+        schema = vol.Schema(
+            {
+                vol.Optional(
+                    CONF_ALLOWLIST, default=self._options[CONF_ALLOWLIST]
+                ): selector.TextSelector(selector.TextSelectorConfig(multiple=True)),
+            }
+        )
+        return self.async_show_form(
+            step_id="allowlist",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={
+                "connected": _masked(s for s, now in self._refused.items() if now),
+                "seen": _masked(s for s, now in self._refused.items() if not now),
+                "invalid": invalid,
+            },
+        )
 
     async def async_step_relay(
         self, user_input: dict[str, Any] | None = None

@@ -32,6 +32,9 @@ DEFAULT_UNAVAILABLE_AFTER: Final = 5  # minutes; the battery pushes every 10 s
 CONF_ALLOW_CONTROL: Final = "allow_control"
 # How long a settings change may take: SetConfig reply, configuration request, report.
 CONTROL_TIMEOUT: Final = 120.0
+# A setting entity's change is sent once no other came for this long: Home Assistant's
+# time field sends the hour edit on its own, then the minutes.
+SETTING_SETTLE: Final = 3.0
 
 # Opt-in relay to the vendor cloud (off by default).
 CONF_RELAY: Final = "relay"

@@ -101,6 +101,25 @@ class BatteryControl:
                     spoken(key, new),
                 )
 
+    def check(
+        self, changes: Mapping[str, Requested], serial: str | None = None
+    ) -> SettingsChannel:
+        """Refuse what cannot be sent, before any wait; the channel otherwise.
+
+        With ``serial``, also the rules between settings against its latest report
+        (a change that settles first is refused while the owner is still there).
+        """
+        if not self.allowed or (channel := self._channel) is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="control_disabled"
+            )
+        with _refusal():
+            normalize(changes)  # what the battery cannot hold fails before any wait
+            report = self._report_for(serial) if serial is not None else None
+            if report is not None and report.raw:
+                validate(changes, report.raw)
+        return channel
+
     async def async_apply(
         self,
         serial: str,
@@ -108,12 +127,7 @@ class BatteryControl:
         user_id: str | None,
     ) -> None:
         """Send ``changes`` and wait until the battery reports them applied."""
-        if not self.allowed or (channel := self._channel) is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="control_disabled"
-            )
-        with _refusal():
-            normalize(changes)  # what the battery cannot hold fails before any wait
+        channel = self.check(changes)
         lock = self._locks.setdefault(serial, asyncio.Lock())
         async with lock:
             try:

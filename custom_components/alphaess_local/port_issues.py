@@ -27,6 +27,8 @@ from .protocol import (
     Foreign,
     ForeignKind,
     ForeignProtocol,
+    Refusal,
+    Refused,
     RelayPolicy,
     RelayStats,
     Spoke,
@@ -39,6 +41,7 @@ NEW_CREDENTIALS: Final = "new_credentials"
 RELAY_UNREACHABLE: Final = "relay_unreachable"
 # The battery refused the certificate the listener answered its TLS with.
 TLS_REFUSED: Final = "tls_certificate_refused"
+BATTERY_REFUSED: Final = "battery_refused"
 _FOREIGN_SPOKEN: Final = (Spoke.TLS, Spoke.MQTT, Spoke.HTTP, Spoke.JUNK)
 
 
@@ -50,6 +53,11 @@ def _address(peer: str) -> str:
 def _when(moment: datetime) -> str:
     """A sighting's time as the owner reads it: local, to the second."""
     return dt_util.as_local(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def refused_issue_key(reason: Refusal) -> str:
+    """Translation key of the repair for a battery refused for ``reason``."""
+    return f"{BATTERY_REFUSED}_{reason}"
 
 
 def foreign_issue_key(kind: ForeignKind) -> str:
@@ -81,11 +89,17 @@ class PortIssues:
         self._foreign: dict[str, str] = {}
         self._credentials: set[str] = set()
         self._relay_raised = False
+        # Batteries refused although they had delivered data, and why.
+        self._refused: dict[str, Refusal] = {}
 
     @property
     def no_battery_issue_id(self) -> str:
         """Repair issue raised while no battery has connected."""
         return f"{NO_BATTERY}_{self._entry_id}"
+
+    def refused_issue_id(self, serial: str) -> str:
+        """Repair issue saying that ``serial``, which delivered data, is refused."""
+        return f"{BATTERY_REFUSED}_{self._entry_id}_{serial}"
 
     def credentials_issue_id(self, serial: str) -> str:
         """Repair issue asking about ``serial``'s new credentials."""
@@ -116,6 +130,9 @@ class PortIssues:
         for serial in self._credentials:
             ir.async_delete_issue(self._hass, DOMAIN, self.credentials_issue_id(serial))
         self._credentials.clear()
+        for serial in self._refused:
+            ir.async_delete_issue(self._hass, DOMAIN, self.refused_issue_id(serial))
+        self._refused.clear()
 
     @callback
     def battery_delivered(self) -> None:
@@ -128,6 +145,43 @@ class PortIssues:
             self._no_battery_raised = False
         if self._foreign:
             self._clear_foreign()
+
+    @callback
+    def battery_served(self, serial: str) -> None:
+        """``serial`` delivered data: it is no longer refused."""
+        if self._refused.pop(serial, None) is not None:
+            ir.async_delete_issue(self._hass, DOMAIN, self.refused_issue_id(serial))
+
+    @callback
+    def battery_refused(self, event: Refused) -> None:
+        """A battery that delivered data was refused: say so now, and why.
+
+        Only batteries the entry has are passed here (the serial is the peer's word),
+        so the issues are as many as the entry's batteries. A battery retrying every
+        few seconds with the same refusal leaves its repair unchanged.
+        """
+        serial = event.serial
+        if self._refused.get(serial) is event.reason:
+            return
+        self._refused[serial] = event.reason
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self.refused_issue_id(serial),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=refused_issue_key(event.reason),
+            translation_placeholders={
+                "serial": mask_serial(serial),
+                "address": _address(event.peer),
+                "time": _when(event.received_at),
+                "accepted": ", ".join(
+                    sorted(mask_serial(s) for s in self._server.allowlist)
+                )
+                or "-",
+            },
+        )
 
     @callback
     def foreign_protocol(self, event: ForeignProtocol) -> None:

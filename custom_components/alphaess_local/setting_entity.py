@@ -11,13 +11,20 @@ differently.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypedDict
 
 from homeassistant.const import EntityCategory
+from homeassistant.core import CALLBACK_TYPE, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 
+from . import const
 from .battery import BatteryState, Part, PartValue, from_record
+from .const import DOMAIN
 from .coordinator import AlphaEssCoordinator
 from .entity import (
     AlphaEssEntity,
@@ -74,7 +81,7 @@ def from_setting[V](
     """Key, translation, placeholders and value of the entity for ``setting``.
 
     The entity key is the setting's stable key; the ends of the numbered windows
-    share one translation ("Charge window {window} start") with the number as a
+    share one translation ("Charge {window} start") with the number as a
     placeholder. The value is the setting in the latest report, ``convert``-ed to
     the platform's type (``True``, ``80.0``, ``02:00``).
     """
@@ -121,14 +128,75 @@ class AlphaEssSettingEntity[V](AlphaEssEntity):
         """The setting in the battery's latest report, as the platform shows it."""
         return self.entity_description.value_fn(self.battery)
 
+    # The change waiting for the owner to be done, and its timer.
+    _pending: tuple[dict[str, Requested], str | None] | None = None
+    _pending_timer: CALLBACK_TYPE | None = None
+    # Typed values settle; a switch's flip is whole as it comes.
+    _settles = True
+
     async def _async_change(self, value: Requested) -> None:
-        """Set this entity's setting; on failure the state shows what the battery reports."""
+        """Set this entity's setting once the owner is done; the last value wins.
+
+        Home Assistant's time field sends the hour edit on its own: sent at once, an
+        hour the owner never chose reached the battery. So a typed change is checked
+        now (a refusal reaches the owner, and drops the change before it) and sent
+        once no newer one came for :data:`~.const.SETTING_SETTLE` on Home Assistant's
+        clock. The call returns before that: entity calls are serialised
+        (``PARALLEL_UPDATES``), so a call waiting out the settle would hold back the
+        edit that replaces it. A change the battery does not confirm is logged, and
+        the state shows what the battery reports.
+        """
         user_id = self._context.user_id if self._context else None
-        changes = {self.entity_description.setting.wire_key: value}
+        changes: dict[str, Requested] = {
+            self.entity_description.setting.wire_key: value
+        }
+        self._drop_pending()
+        self.coordinator.control.check(changes, self.serial)  # refused: none sent
+        if not self._settles:
+            await self._apply(changes, user_id)
+            return
+        self._pending = (changes, user_id)
+        self._pending_timer = async_call_later(
+            self.hass, const.SETTING_SETTLE, self._settled
+        )
+
+    async def _apply(self, changes: dict[str, Requested], user_id: str | None) -> None:
         try:
             await self.coordinator.control.async_apply(self.serial, changes, user_id)
         finally:
             self.async_write_ha_state()
+
+    @callback
+    def _settled(self, _now: datetime) -> None:
+        """No newer change came: send the last one, in the entry's background."""
+        self._pending_timer = None
+        if self._pending is None:
+            return
+        changes, user_id = self._pending
+        self._pending = None
+        self.coordinator.config_entry.async_create_background_task(
+            self.hass,
+            self._apply_settled(changes, user_id),
+            f"{DOMAIN} settled change of {self.entity_id}",
+        )
+
+    async def _apply_settled(
+        self, changes: dict[str, Requested], user_id: str | None
+    ) -> None:
+        # Nobody awaits this call: a refusal by the battery is already logged.
+        with contextlib.suppress(HomeAssistantError):
+            await self._apply(changes, user_id)
+
+    def _drop_pending(self) -> None:
+        if self._pending_timer is not None:
+            self._pending_timer()
+            self._pending_timer = None
+        self._pending = None
+
+    async def async_will_remove_from_hass(self) -> None:
+        """A change still settling goes with the entity (control off, reload)."""
+        self._drop_pending()
+        await super().async_will_remove_from_hass()
 
 
 def async_add_setting_entities[D: AlphaEssSettingEntityDescription[Any]](

@@ -48,6 +48,7 @@ class AlphaEssSwitch(AlphaEssSettingEntity[bool], SwitchEntity):
     """Grid charging or timed discharge: a switch has two commands, not a value."""
 
     entity_description: AlphaEssSwitchEntityDescription
+    _settles = False
 
     @property
     def is_on(self) -> bool | None:

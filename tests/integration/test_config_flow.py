@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 import json
 from pathlib import Path
 import socket
@@ -13,6 +14,10 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import (
+    HomeAssistantSnapshotExtension,
+)
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.alphaess_local import config_flow
 from custom_components.alphaess_local.const import (
@@ -26,7 +31,7 @@ from custom_components.alphaess_local.const import (
 )
 
 from ..protocol.conftest import HOST
-from .conftest import free_port
+from .conftest import SERIAL, RecordedBattery, free_port
 
 UNROUTABLE = "203.0.113.7"  # TEST-NET-3: never an address of this host
 # A custom integration's flows are shown with translations/en.json; a key missing
@@ -37,12 +42,12 @@ TRANSLATIONS = json.loads(
 CONFIG_STRINGS = TRANSLATIONS["config"]
 
 
-def assert_translated(result: Any) -> None:
+def assert_translated(result: Any, errors: dict[str, str] | None = None) -> None:
     """The abort reason or form errors of ``result`` have English text."""
-    if result["type"] is FlowResultType.ABORT:
+    if result.get("type") is FlowResultType.ABORT:
         assert result["reason"] in CONFIG_STRINGS["abort"], result["reason"]
     for error in (result.get("errors") or {}).values():
-        assert error in CONFIG_STRINGS["error"], error
+        assert error in (errors or CONFIG_STRINGS["error"]), error
 
 
 async def test_user_flow_creates_entry(hass: HomeAssistant, port: int) -> None:
@@ -341,3 +346,109 @@ def test_every_flow_outcome_is_translated() -> None:
     known = set(CONFIG_STRINGS["error"]) | set(TRANSLATIONS["options"]["error"])
     assert errors <= known, errors - known
     assert aborts <= set(CONFIG_STRINGS["abort"]), aborts - set(CONFIG_STRINGS["abort"])
+
+
+# What the owner may type into the accepted serial numbers, and what each leads to
+# while the recorded battery (AL9002021030042) is connected and delivering data. The
+# lists that save (and reload the entry, dropping the battery's link) come last.
+ALLOWLIST_TYPED = {
+    "a character no serial has": ["AL9002021030042!"],
+    "too short": ["AL90"],
+    "a digit wrong": ["AL9002021030043"],
+    "lower case": ["al9002021030042"],
+    "spaces and dashes from a label": [" AL90 0202-1030 042 "],
+    "two in one field": ["AL9002021030042, al2000000000002"],
+}
+
+
+async def allowlist_outcome(
+    hass: HomeAssistant, entry: MockConfigEntry, typed: list[str]
+) -> dict[str, Any]:
+    """The form's answer to ``typed``: what it saved, or what it shows."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_ALLOWLIST: typed, CONF_DUMP: False, CONF_UNAVAILABLE_AFTER: 5},
+    )
+    if result["type"] is FlowResultType.CREATE_ENTRY:
+        await hass.async_block_till_done()
+        saved: dict[str, Any] = {"saved": entry.options[CONF_ALLOWLIST]}
+        return saved
+    hass.config_entries.options.async_abort(result["flow_id"])
+    return {
+        "step_id": result["step_id"],
+        "errors": result["errors"],
+        "description_placeholders": result["description_placeholders"],
+    }
+
+
+async def test_allowlist_form_normalises_refuses_and_warns(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    snapshot: SnapshotAssertion,
+) -> None:
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await hass.async_block_till_done()
+    outcomes = {
+        case: await allowlist_outcome(hass, loaded_entry, typed)
+        for case, typed in ALLOWLIST_TYPED.items()
+    }
+    assert outcomes == snapshot.use_extension(HomeAssistantSnapshotExtension)
+    for outcome in outcomes.values():
+        assert_translated(outcome, TRANSLATIONS["options"]["error"])
+
+
+async def test_a_typo_is_saved_only_once_the_owner_confirms(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_ALLOWLIST: ["AL9002021030043"],
+            CONF_DUMP: False,
+            CONF_UNAVAILABLE_AFTER: 5,
+        },
+    )
+    assert result["step_id"] == "allowlist"
+    assert result["description_placeholders"]["connected"] == "AL90*********42"
+    # Corrected to one that still leaves the battery out and is not a serial: asked.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_ALLOWLIST: ["AL9002021030043", "x"]}
+    )
+    assert result["step_id"] == "allowlist"
+    assert result["errors"] == {CONF_ALLOWLIST: "invalid_serial"}
+    # Saved as it is: the owner confirmed.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_ALLOWLIST: ["al9002021030043"]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loaded_entry.options[CONF_ALLOWLIST] == ["AL9002021030043"]
+
+
+async def test_a_lower_case_serial_is_stored_upper_case_and_keeps_the_battery(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_ALLOWLIST: [SERIAL.lower()], CONF_DUMP: False, CONF_UNAVAILABLE_AFTER: 5},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loaded_entry.options[CONF_ALLOWLIST] == [SERIAL]
+    await hass.async_block_till_done()  # the entry reloads: connections drop
+    assert loaded_entry.runtime_data.server.allowlist == {SERIAL}
+    # The battery reconnects, as it does after every reload, and is served.
+    again: RecordedBattery = await battery()
+    await again.replay()
+    await hass.async_block_till_done()
+    assert loaded_entry.runtime_data.server.connected_serials == {SERIAL}
+    assert not await again.closed_by_server(timeout=0.2)

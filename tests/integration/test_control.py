@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import timedelta
 import logging
 from typing import Any
 
@@ -11,8 +12,13 @@ from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed,
+)
 
 from custom_components.alphaess_local import const
 from custom_components.alphaess_local.const import (
@@ -34,6 +40,32 @@ OPTIONS = {CONF_ALLOWLIST: [], CONF_DUMP: False, CONF_UNAVAILABLE_AFTER: 5}
 
 def setting_entity(hass: HomeAssistant, platform: str, key: str) -> str | None:
     return er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{SERIAL}_{key}")
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Home Assistant's clock past the settle; the change is sent and answered."""
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=const.SETTING_SETTLE)
+    )
+    async with asyncio.timeout(30):
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def settled[T](hass: HomeAssistant, call: Awaitable[T]) -> T:
+    """``call`` to a setting entity, then the settle it starts."""
+    result = await call
+    await settle(hass)
+    return result
+
+
+async def set_value(
+    hass: HomeAssistant, entity_id: str | None, **value: float | str
+) -> None:
+    """The owner sets a number (``value=``) or a time (``time=``), as the UI does."""
+    domain = "time" if "time" in value else "number"
+    await hass.services.async_call(
+        domain, "set_value", {"entity_id": entity_id, **value}, blocking=True
+    )
 
 
 async def allow_control(
@@ -139,22 +171,13 @@ async def test_out_of_range_values_are_refused(
     stop = setting_entity(hass, "number", "charge_stop_soc")
     window = setting_entity(hass, "time", "charge_window_1_start")
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(
-            "number", "set_value", {"entity_id": stop, "value": 5}, blocking=True
-        )
+        await settled(hass, set_value(hass, stop, value=5))
     assert err.value.translation_key == "stop_below_cutoff"
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(
-            "time",
-            "set_value",
-            {"entity_id": window, "time": "02:30:00"},
-            blocking=True,
-        )
+        await settled(hass, set_value(hass, window, time="02:30:00"))
     assert err.value.translation_key == "whole_hours_only"
     with pytest.raises(ServiceValidationError):
-        await hass.services.async_call(
-            "number", "set_value", {"entity_id": stop, "value": 150}, blocking=True
-        )
+        await settled(hass, set_value(hass, stop, value=150))
     assert len(battery.config_answers) == answers  # nothing was sent
 
 
@@ -171,11 +194,8 @@ async def test_battery_that_ignores_the_change_reverts(
     battery.ignore_settings = True
     stop = setting_entity(hass, "number", "charge_stop_soc")
     assert stop is not None
-    with pytest.raises(HomeAssistantError) as err:
-        await hass.services.async_call(
-            "number", "set_value", {"entity_id": stop, "value": 90}, blocking=True
-        )
-    assert err.value.translation_key == "not_applied"
+    # The call returns once the value is checked; the battery's silence is logged.
+    await settled(hass, set_value(hass, stop, value=90))
     assert float(hass.states.get(stop).state) == 100  # type: ignore[union-attr]
     assert "did not apply BatHighCap" in caplog.text
 
@@ -187,12 +207,10 @@ async def test_two_quick_changes_are_serialised(
     battery: SimulatedBattery = await simulated()
     stop = setting_entity(hass, "number", "charge_stop_soc")
     end = setting_entity(hass, "time", "discharge_window_2_end")
-    await asyncio.gather(
-        hass.services.async_call(
-            "number", "set_value", {"entity_id": stop, "value": 90}, blocking=True
-        ),
-        hass.services.async_call(
-            "time", "set_value", {"entity_id": end, "time": "06:00:00"}, blocking=True
+    await settled(
+        hass,
+        asyncio.gather(
+            set_value(hass, stop, value=90), set_value(hass, end, time="06:00:00")
         ),
     )
     assert battery.settings["BatHighCap"] == "90"
@@ -201,6 +219,44 @@ async def test_two_quick_changes_are_serialised(
     last = battery.config_answers[-1]
     assert (last["BatHighCap"], last["TimeDisE2"]) == ("90", "6")
     assert hass.states.get(end).state == "06:00:00"  # type: ignore[union-attr]
+
+
+async def test_hour_then_minute_edits_write_once_the_final_value(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
+) -> None:
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    answers = len(battery.config_answers)
+    start = setting_entity(hass, "time", "charge_window_1_start")
+    # The time field sends each part as it is edited: 05:00, then 06:00, 06:00.
+    await set_value(hass, start, time="05:00:00")
+    await set_value(hass, start, time="06:00:00")
+    await hass.async_block_till_done()
+    assert len(battery.config_answers) == answers  # nothing before the settle
+    await settled(hass, set_value(hass, start, time="06:00:00"))
+    sent = [a["TimeChaF1"] for a in battery.config_answers[answers:] if len(a) > 1]
+    assert sent == ["6"]
+    assert hass.states.get(start).state == "06:00:00"  # type: ignore[union-attr]
+
+
+async def test_a_refused_final_edit_writes_nothing(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulated: Callable[[], Any]
+) -> None:
+    """02:30 typed: the hour alone (02:00) came first, then the refused minutes."""
+    await allow_control(hass, loaded_entry, True)
+    battery: SimulatedBattery = await simulated()
+    answers = len(battery.config_answers)
+    start = setting_entity(hass, "time", "charge_window_1_start")
+    await set_value(hass, start, time="02:00:00")
+    with pytest.raises(ServiceValidationError) as err:
+        await set_value(hass, start, time="02:30:00")
+    assert err.value.translation_key == "whole_hours_only"
+    # Well past the settle: the hour alone is never sent.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=1))
+    async with asyncio.timeout(30):
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(battery.config_answers) == answers
+    assert hass.states.get(start).state == "00:00:00"  # type: ignore[union-attr]
 
 
 async def test_set_charge_schedule_action(

@@ -39,7 +39,7 @@ from custom_components.alphaess_local.port_issues import (
     TLS_REFUSED,
     foreign_issue_key,
 )
-from custom_components.alphaess_local.protocol import ForeignKind
+from custom_components.alphaess_local.protocol import ForeignKind, Refusal
 from custom_components.alphaess_local.reload import async_update_options
 
 from ..conftest import load_session
@@ -403,6 +403,82 @@ async def test_the_no_battery_repair_names_a_refused_battery(
     assert "was refused" in rendered(issue)
 
 
+async def test_a_battery_refused_after_delivering_data_raises_a_repair_at_once(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await hass.async_block_till_done()
+    # The owner saves a list without the battery: the entry reloads, the link drops.
+    async_update_options(hass, loaded_entry, {CONF_ALLOWLIST: ["AL2000000000002"]})
+    await hass.async_block_till_done()
+    again: RecordedBattery = await battery()
+    await again.send_json(2, login("recorded-pw"))
+    assert await again.closed_by_server(timeout=2)
+    await hass.async_block_till_done()  # no time passes: within one push
+    issue_id = f"{port_issues.BATTERY_REFUSED}_{loaded_entry.entry_id}_{SERIAL}"
+    issue = our_issues(hass)[issue_id]
+    assert issue.translation_key == "battery_refused_not_allowed"
+    text = rendered(issue)
+    assert "AL90*********42" in text
+    assert (
+        "**Accepted battery serial numbers** (the list holds AL20*********02)" in text
+    )
+    assert "127.0.0.1 at" in text
+    # A stranger refused the same way raises nothing of the kind.
+    stranger: RecordedBattery = await battery()
+    await stranger.send_json(2, {**login("x"), "UserName": "AL3000000000003"})
+    assert await stranger.closed_by_server(timeout=2)
+    await hass.async_block_till_done()
+    assert [i for i in our_issues(hass) if "AL3000000000003" in i] == []
+    # The owner puts it back: once it delivers data again, the repair is gone.
+    async_update_options(hass, loaded_entry, {CONF_ALLOWLIST: [SERIAL]})
+    await hass.async_block_till_done()
+    back: RecordedBattery = await battery()
+    await back.replay()
+    await hass.async_block_till_done()
+    assert issue_id not in our_issues(hass)
+
+
+async def test_a_refused_battery_s_repair_clears_when_it_is_served(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    """Without a reload between: the same listener refuses it, then serves it."""
+    server = loaded_entry.runtime_data.server
+    issue_id = f"{port_issues.BATTERY_REFUSED}_{loaded_entry.entry_id}_{SERIAL}"
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await hass.async_block_till_done()
+    # While the battery is served, a device with its serial and another login is
+    # refused: that is not the battery being refused.
+    squatter: RecordedBattery = await battery()
+    await squatter.send_json(2, login("other-pw"))
+    assert await squatter.closed_by_server(timeout=2)
+    await hass.async_block_till_done()
+    assert issue_id not in our_issues(hass)
+    await own.close()
+    async with asyncio.timeout(5):
+        while server.connected_serials:
+            await asyncio.sleep(0.01)
+    # The battery's network stick was reset: a new login, which the owner refuses.
+    reset: RecordedBattery = await battery()
+    await reset.request(2, login("new-pw"))
+    assert server.holders.choose_login(SERIAL, first=True, address=HOST)
+    assert await reset.closed_by_server(timeout=2)
+    again: RecordedBattery = await battery()
+    await again.send_json(2, login("new-pw"))
+    assert await again.closed_by_server(timeout=2)
+    await hass.async_block_till_done()
+    issue = our_issues(hass)[issue_id]
+    assert issue.translation_key == "battery_refused_credentials_refused"
+    assert "remove the battery's device" in rendered(issue)
+    # Its old login comes back and delivers data: the repair goes.
+    back: RecordedBattery = await battery()
+    await back.replay()
+    await hass.async_block_till_done()
+    assert issue_id not in our_issues(hass)
+
+
 async def test_the_ports_repairs_go_with_the_entry(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
@@ -419,4 +495,5 @@ def test_every_issue_the_port_can_raise_is_translated() -> None:
     keys = {foreign_issue_key(kind) for kind in ForeignKind}
     keys |= {NO_BATTERY, f"{NO_BATTERY}_foreign", f"{NO_BATTERY}_refused"}
     keys.add(NEW_CREDENTIALS)
+    keys |= {port_issues.refused_issue_key(reason) for reason in Refusal}
     assert keys <= set(STRINGS["issues"])

@@ -28,7 +28,11 @@ from custom_components.alphaess_local.protocol.server import (
     session as session_module,
 )
 from custom_components.alphaess_local.protocol.server.dump import TrafficDump
-from custom_components.alphaess_local.protocol.server.events import Disconnected
+from custom_components.alphaess_local.protocol.server.events import (
+    Disconnected,
+    Refusal,
+    Refused,
+)
 from custom_components.alphaess_local.protocol.server.server import AlphaServer
 from tests.conftest import warnings_logged
 
@@ -194,6 +198,10 @@ async def test_allowlist_applies_to_every_history_row(
     await intruder.send(history((OTHER, "11:00:35"), (SERIAL, "11:01:36")))
     assert await intruder.closed_by_server(timeout=2)
     assert len(events.messages(HistoryUpload)) == 1
+    # The owner hears of the refusal and why (the intruder's address, the serial).
+    (refused,) = [e for e in events.events if isinstance(e, Refused)]
+    assert (refused.serial, refused.reason) == (OTHER, Refusal.NOT_ALLOWED)
+    assert refused.peer.startswith("127.0.0.1:")
 
 
 async def test_damaged_login_then_two_hundred_frames_get_two_hundred_acks(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 import json
 import logging
 from pathlib import Path
@@ -18,6 +19,7 @@ import socket
 import ssl
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -529,3 +531,15 @@ def test_serve_answers_tls_with_the_given_certificate_or_not_at_all(
     assert made.key not in output.read().err + output.out
     assert cli.main(["serve", "--host", HOST, "--port", "0", "--no-tls"]) == 0
     assert servers[-1].tls is None
+
+
+def test_simulate_keeps_its_clock_in_the_time_zone_it_is_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Summer in Berlin: UTC+2, naive as a battery's clock is.
+    now = datetime(2026, 7, 1, 10, 0, 30, 500_000, tzinfo=UTC)
+    start = cli.clock_start(ZoneInfo("Europe/Berlin"), now)
+    assert start == datetime(2026, 7, 1, 12, 0, 30)
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--tz", "Mars/Olympus_Mons"])
+    assert "unknown time zone 'Mars/Olympus_Mons'" in capsys.readouterr().err

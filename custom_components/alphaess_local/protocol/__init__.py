@@ -89,6 +89,8 @@ from .server.events import (
     Disconnected,
     ForeignProtocol,
     Received,
+    Refusal,
+    Refused,
     ServerError,
     ServerEvent,
 )
@@ -151,6 +153,8 @@ __all__ = [
     "Proof",
     "RealtimeRecord",
     "Received",
+    "Refusal",
+    "Refused",
     "RelayPolicy",
     "RelayStats",
     "Requested",

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterable
 import contextlib
 from dataclasses import replace
+from datetime import UTC, datetime
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ from pathlib import Path
 import signal
 import ssl
 import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .codec.redact import mask_serial, to_jsonable
 from .relay import CommandKind, RelayPolicy
@@ -29,6 +31,7 @@ from .server.events import (
     Disconnected,
     ForeignProtocol,
     Received,
+    Refused,
     ServerEvent,
 )
 from .server.server import DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, AlphaServer
@@ -63,6 +66,8 @@ def _print_event(event: ServerEvent) -> None:
             summary = "disconnected"
         case ForeignProtocol(foreign=foreign):
             summary = f"spoke {foreign.describe()}, not the cloud protocol; closed"
+        case Refused(reason=reason):
+            summary = f"refused ({reason}); closed"
         case CredentialsMismatch(first=first):
             summary = (
                 "logged in with new credentials, not the ones pinned first (last seen "
@@ -200,10 +205,28 @@ async def _simulate(args: argparse.Namespace) -> None:
     identity = Identity(serial=args.serial)
     if args.password is not None:
         identity = replace(identity, password=args.password)
+    start = clock_start(args.tz, datetime.now(UTC)) if args.tz else None
     battery = SimulatedBattery(
-        args.host, args.port, identity=identity, speed=args.speed
+        args.host, args.port, identity=identity, speed=args.speed, start=start
     )
     await battery.run()
+
+
+def clock_start(zone: ZoneInfo, now: datetime) -> datetime:
+    """The battery's clock at ``now``: naive local time in ``zone``, as a battery's is.
+
+    A real battery's clock is set to local time; the simulator's follows the host's
+    unless told the owner's zone, so a host in UTC serving a Home Assistant in Berlin
+    would see an hour of clock offset that no real battery has.
+    """
+    return now.astimezone(zone).replace(tzinfo=None, microsecond=0)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from err
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--serial", default=DEFAULT_SERIAL)
     simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up")
     simulate.add_argument("--password", help="log in with this password")
+    simulate.add_argument(
+        "--tz",
+        type=_zone,
+        help="the battery clock's time zone, e.g. Europe/Berlin (default: the host's)",
+    )
     args = parser.parse_args(argv)
     for stream in (sys.stdout, sys.stderr):
         # A terminal or pipe that cannot show a character gets its escape, never an

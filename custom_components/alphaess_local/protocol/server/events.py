@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from ..codec.frame import CorruptBytes
 from ..codec.messages import Message
@@ -95,6 +96,29 @@ class CloudSettings:
     settings: dict[str, object]
 
 
+class Refusal(StrEnum):
+    """Why a connection was refused the serial it named."""
+
+    NOT_ALLOWED = "not_allowed"  # not on the allowlist
+    AWAITING_OWNER = "awaiting_owner"  # the admission policy said no (for now)
+    NO_SLOT = "no_slot"  # the remaining slots are kept for the reserved serials
+    CREDENTIALS_REFUSED = "credentials_refused"  # a login the owner refused
+    HELD = "held"  # another live connection holds the serial
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A connection named a serial and was refused it; it is closed.
+
+    The serial is the peer's word: an owner acts on it only for a battery it knows.
+    """
+
+    serial: str
+    received_at: datetime
+    peer: str
+    reason: Refusal
+
+
 type ServerEvent = (
     Received
     | Corrupted
@@ -102,6 +126,7 @@ type ServerEvent = (
     | ForeignProtocol
     | CredentialsMismatch
     | CloudSettings
+    | Refused
 )
 
 

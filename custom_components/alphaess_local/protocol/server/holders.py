@@ -31,7 +31,7 @@ from ..codec.messages import Login
 from ..codec.redact import mask_serial
 from .connections import Spoke
 from .credentials import CredentialPins, Proof
-from .events import CredentialsMismatch, ServerEvent
+from .events import CredentialsMismatch, Refusal, Refused, ServerEvent
 from .log_budget import (
     OTHER_CREDENTIALS,
     REFUSED_CREDENTIALS,
@@ -102,6 +102,7 @@ class SerialHolders:
         record = session.record
         if self.allowlist and serial not in self.allowlist:
             record.spoke, record.detail = Spoke.REFUSED, "not on the accepted list"
+            self._refused(session, serial, Refusal.NOT_ALLOWED)
             if self._budget.refusal(UNKNOWN_SERIAL, session.host):
                 _LOGGER.warning(
                     "Refused battery %s from %s: not on the allowlist",
@@ -111,9 +112,11 @@ class SerialHolders:
             return False
         if self._admission is not None and not self._admission(serial):
             record.spoke, record.detail = Spoke.REFUSED, "waiting for the owner's yes"
+            self._refused(session, serial, Refusal.AWAITING_OWNER)
             return False
         if not self._room_for(serial):
             record.spoke, record.detail = Spoke.REFUSED, "slots kept for the battery"
+            self._refused(session, serial, Refusal.NO_SLOT)
             if self._budget.once_an_hour("reserved slots"):
                 _LOGGER.warning(
                     "Refused battery %s from %s: the remaining connection slots are "
@@ -134,6 +137,7 @@ class SerialHolders:
         if proof is Proof.REFUSED:
             record.spoke = Spoke.REFUSED
             record.detail = f"{mask_serial(serial)}: credentials the owner refused"
+            self._refused(session, serial, Refusal.CREDENTIALS_REFUSED)
             if self._budget.refusal(REFUSED_CREDENTIALS, session.host):
                 _LOGGER.warning(
                     "Refused a login for battery %s from %s: its credentials are "
@@ -147,6 +151,7 @@ class SerialHolders:
             if not self._may_take(previous, proof, session.ticks()):
                 record.spoke = Spoke.REFUSED
                 record.detail = f"{mask_serial(serial)} is held by {previous.peer}"
+                self._refused(session, serial, Refusal.HELD)
                 self._refuse_second(session, serial, previous)
                 return False
             # The battery holds one link; a new one after silence means the old is dead.
@@ -165,6 +170,10 @@ class SerialHolders:
         if session.has_delivered:  # a late login, after the battery's records
             self.delivered(session)
         return True
+
+    def _refused(self, session: Session, serial: str, reason: Refusal) -> None:
+        """Tell the owner: a battery it had may be locked out by its own settings."""
+        self._emit(Refused(serial, self._now(), session.peer, reason))
 
     def delivered(self, session: Session) -> None:
         """``session`` sent its battery's data: the first login it made is pinned.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping
+import contextlib
 from datetime import UTC, datetime
 from functools import partial
 import logging
@@ -143,10 +144,22 @@ class AlphaServer(ServerCommands):
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind and listen; raises ``OSError`` if the port is taken."""
-        self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, reuse_address=True
+        """Bind and listen; raises ``OSError`` if the port is taken.
+
+        Cancellation-safe: ``start_server`` binds the socket before its last await,
+        so a cancel there (Home Assistant stopping during a reload) would leave a
+        listener nobody owns, holding the port. It runs shielded, and a cancelled
+        start closes what it started.
+        """
+        starting = asyncio.ensure_future(
+            asyncio.start_server(self._accept, self.host, self.port, reuse_address=True)
         )
+        try:
+            self._server = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                (await starting).close()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
         _LOGGER.info(
             "Listening for AlphaESS batteries on %s:%s", self.host or "*", self.port
