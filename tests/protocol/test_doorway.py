@@ -23,28 +23,8 @@ from custom_components.alphaess_local.protocol.server import doorway
 from custom_components.alphaess_local.protocol.server.events import Disconnected
 from custom_components.alphaess_local.protocol.server.server import AlphaServer
 
-from .conftest import HOST, EventLog as Events, RawClient
+from .conftest import HOST, EventLog as Events, From, RawClient
 from .test_server import SERIAL, login, realtime
-
-From = Callable[[int, str], Any]
-
-
-@pytest.fixture
-async def connect_from(socket_enabled: None) -> AsyncGenerator[From]:
-    """Connect to the server from a chosen 127.0.0.x source address."""
-    clients: list[RawClient] = []
-
-    async def _connect(port: int, source: str) -> RawClient:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, local_addr=(source, 0)
-        )
-        client = RawClient(reader, writer)
-        clients.append(client)
-        return client
-
-    yield _connect
-    for client in clients:
-        await client.close()
 
 
 async def is_open(client: RawClient) -> bool:
