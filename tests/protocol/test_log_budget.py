@@ -28,20 +28,10 @@ from custom_components.alphaess_local.protocol.server.log_budget import (
     LogBudget,
 )
 
-from .conftest import From
+from .conftest import From, Ticks
 from .test_server import SERIAL, login
 
 SERVER_LOGGER = "custom_components.alphaess_local.protocol.server"
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -57,7 +47,7 @@ async def test_a_flood_of_invented_serials_gives_a_handful_of_lines_an_hour(
     connect_from: From,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = FakeClock()
+    clock = Ticks()
     server: AlphaServer = await make_server(allowlist=[SERIAL], ticks=clock)
     sources = [f"127.0.{7 + n // 4}.{1 + n % 4}" for n in range(8)]
     per_hour = 100  # connections per simulated hour, each a new serial
@@ -99,7 +89,7 @@ def test_bad_input_from_ever_new_addresses_is_bounded_and_summarised(
 
     No table is emptied to make room, which would give every address its budget back.
     """
-    clock = FakeClock()
+    clock = Ticks()
     budget = LogBudget(clock)
     caplog.set_level(logging.WARNING, SERVER_LOGGER)
     rounds = 3  # the same 400 addresses, three times within the hour
@@ -129,7 +119,7 @@ def test_bad_input_from_ever_new_addresses_is_bounded_and_summarised(
 def test_the_summary_comes_with_the_next_line_asked_for_after_the_hour(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = FakeClock()
+    clock = Ticks()
     budget = LogBudget(clock)
     caplog.set_level(logging.WARNING, SERVER_LOGGER)
     hosts = [f"192.0.2.{n}" for n in range(1, 41)]
@@ -155,7 +145,7 @@ def test_code_chosen_keys_are_never_forgotten_all_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(log_budget, "MAX_LOGGED_REFUSALS", 4)
-    budget = LogBudget(FakeClock())
+    budget = LogBudget(Ticks())
     assert budget.once_an_hour("connection limit")
     for n in range(3):
         assert budget.once_an_hour(f"kind {n}")
