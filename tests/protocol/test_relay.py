@@ -69,6 +69,7 @@ class ScriptedCloud:
         self.changed = asyncio.Event()
         self.server: asyncio.Server | None = None
         self.port = 0
+        self.stopped = False
 
     async def start(self, port: int = 0, *, rcvbuf: int | None = None) -> None:
         if rcvbuf is None:
@@ -81,18 +82,26 @@ class ScriptedCloud:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        # A connection accepted just now may not have reached _serve yet: it must
+        # not start serving (a silent cloud would sleep on, and wait_closed() with it).
+        self.stopped = True
+        if self.server is not None:
+            self.server.close()
+            self.server.abort_clients()
         for writer in self.writers:
             writer.transport.abort()
         for task in self.handlers:
             task.cancel()
         await asyncio.gather(*self.handlers, return_exceptions=True)
         if self.server is not None:
-            self.server.close()
             await self.server.wait_closed()
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        if self.stopped:
+            writer.transport.abort()
+            return
         self.connections += 1
         self.writers.append(writer)
         task = asyncio.current_task()
