@@ -65,6 +65,10 @@ class AlphaEssSensorEntityDescription(
 
     value_fn: Callable[[BatteryState], Value]
     exists_fn: Callable[[BatteryState], bool]
+    # Decimals the battery measures this value to (None: shown as it arrives). Every
+    # different state string is a row in the recorder's database: "1653.9826 W" from a
+    # product of volts and amps would make each flicker of the fourth decimal one.
+    decimals: int | None = None
 
 
 def _realtime(read: Callable[[RealtimeRecord], Value]) -> PartValue[Value]:
@@ -121,6 +125,7 @@ def _power(
     translation_key: str | None = None,
     translation_placeholders: dict[str, str] | None = None,
     entity_category: EntityCategory | None = None,
+    enabled_default: bool = True,
 ) -> AlphaEssSensorEntityDescription:
     return AlphaEssSensorEntityDescription(
         key=key,
@@ -129,7 +134,9 @@ def _power(
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        decimals=0,
         entity_category=entity_category,
+        entity_registry_enabled_default=enabled_default,
         value_fn=value_fn,
         exists_fn=exists_fn,
         translation_placeholders=translation_placeholders,
@@ -191,15 +198,33 @@ REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         exists_fn=_has_realtime,
     ),
     _power("battery_power", _realtime(lambda r: r.pbat)),
-    _power("battery_charge_power", _realtime(lambda r: _negative(r.pbat))),
-    _power("battery_discharge_power", _realtime(lambda r: _positive(r.pbat))),
+    # The halves say what battery power and grid power say, every push: off until an
+    # owner wants them (a power card that cannot show a signed value).
+    _power(
+        "battery_charge_power",
+        _realtime(lambda r: _negative(r.pbat)),
+        enabled_default=False,
+    ),
+    _power(
+        "battery_discharge_power",
+        _realtime(lambda r: _positive(r.pbat)),
+        enabled_default=False,
+    ),
     _power("pv_power", _realtime(lambda r: r.pv_power)),
     _power("pv1_power", _realtime(lambda r: r.ppv1)),
     _power("pv2_power", _realtime(lambda r: r.ppv2)),
     _power("ac_pv_power", _realtime(lambda r: r.pmeter_dc)),
     _power("grid_power", _realtime(lambda r: r.grid_power)),
-    _power("grid_import_power", _realtime(lambda r: _positive(r.grid_power))),
-    _power("grid_export_power", _realtime(lambda r: _negative(r.grid_power))),
+    _power(
+        "grid_import_power",
+        _realtime(lambda r: _positive(r.grid_power)),
+        enabled_default=False,
+    ),
+    _power(
+        "grid_export_power",
+        _realtime(lambda r: _negative(r.grid_power)),
+        enabled_default=False,
+    ),
     _power("inverter_power", _realtime(lambda r: r.inverter_power)),
     _power("house_load", _realtime(lambda r: r.house_load)),
     AlphaEssSensorEntityDescription(
@@ -209,6 +234,7 @@ REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
         state_class=SensorStateClass.MEASUREMENT,
         entity_registry_enabled_default=False,
+        decimals=0,
         value_fn=_realtime(lambda r: r.apparent_power),
         exists_fn=_has_realtime,
     ),
@@ -219,6 +245,7 @@ REALTIME_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
         state_class=SensorStateClass.MEASUREMENT,
         entity_registry_enabled_default=False,
+        decimals=0,
         value_fn=_realtime(lambda r: r.reactive_power_ac),
         exists_fn=_has_realtime,
     ),
@@ -244,6 +271,7 @@ def _voltage(
     exists_fn: Callable[[BatteryState], bool] = _has_detail,
     translation_key: str | None = None,
     translation_placeholders: dict[str, str] | None = None,
+    decimals: int = 1,
 ) -> AlphaEssSensorEntityDescription:
     return AlphaEssSensorEntityDescription(
         key=key,
@@ -252,6 +280,7 @@ def _voltage(
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
+        decimals=decimals,
         value_fn=_detail(read),
         exists_fn=exists_fn,
         translation_placeholders=translation_placeholders,
@@ -314,7 +343,8 @@ DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         translation_placeholders={"phase": "L3"},
         exists_fn=_three_phase_detail,
     ),
-    _voltage("battery_voltage", lambda r: r.bat_v),
+    # Measured to 10 mV ("50.48"), unlike the grid and PV voltages (0.1 V).
+    _voltage("battery_voltage", lambda r: r.bat_v, decimals=2),
     AlphaEssSensorEntityDescription(
         key="grid_frequency",
         translation_key="grid_frequency",
@@ -332,6 +362,8 @@ DETAIL_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
+        # Sent as "-36.60": the second decimal is always 0.
+        decimals=1,
         value_fn=_detail(lambda r: r.bat_c),
         exists_fn=_has_detail,
     ),
@@ -519,6 +551,24 @@ async def async_setup_entry(
     )
 
 
+def shown_value(
+    description: AlphaEssSensorEntityDescription, state: BatteryState
+) -> Value:
+    """The value, to the decimals the battery measures it to.
+
+    Rounded here, not by ``suggested_display_precision``: that only changes what the
+    frontend shows, while the state (and a recorder row per new state) keeps every
+    decimal. Whole watts are ints, so the state reads "1654", not "1654.0".
+    """
+    value = description.value_fn(state)
+    decimals = description.decimals
+    if decimals is None or not isinstance(value, float):
+        return value
+    if decimals == 0:
+        return round(value)
+    return round(value, decimals) + 0.0  # + 0.0: never "-0.0"
+
+
 class AlphaEssSensor(AlphaEssEntity, SensorEntity):
     """A battery value."""
 
@@ -527,7 +577,7 @@ class AlphaEssSensor(AlphaEssEntity, SensorEntity):
     @property
     def native_value(self) -> Value:
         """Current value, read from the battery's latest records."""
-        return self.entity_description.value_fn(self.battery)
+        return shown_value(self.entity_description, self.battery)
 
     def _value(self) -> object:
         return self.native_value

@@ -72,15 +72,12 @@ async def test_recorded_session_creates_device_and_entities(
 
     # Second realtime push of the session (10:02:02).
     assert float(value(hass, "state_of_charge")) == 33.2
-    assert float(value(hass, "battery_power")) == pytest.approx(-688.896)
-    assert float(value(hass, "battery_charge_power")) == pytest.approx(688.896)
-    assert float(value(hass, "battery_discharge_power")) == 0
+    # Sent as "-688.8960" (volts times amps): the state is whole watts.
+    assert value(hass, "battery_power") == "-689"
     assert float(value(hass, "pv_power")) == 2475
     assert float(value(hass, "pv1_power")) == 1245
     assert float(value(hass, "ac_pv_power")) == 1077
     assert float(value(hass, "grid_power")) == -9
-    assert float(value(hass, "grid_import_power")) == 0
-    assert float(value(hass, "grid_export_power")) == 9
     assert float(value(hass, "inverter_power")) == 1640
     assert float(value(hass, "house_load")) == 1640 - 9 + 1077
     # Detailed record (10:02:40).
@@ -122,9 +119,17 @@ async def test_recorded_session_creates_device_and_entities(
         for k in keys
         if k.endswith(("_l1", "_l2", "_l3")) or k.startswith("module_soc")
     }
-    disabled = ent_reg.async_get(entity_id(hass, "sensor", "apparent_power"))
-    assert disabled is not None
-    assert disabled.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    for key in (
+        "apparent_power",
+        "battery_charge_power",
+        "battery_discharge_power",
+        "grid_import_power",
+        "grid_export_power",
+    ):
+        disabled = ent_reg.async_get(entity_id(hass, "sensor", key))
+        assert disabled is not None, key
+        assert disabled.disabled_by is er.RegistryEntryDisabler.INTEGRATION, key
+        assert hass.states.get(disabled.entity_id) is None, key
 
     assert [r.getMessage() for r in warnings_logged(caplog)] == []
     assert all(record.exc_info is None for record in caplog.records)
@@ -156,7 +161,7 @@ async def test_late_and_repeated_records_never_go_backwards(
     assert float(value(hass, "pv_energy")) == 433.0
     assert float(value(hass, "battery_charge_energy")) == 144.5
     assert float(value(hass, "state_of_charge")) == 33.2
-    assert float(value(hass, "battery_power")) == float(newest["Pbat"])
+    assert float(value(hass, "battery_power")) == round(float(newest["Pbat"]))
 
 
 async def test_three_phase_and_multi_module_entities(
@@ -308,3 +313,84 @@ async def test_event_log_not_repeated_after_restart(
     await hass.async_block_till_done()
     assert len(fired) == 16
     assert float(value(hass, "pv_energy")) == 433.0
+
+
+HALVES = (
+    "battery_charge_power",
+    "battery_discharge_power",
+    "grid_import_power",
+    "grid_export_power",
+)
+
+
+async def test_a_half_disabled_by_default_can_be_enabled(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    ent_reg = er.async_get(hass)
+    charge = entity_id(hass, "sensor", "battery_charge_power")
+    assert hass.states.get(charge) is None
+    ent_reg.async_update_entity(charge, disabled_by=None)
+    await client.close()
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    client = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    assert value(hass, "battery_charge_power") == "689"
+    for key in HALVES[1:]:  # the others stay off
+        assert hass.states.get(entity_id(hass, "sensor", key)) is None, key
+
+
+async def test_halves_enabled_before_stay_enabled(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    # An install from before they were off by default: its registry has them enabled.
+    ent_reg = er.async_get(hass)
+    for key in HALVES:
+        ent_reg.async_get_or_create(
+            "sensor", DOMAIN, f"{SERIAL}_{key}", config_entry=loaded_entry
+        )
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    assert value(hass, "battery_charge_power") == "689"
+    assert value(hass, "battery_discharge_power") == "0"
+    assert value(hass, "grid_import_power") == "0"
+    assert value(hass, "grid_export_power") == "9"
+
+
+async def test_values_are_rounded_to_what_the_battery_measures(
+    hass: HomeAssistant, battery: Callable[[], Any]
+) -> None:
+    client: RecordedBattery = await battery()
+    await client.replay()
+    session = client.session
+    newest = session["realtime"][-1]
+    await client.request(
+        16,
+        dict(newest, Time="2021/03/24 10:02:12", Pbat="1653.9826", PmeterL1="-0.4"),
+    )
+    await client.request(
+        5,
+        dict(
+            session["detail"],
+            Time="2021/03/24 10:07:40",
+            Ua="230.04",
+            BatV="50.486",
+            BatC="-0.04",
+            Fac="50.013",
+            EpvTotal="433.05",
+        ),
+    )
+    await hass.async_block_till_done()
+    assert value(hass, "battery_power") == "1654"
+    assert value(hass, "grid_power") == "0"  # never "-0"
+    assert value(hass, "grid_voltage") == "230.0"
+    assert value(hass, "battery_voltage") == "50.49"  # measured to 10 mV
+    assert value(hass, "battery_current") == "0.0"  # never "-0.0"
+    # Other units as the battery sends them; energy totals never lose a decimal.
+    assert value(hass, "grid_frequency") == "50.013"
+    assert value(hass, "pv_energy") == "433.05"
