@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 import json
 import sys
@@ -89,7 +89,7 @@ def ha_string(value: Value) -> str:
     return str(value)
 
 
-def _decode[M](command: Command, payload: dict[str, object], kind: type[M]) -> M:
+def _decode[M](command: Command, payload: Mapping[str, object], kind: type[M]) -> M:
     message = decode_message(Frame(1, command, json.dumps(payload).encode()))
     assert isinstance(message, kind), message
     return message
