@@ -3,7 +3,8 @@
 Every value comes from a typed record of the protocol package; the lambdas here only
 pick fields (and clip signed powers into the non-negative halves the Energy dashboard
 and power cards want). Lifetime energy comes from :attr:`BatteryState.energy`, which
-never steps backwards.
+never steps backwards. :func:`shown_value` rounds each value to what the battery
+measures, the one place that keeps a meaningless decimal from costing a recorder row.
 """
 
 from __future__ import annotations
