@@ -153,6 +153,7 @@ class CloudSource:
             # A stranger's refusal is the no-battery or new-battery repair's story;
             # one while the battery is served is a device using its serial.
             serial = event.serial
+            self.admission.refused(event)
             if serial in self._known() and serial not in self.connected_serials:
                 self.issues.battery_refused(event)
             return

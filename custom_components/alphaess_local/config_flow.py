@@ -253,6 +253,11 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
         )
         if user_input is not None:
             schema = self.add_suggested_values_to_schema(schema, user_input)
+        # The first-battery rule accepts without listing: say which battery it is.
+        accepted = options.get(CONF_ALLOWLIST) or seen_batteries(
+            self.hass, self.config_entry
+        )
+        placeholders["accepted"] = _masked(sorted(accepted))
         return self.async_show_form(
             step_id="init",
             data_schema=schema,

@@ -19,20 +19,34 @@ from .reload import async_update_options
 class AddBatteryFlow(ConfirmRepairFlow):
     """Add the battery to the allowlist, with every battery the entry already has."""
 
-    def __init__(self, entry_id: str, serial: str) -> None:
-        """Ask about ``serial`` for entry ``entry_id``."""
+    def __init__(
+        self, entry_id: str, serial: str, seen: dict[str, str] | None = None
+    ) -> None:
+        """Ask about ``serial`` for entry ``entry_id``.
+
+        ``seen``: where it connected from, its model and when it was first seen (the
+        issue's data), so the owner can tell whether it is theirs.
+        """
         super().__init__()
         self._entry_id = entry_id
         self._serial = serial
+        self._seen = seen or {}
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
         """Confirm, then add; the entry reloads once and the battery is accepted."""
         if user_input is None:
+            placeholders = {
+                "address": self._seen.get("address", ""),
+                "first_seen": self._seen.get("first_seen", ""),
+                "model": self._seen.get("model", ""),
+                "serial": mask_serial(self._serial),
+            }
+            # Its own text when the battery has not reported its model.
             return self.async_show_form(
-                step_id="confirm",
-                description_placeholders={"serial": mask_serial(self._serial)},
+                step_id="confirm" if placeholders["model"] else "confirm_no_model",
+                description_placeholders=placeholders,
             )
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
@@ -56,6 +70,12 @@ class AddBatteryFlow(ConfirmRepairFlow):
             self.hass, entry, {**entry.options, CONF_ALLOWLIST: sorted(current)}
         )
         return self.async_create_entry(data={})
+
+    async def async_step_confirm_no_model(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """The same yes, shown for a battery that has not reported its model."""
+        return await self.async_step_confirm(user_input)
 
 
 class ChooseLoginFlow(RepairsFlow):
@@ -127,4 +147,7 @@ async def async_create_fix_flow(
             str(data["address"]),
             placeholders,
         )
-    return AddBatteryFlow(str(data["entry_id"]), str(data["serial"]))
+    seen = {
+        key: str(data[key]) for key in ("address", "first_seen", "model") if key in data
+    }
+    return AddBatteryFlow(str(data["entry_id"]), str(data["serial"]), seen)

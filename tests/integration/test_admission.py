@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 import json
 from typing import Any
 
@@ -12,8 +13,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.alphaess_local.admission import (
     MAX_UNCONFIRMED,
@@ -25,6 +29,7 @@ from custom_components.alphaess_local.repairs import AddBatteryFlow
 
 from ..protocol.conftest import HOST
 from .conftest import SERIAL, RecordedBattery
+from .repair_text import STRINGS, render
 
 SECOND = "AL9002021030077"
 
@@ -64,7 +69,8 @@ async def test_second_battery_waits_for_the_owner(
     assert len(devices(hass, loaded_entry)) == 1
     (issue,) = our_issues(hass)
     assert issue.issue_id == new_battery_issue_id(loaded_entry.entry_id, SECOND)
-    assert issue.translation_placeholders == {"serial": "AL90*********77"}
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["serial"] == "AL90*********77"
     assert issue.is_fixable
 
     # The owner says yes: both batteries end up on the allowlist.
@@ -74,8 +80,8 @@ async def test_second_battery_waits_for_the_owner(
         "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
     )
     flow = await response.json()
-    assert flow["step_id"] == "confirm"
-    assert flow["description_placeholders"] == {"serial": "AL90*********77"}
+    assert flow["step_id"] == "confirm_no_model"
+    assert flow["description_placeholders"]["serial"] == "AL90*********77"
     response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
     assert (await response.json())["type"] == "create_entry"
     await hass.async_block_till_done()
@@ -165,7 +171,77 @@ async def test_yes_after_the_entry_was_removed_aborts(hass: HomeAssistant) -> No
     flow.hass = hass
     form = await flow.async_step_init()
     assert form["type"] is FlowResultType.FORM
-    assert form["description_placeholders"] == {"serial": "AL90*********77"}
+    assert form["description_placeholders"]["serial"] == "AL90*********77"
     result = await flow.async_step_confirm({})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_removed"
+
+
+async def shown_to_owner(
+    hass: HomeAssistant, client: ClientSessionGenerator, issue: ir.IssueEntry
+) -> dict[str, str]:
+    """The new-battery repair as the owner reads it: its title and its fix step."""
+    assert issue.translation_placeholders is not None
+    strings = STRINGS["issues"]["new_battery"]
+    http = await client()
+    response = await http.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
+    )
+    flow = await response.json()
+    await http.delete(f"/api/repairs/issues/fix/{flow['flow_id']}")
+    step = strings["fix_flow"]["step"][flow["step_id"]]
+    placeholders = flow["description_placeholders"]
+    return {
+        "title": render(strings["title"], issue.translation_placeholders),
+        "step": flow["step_id"],
+        "step_title": render(step["title"], placeholders),
+        "description": render(step["description"], placeholders),
+    }
+
+
+async def test_new_battery_repair_names_address_model_and_first_sight(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    hass_client: ClientSessionGenerator,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Two masked digits cannot tell the owner's battery from a stranger's."""
+    assert await async_setup_component(hass, "repairs", {})
+    first: RecordedBattery = await battery()
+    await first.replay()
+    before = dt_util.now().replace(microsecond=0)
+    stranger: RecordedBattery = await battery()
+    await stranger.send(realtime_of(stranger, SECOND))
+    assert await stranger.closed_by_server()
+    await hass.async_block_till_done()
+    after = dt_util.now()
+    (issue,) = our_issues(hass)
+    assert issue.translation_placeholders is not None
+    # First seen in Home Assistant's time zone, to the second.
+    first_seen = datetime.strptime(
+        issue.translation_placeholders["first_seen"], "%Y-%m-%d %H:%M:%S"
+    ).replace(tzinfo=dt_util.get_default_time_zone())
+    assert before <= first_seen <= after
+    unknown = await shown_to_owner(hass, hass_client, issue)
+
+    # It comes back and its first record is its system report: the model is known
+    # now; when it was first seen stays.
+    report = json.loads(stranger.session["system_report_raw"])
+    again: RecordedBattery = await battery()
+    await again.send(Frame(1, 4, json.dumps(dict(report, SN=SECOND)).encode()))
+    assert await again.closed_by_server()
+    await hass.async_block_till_done()
+    (issue,) = our_issues(hass)
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["first_seen"] == first_seen.strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    known = await shown_to_owner(hass, hass_client, issue)
+    assert SECOND not in json.dumps([unknown, known])
+    texts = {"model not reported": unknown, "model reported": known}
+    when = first_seen.strftime("%Y-%m-%d %H:%M:%S")
+    assert all(when in text["description"] for text in texts.values())
+    for text in texts.values():
+        text["description"] = text["description"].replace(when, "<first seen>")
+    assert texts == snapshot.use_extension(HomeAssistantSnapshotExtension)

@@ -452,3 +452,33 @@ async def test_a_lower_case_serial_is_stored_upper_case_and_keeps_the_battery(
     await hass.async_block_till_done()
     assert loaded_entry.runtime_data.server.connected_serials == {SERIAL}
     assert not await again.closed_by_server(timeout=0.2)
+
+
+async def options_description(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    """The options form's description as the owner reads it."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    hass.config_entries.options.async_abort(result["flow_id"])
+    template: str = TRANSLATIONS["options"]["step"]["init"]["description"]
+    placeholders = result["description_placeholders"]
+    return template.format(**placeholders)
+
+
+async def test_options_form_says_which_battery_is_accepted(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The first-battery rule accepts without listing: the form names that battery."""
+    shown = {"no battery yet": await options_description(hass, loaded_entry)}
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await hass.async_block_till_done()
+    shown["first battery connected"] = await options_description(hass, loaded_entry)
+    assert SERIAL not in shown["first battery connected"]
+    hass.config_entries.async_update_entry(
+        loaded_entry,
+        options={**loaded_entry.options, CONF_ALLOWLIST: [SERIAL, "AL2000000000002"]},
+    )
+    shown["serials listed"] = await options_description(hass, loaded_entry)
+    assert shown == snapshot.use_extension(HomeAssistantSnapshotExtension)

@@ -17,11 +17,14 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.alphaess_local.battery import BatteryState
 from custom_components.alphaess_local.const import DOMAIN
 
 from .conftest import SERIAL, RecordedBattery
+from .repair_text import issue_text
 from .test_sensor import value
 
 pytestmark = pytest.mark.freeze_time(tick=True)
@@ -290,6 +293,7 @@ async def test_clock_repair_issue_follows_the_offset(
         "minutes": "+10",
         "serial": "AL90*********42",
     }
+    assert issue.translation_key == "clock_offset"
     # Set once more (say, by hand at the display): the issue states the new figure.
     honest.skew += timedelta(minutes=10)
     await honest.realtime(52.0)
@@ -302,3 +306,47 @@ async def test_clock_repair_issue_follows_the_offset(
     await honest.realtime(54.0)
     await honest.realtime(55.0)
     assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_clock_repair_tells_a_time_zone_from_drift(
+    hass: HomeAssistant, honest: Battery, snapshot: SnapshotAssertion
+) -> None:
+    """A whole hour off is a time zone or daylight saving, and is fixed differently."""
+    issues = ir.async_get(hass)
+    issue_id = f"clock_offset_{SERIAL}"
+
+    async def shown() -> ir.IssueEntry:
+        await honest.realtime(50.0)
+        await honest.realtime(51.0)
+        issue = issues.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        return issue
+
+    # Daylight saving began and the battery did not follow (a minute of drift too).
+    honest.skew = -timedelta(hours=1, minutes=1)
+    zone = await shown()
+    assert zone.translation_key == "clock_offset_zone"
+    assert zone.translation_placeholders is not None
+    assert zone.translation_placeholders["hours"] == "-1"
+    # The owner ignores it; then the clock is set, but by hand and 40 minutes off:
+    # that is drift, a new story, shown again even though the last one was ignored.
+    issues.async_ignore(DOMAIN, issue_id, True)
+    honest.skew = -timedelta(minutes=40)
+    drift = await shown()
+    assert drift.translation_key == "clock_offset"
+    assert drift.dismissed_version is None
+    texts = {
+        "time zone": issue_text("clock_offset_zone", zone.translation_placeholders),
+        "drift": issue_text("clock_offset", drift.translation_placeholders),
+    }
+    assert texts == snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+    # Across the border by less than the minute that refreshes the figure: the kind
+    # changes all the same (5 minutes from a whole hour is the border).
+    honest.skew = timedelta(hours=2, minutes=5, seconds=30)
+    assert (await shown()).translation_key == "clock_offset"
+    honest.skew = timedelta(hours=2, minutes=4, seconds=40)
+    issue = await shown()
+    assert issue.translation_key == "clock_offset_zone"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["hours"] == "+2"

@@ -276,3 +276,24 @@ async def test_a_flood_of_junk_connections_does_not_flood_the_log(
     warnings = warnings_logged(caplog)
     assert len(warnings) == log_budget.WARNINGS_PER_HOST + 1
     assert "logged at debug level" in warnings[-1].getMessage()
+
+
+async def test_a_refusal_names_the_model_a_system_report_gave(
+    make_server: Callable[..., Any], events: Events, connect: Callable[[int], Any]
+) -> None:
+    """The owner asked about a new battery can check its model, when it said one."""
+    server: AlphaServer = await make_server(admission=lambda serial: False)
+    for first in (
+        Frame(1, 4, json.dumps({"SN": OTHER, "Mbat": "Smile-BAT-10.1P"}).encode()),
+        login(OTHER),
+        Frame(1, 4, json.dumps({"SN": OTHER}).encode()),
+    ):
+        client: RawClient = await connect(server.port)
+        await client.send(first)
+        assert await client.closed_by_server(timeout=2)
+    refused = [e for e in events.events if isinstance(e, Refused)]
+    assert [(e.reason, e.model) for e in refused] == [
+        (Refusal.AWAITING_OWNER, "Smile-BAT-10.1P"),
+        (Refusal.AWAITING_OWNER, None),
+        (Refusal.AWAITING_OWNER, None),
+    ]

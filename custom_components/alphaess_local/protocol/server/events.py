@@ -117,6 +117,9 @@ class Refused:
     received_at: datetime
     peer: str
     reason: Refusal
+    # The battery model, when the refused connection's first record named it (its
+    # system report): the peer's word, for the owner deciding whether it is theirs.
+    model: str | None = None
 
 
 type ServerEvent = (

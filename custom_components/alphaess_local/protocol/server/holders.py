@@ -173,7 +173,7 @@ class SerialHolders:
 
     def _refused(self, session: Session, serial: str, reason: Refusal) -> None:
         """Tell the owner: a battery it had may be locked out by its own settings."""
-        self._emit(Refused(serial, self._now(), session.peer, reason))
+        self._emit(Refused(serial, self._now(), session.peer, reason, session.model))
 
     def delivered(self, session: Session) -> None:
         """``session`` sent its battery's data: the first login it made is pinned.

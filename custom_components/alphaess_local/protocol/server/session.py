@@ -163,6 +163,8 @@ class Session:
         self.proof = Proof.NONE
         # A first login's credentials, until its data earns them a pin (holders.py).
         self.first_login: tuple[str, str] | None = None
+        # The battery model its system report named (a refusal tells the owner).
+        self.model: str | None = None
         self.record = server.connections.opened(self.peer, server.now())
         # Set once a TLS handshake we answered completed (``tls_answer.py``).
         self.tls: TlsInfo | None = None
@@ -344,6 +346,8 @@ class Session:
                 self._refuse_serial(frame, serial)
                 return False
             login = message if isinstance(message, Login) else None
+            if isinstance(message, SystemReport):
+                self.model = message.battery_model
             if not self._server.admit(self, serial, login):
                 self.end_reason = "refused"
                 return False
