@@ -13,6 +13,7 @@ from typing import Any
 
 from custom_components.alphaess_local.protocol import AlphaServer, ConnectionLog
 from custom_components.alphaess_local.protocol.server import doorway
+from custom_components.alphaess_local.protocol.server.connections import closest_entry
 
 from .conftest import HOST, RawClient
 from .test_server import SERIAL, login, realtime
@@ -117,3 +118,17 @@ async def test_a_log_handed_to_a_new_server_keeps_its_lines(
         "battery AL90*********42 served",
     ]
     assert log.as_dict()["counts"]["battery"] == 1  # type: ignore[index]
+
+
+def test_the_closest_entry_says_what_the_mask_hides() -> None:
+    """Case and length differences are named; a serial far from every entry is not."""
+    assert closest_entry("al9002021030042", frozenset({SERIAL})) == (
+        "closest entry: AL90*********42, differs at characters 1 and 2 "
+        "(upper/lower case)"
+    )
+    assert closest_entry(SERIAL[:-1], frozenset({SERIAL})) == (
+        "closest entry: AL90*********42, 15 characters long, the battery's serial 14"
+    )
+    assert closest_entry("BX1234567890123", frozenset({SERIAL})) == (
+        "closest entry: AL90*********42"
+    )

@@ -165,7 +165,9 @@ def closest_entry(serial: str, allowlist: frozenset[str]) -> str:
     )
     words = f"closest entry: {mask_serial(best)}"
     if len(best) != len(serial):
-        return f"{words}, {len(best)} characters, the battery's {len(serial)}"
+        return (
+            f"{words}, {len(best)} characters long, the battery's serial {len(serial)}"
+        )
     differ = [i for i, (a, b) in enumerate(zip(serial, best, strict=True)) if a != b]
     if not differ or len(differ) > MAX_DIFFERENCES_SHOWN:
         return words
