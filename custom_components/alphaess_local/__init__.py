@@ -18,6 +18,7 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.typing import ConfigType
 
+from .cloud_source import async_forget_connection_log
 from .const import DOMAIN
 from .runtime_data import AlphaEssConfigEntry, async_start_entry
 from .services import async_setup_services
@@ -68,8 +69,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> None:
-    """Take the entry's repair issues and its certificate with it."""
+    """Take the entry's repair issues, certificate and connection log with it."""
     await async_remove_tls_identity(hass, entry.entry_id)
+    async_forget_connection_log(hass, entry.entry_id)
     registry = ir.async_get(hass)
     serials = {
         ident

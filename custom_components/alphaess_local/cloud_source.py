@@ -16,6 +16,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.util.hass_dict import HassKey
 
 from .admission import BatteryAdmission
 from .allowlist import normalize_serial
@@ -31,6 +32,7 @@ from .port_issues import PortIssues
 from .protocol import (
     DEFAULT_MAX_CONNECTIONS,
     AlphaServer,
+    ConnectionLog,
     CredentialsMismatch,
     ForeignProtocol,
     Received,
@@ -47,6 +49,18 @@ from .source import (
     SettingsChannel,
 )
 from .tls_store import async_tls_answer
+
+# Per entry: the connection log outlives the server an options reload rebuilds, so
+# saving options to fix a refusal keeps the lines that showed it. Dropped with the
+# entry (``async_forget_connection_log``); each log is bounded.
+CONNECTION_LOGS: HassKey[dict[str, ConnectionLog]] = HassKey(
+    f"{DOMAIN}_connection_logs"
+)
+
+
+def async_forget_connection_log(hass: HomeAssistant, entry_id: str) -> None:
+    """The entry is removed: its connection log goes with it."""
+    hass.data.get(CONNECTION_LOGS, {}).pop(entry_id, None)
 
 
 class CloudSource:
@@ -83,6 +97,9 @@ class CloudSource:
             admission=self.admission,
             dump=dump,
             relay=self.relay_policy,
+            connections=hass.data.setdefault(CONNECTION_LOGS, {}).setdefault(
+                entry.entry_id, ConnectionLog()
+            ),
         )
         self.issues = PortIssues(hass, entry.entry_id, self._port, self.server)
         self._on_event: EventCallback | None = None

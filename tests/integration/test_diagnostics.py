@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 import json
@@ -20,6 +21,10 @@ from pytest_homeassistant_custom_component.syrupy import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
+
+from custom_components.alphaess_local.cloud_source import CONNECTION_LOGS
+from custom_components.alphaess_local.const import CONF_ALLOWLIST
+from custom_components.alphaess_local.reload import async_update_options
 
 from ..protocol.conftest import RawClient
 from .conftest import SERIAL, RecordedBattery
@@ -114,3 +119,59 @@ async def test_diagnostics_connection_log(
     assert SERIAL not in json.dumps(connections)
     assert diagnostics["batteries"]["AL90*********42"]["credentials_pinned"] is True
     assert connections == snapshot(extension_class=HomeAssistantSnapshotExtension)
+
+
+async def test_the_connection_log_survives_an_options_reload(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+) -> None:
+    """Saving options to fix a refusal keeps the evidence (issue #31).
+
+    The owner types one digit wrong: the battery served before the reload is refused
+    after it, and the refusal's line shows where the entry differs.
+    """
+    client: RecordedBattery = await battery()
+    await client.replay()
+    before = loaded_entry.runtime_data.server
+    typo = SERIAL[:11] + "8" + SERIAL[12:]
+    assert async_update_options(
+        hass, loaded_entry, {**loaded_entry.options, CONF_ALLOWLIST: [typo]}
+    )
+    await hass.async_block_till_done()
+    assert loaded_entry.runtime_data.server is not before
+    assert await client.closed_by_server(timeout=2)
+    again: RecordedBattery = await battery()
+    await again.send_json(16, {"SN": SERIAL, "Time": "2021/03/24 10:09:00"})
+    assert await again.closed_by_server(timeout=2)
+    log = loaded_entry.runtime_data.server.connections
+    async with asyncio.timeout(5):
+        while sum(log.counts.values()) < 2:
+            await asyncio.sleep(0.01)
+
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    connections = diagnostics["connections"]
+    said = [(line["spoke"], line["detail"]) for line in connections["recent"]]
+    assert said == [
+        (
+            "refused",
+            "battery AL90*********42 refused: not on the allowlist "
+            "(closest entry: AL90*********42, differs at character 12)",
+        ),
+        ("battery", "battery AL90*********42 served"),
+    ]
+    listed = Counter(spoke for spoke, _ in said)
+    assert connections["counts"] == {
+        kind: listed[kind] for kind in connections["counts"]
+    }
+    assert sum(connections["earlier"].values()) == 0
+    text = json.dumps(connections)
+    assert SERIAL not in text
+    assert typo not in text
+
+    await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert loaded_entry.entry_id not in hass.data.get(CONNECTION_LOGS, {})

@@ -75,7 +75,9 @@ async def test_odd_serials_create_nothing_and_print_nothing_raw(
         hass, hass_client, loaded_entry
     )
     recent = diagnostics["connections"]["recent"]
-    refused = [c for c in recent if c["detail"] == "not a battery serial"]
+    refused = [
+        c for c in recent if c["detail"] == "connection refused: not a battery serial"
+    ]
     assert len(refused) == len(recent) - 1  # all but the battery's
     text = json.dumps(diagnostics, ensure_ascii=False)
     assert not UNSAFE.search(text), UNSAFE.findall(text)

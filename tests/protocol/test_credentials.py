@@ -256,7 +256,10 @@ async def test_the_connection_log_says_who_was_on_the_port(
     text = repr(shown)
     assert SERIAL not in text
     assert "AL2000000000002" not in text
-    assert "not on the accepted list" in text
+    assert (
+        "battery AL20*********02 refused: not on the allowlist "
+        "(closest entry: AL90*********42)"
+    ) in text
     assert "alphaess.local" in text
     assert log.seen(Spoke.HTTP)
     assert not log.seen(Spoke.TLS)

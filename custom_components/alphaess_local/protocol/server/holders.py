@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..codec.messages import Login
 from ..codec.redact import mask_serial
-from .connections import Spoke
+from .connections import Spoke, closest_entry
 from .credentials import CredentialPins, Proof
 from .events import CredentialsMismatch, Refusal, Refused, ServerEvent
 from .log_budget import (
@@ -100,8 +100,13 @@ class SerialHolders:
         is taken over at once, however recently it was admitted.
         """
         record = session.record
+        record.serial = mask_serial(serial)
         if self.allowlist and serial not in self.allowlist:
-            record.spoke, record.detail = Spoke.REFUSED, "not on the accepted list"
+            nearest = closest_entry(serial, self.allowlist)
+            record.spoke, record.detail = (
+                Spoke.REFUSED,
+                f"not on the allowlist ({nearest})",
+            )
             self._refused(session, serial, Refusal.NOT_ALLOWED)
             if self._budget.refusal(UNKNOWN_SERIAL, session.host):
                 _LOGGER.warning(
@@ -115,7 +120,8 @@ class SerialHolders:
             self._refused(session, serial, Refusal.AWAITING_OWNER)
             return False
         if not self._room_for(serial):
-            record.spoke, record.detail = Spoke.REFUSED, "slots kept for the battery"
+            record.spoke = Spoke.REFUSED
+            record.detail = "the remaining slots are kept for the accepted batteries"
             self._refused(session, serial, Refusal.NO_SLOT)
             if self._budget.once_an_hour("reserved slots"):
                 _LOGGER.warning(
@@ -136,7 +142,7 @@ class SerialHolders:
                 proof = self.pins.check(serial, user, password, session.host)
         if proof is Proof.REFUSED:
             record.spoke = Spoke.REFUSED
-            record.detail = f"{mask_serial(serial)}: credentials the owner refused"
+            record.detail = "it logged in with credentials the owner refused"
             self._refused(session, serial, Refusal.CREDENTIALS_REFUSED)
             if self._budget.refusal(REFUSED_CREDENTIALS, session.host):
                 _LOGGER.warning(
@@ -150,7 +156,7 @@ class SerialHolders:
         if previous is not None and previous is not session:
             if not self._may_take(previous, proof, session.ticks()):
                 record.spoke = Spoke.REFUSED
-                record.detail = f"{mask_serial(serial)} is held by {previous.peer}"
+                record.detail = f"already connected from {previous.peer}"
                 self._refused(session, serial, Refusal.HELD)
                 self._refuse_second(session, serial, previous)
                 return False
@@ -165,7 +171,7 @@ class SerialHolders:
             # a login alone, which anything on the LAN can send, earns nothing.
             session.first_login = (user, password)
         record.spoke = Spoke.BATTERY
-        record.detail = _detail(serial, proof)
+        record.detail = _detail(proof)
         self.by_serial[serial] = session
         if session.has_delivered:  # a late login, after the battery's records
             self.delivered(session)
@@ -194,7 +200,7 @@ class SerialHolders:
         user, password = first
         self.pins.accepted(serial, user, password, session.host, self._now())
         session.proof = self.pins.check(serial, user, password, session.host)
-        session.record.detail = _detail(serial, session.proof)
+        session.record.detail = _detail(session.proof)
 
     @property
     def reserved(self) -> frozenset[str]:
@@ -263,7 +269,7 @@ class SerialHolders:
             holder.abort("closed: the owner refused its login")
         elif not first and holder.proof is Proof.OTHER and holder.host == address:
             holder.proof = Proof.PROVEN
-            holder.record.detail = _detail(serial, holder.proof)
+            holder.record.detail = _detail(holder.proof)
         return True
 
     def _credentials_differ(self, session: Session, serial: str) -> None:
@@ -284,7 +290,16 @@ class SerialHolders:
         self._emit(CredentialsMismatch(serial, self._now(), session.peer, first, new))
 
 
-def _detail(serial: str, proof: Proof) -> str:
-    """The connection log's line for a battery connection."""
-    shown = "" if proof is Proof.PROVEN else f" ({proof.name.lower()} credentials)"
-    return mask_serial(serial) + shown
+# How a served battery logged in, in the connection log's words (``Proof``).
+_LOGIN_WORDS: Final = {
+    Proof.NONE: "without a login",
+    Proof.FIRST: "first login, pinned once it delivers data",
+    Proof.PROVEN: "",
+    Proof.OTHER: "logged in with credentials other than the pinned ones",
+    Proof.REFUSED: "logged in with credentials the owner refused",
+}
+
+
+def _detail(proof: Proof) -> str:
+    """How a served battery logged in (``ConnectionRecord.describe`` adds whose)."""
+    return _LOGIN_WORDS[proof]

@@ -88,6 +88,7 @@ class AlphaServer(ServerCommands):
         relay: RelayPolicy | None = None,
         ticks: Callable[[], float] | None = None,
         tls: TlsAnswer | None = None,
+        connections: ConnectionLog | None = None,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
@@ -104,7 +105,8 @@ class AlphaServer(ServerCommands):
         so a slow or loaded machine cannot move a rule. Deadlines (idle, first frame,
         write) are the event loop's own timers. ``tls``, if given, answers a TLS
         ClientHello with its certificate (``tls_answer.py``); without it such a
-        connection is named and closed.
+        connection is named and closed. ``connections``, if given, is a log kept from
+        an earlier server (Home Assistant's options reload), added to rather than begun.
         """
         super().__init__()
         self._on_event = on_event
@@ -117,7 +119,7 @@ class AlphaServer(ServerCommands):
         self._clock = clock or (lambda: datetime.now(UTC))
         self.ticks: Callable[[], float] = ticks or time.monotonic
         self.close_timeout = CLOSE_TIMEOUT
-        self.connections = ConnectionLog()
+        self.connections = connections if connections is not None else ConnectionLog()
         self.relay = relay
         self.tls = tls
         self.relay_stats: dict[str, RelayStats] = {}
