@@ -332,7 +332,7 @@ def test_inverter_temperature_needs_the_cells_to_be_judged() -> None:
     """38 °C or 3.8 °C are both possible for an inverter: without cells, no decision."""
     words = encode_live(BatteryModel(NOON).snapshot())
     for address in (reg.CELL_TEMPERATURE_LOW + 2, reg.CELL_TEMPERATURE_HIGH + 2):
-        words[address] = 0xFFFF
+        words[address] = 0x8000  # the signed sentinel: no cell temperature
     register_map = RegisterMap()
     for _ in range(10):
         _, detailed = register_map.live(words, serial=SERIAL, at=NOON)
