@@ -131,6 +131,18 @@ def test_every_register_the_map_reads_is_inside_its_blocks() -> None:
     assert reg.CHARGE_MINUTES + 3 in settings_
 
 
+def test_live_and_identity_words_agree_where_their_blocks_overlap() -> None:
+    """The battery block read every poll holds the make-up identity reads hourly: a
+    simulated inverter may lay the encoders' words over each other in any order."""
+    live = encode_live(BatteryModel(NOON).snapshot())
+    identity = encode_identity(SERIAL)
+    shared = set(live) & set(identity)
+    assert shared == set(reg.BATTERY_INFO.addresses)
+    assert all(live[a] == identity[a] for a in shared)
+    report = RegisterMap().identity(identity | live, serial=SERIAL)
+    assert report.battery_capacity == 10.1
+
+
 # ---------------------------------------------------------------------------------
 # The same records as the cloud's
 

@@ -874,7 +874,10 @@ class LiveSample(Protocol):
     pbat: float
     grid: float
     soc: float
-    totals: LiveTotals
+
+    @property
+    def totals(self) -> LiveTotals:
+        """Lifetime totals (read only here, so the simulator's own type fits)."""
 
     @property
     def inverter(self) -> float:
@@ -898,6 +901,8 @@ class Surroundings:
     cell_temperature_low: tuple[int, int, float] = (1, 6, 24.0)
     cell_temperature_high: tuple[int, int, float] = (1, 2, 26.0)
     modules: int = 1
+    capacity_kwh: float = 10.1  # as encode_identity's, which covers the same registers
+    soh: float = 100.0
     bms_limit: float = 5050.0
     work_mode: int = 3
 
@@ -972,6 +977,8 @@ def encode_live(
         words[address], words[address + 1] = pack, cell
         _put16(words, address + 2, celsius / 0.1)
     words[BATTERY_MODULES] = around.modules
+    _putu16(words, BATTERY_CAPACITY, around.capacity_kwh / 0.1)
+    _putu16(words, BATTERY_SOH, around.soh / 0.1)
     _putu32(words, CHARGE_TOTAL, totals.charge / 0.1)
     _putu32(words, DISCHARGE_TOTAL, totals.discharge / 0.1)
     _putu32(words, GRID_CHARGE_TOTAL, totals.grid_charge / 0.1)
