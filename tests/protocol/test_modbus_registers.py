@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import copy
 from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import functools
 import logging
 import math
@@ -338,6 +338,18 @@ def test_pv_energy_waits_for_daylight_and_a_gap_restarts_the_count() -> None:
         sample = model.snapshot()
         sparse.live(encode_live(sample, scales=MEASURED), serial=SERIAL, at=sample.time)
     assert sparse.scale("pv_energy") is None
+
+
+def test_record_times_of_either_kind_never_break_a_poll() -> None:
+    """A clock read from the inverter (naive) and the host's (aware) may alternate."""
+    register_map = RegisterMap()
+    model = BatteryModel(NOON)
+    for n in range(4):
+        model.advance_to(model.now + timedelta(seconds=10))
+        sample = model.snapshot()
+        at = sample.time if n % 2 else sample.time.replace(tzinfo=UTC)
+        realtime, _ = register_map.live(encode_live(sample), serial=SERIAL, at=at)
+        assert realtime.time == at
 
 
 def test_inverter_temperature_needs_the_cells_to_be_judged() -> None:

@@ -498,7 +498,10 @@ class RegisterMap:
         ac_power = max(ac or 0.0, 0.0)
         pv = self._pv
         if pv is not None:
-            seconds = (at - pv.last_at).total_seconds()
+            try:
+                seconds = (at - pv.last_at).total_seconds()
+            except TypeError:  # a caller that mixed naive and aware times
+                seconds = 0.0
             if raw < pv.start_raw or not 0 < seconds <= PV_MAX_GAP_SECONDS:
                 pv = None
             else:
