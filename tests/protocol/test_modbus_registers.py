@@ -600,6 +600,16 @@ def test_a_phase_less_meter_gives_its_total_on_l1() -> None:
     assert realtime.pmeter_l3 is None
 
 
+def test_strings_beyond_two_are_kept_in_extra() -> None:
+    """The cloud has two PV strings; a third (some models) stays visible in extra."""
+    words = encode_live(BatteryModel(NOON).snapshot())
+    third = reg.PV_STRINGS[2]
+    words[third], words[third + 2], words[third + 3] = 3105, 0, 1234
+    realtime, detailed = RegisterMap().live(words, serial=SERIAL, at=NOON)
+    for record in (realtime, detailed):
+        assert record.extra == {"Ppv3": 1234.0, "Upv3": 310.5}
+
+
 # ---------------------------------------------------------------------------------
 # Identity and settings
 

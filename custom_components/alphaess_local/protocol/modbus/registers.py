@@ -318,15 +318,12 @@ def _total(raw: int | None, scale: float) -> float | None:
     return _scaled(raw, scale, 0.0, MAX_TOTAL)
 
 
-def _code(raw: int | None) -> int | None:
-    return raw
-
-
 # ---------------------------------------------------------------------------------
 # The plausibility decisions
 
-# Polls that must agree (and none disagree) before a scale is decided from one poll's
-# evidence; the PV energy decision integrates PV power over polls instead.
+# Polls whose evidence must agree before a scale is decided from single polls (the
+# other candidate may have won at most a quarter as many); the PV energy decision
+# integrates PV power over polls instead.
 DECIDE_AFTER: Final = 3
 # PV energy: decide once the PV strings produced this much since the first poll seen.
 PV_EVIDENCE_KWH: Final = 0.2
@@ -619,7 +616,7 @@ class RegisterMap:
             tinv=self._disputed(
                 "inverter_temperature", s16(words, INVERTER_TEMPERATURE), *TEMPERATURE
             ),
-            inv_work_mode=_code(u16(words, INVERTER_WORK_MODE)),
+            inv_work_mode=u16(words, INVERTER_WORK_MODE),
             epv_total=self._disputed("pv_energy", u32(words, PV_TOTAL), 0.0, MAX_TOTAL),
             e_input=_total(u32(words, GRID_IMPORT_TOTAL), 0.01),
             e_output=_total(u32(words, GRID_EXPORT_TOTAL), 0.01),
@@ -640,9 +637,9 @@ class RegisterMap:
             vcell_high=self._cell_voltage(words, CELL_VOLTAGE_HIGH),
             tcell_low=_cell_temperature(words, CELL_TEMPERATURE_LOW),
             tcell_high=_cell_temperature(words, CELL_TEMPERATURE_HIGH),
-            err_inv=_code(u32(words, INVERTER_FAULT)),
-            war_inv=_code(u32(words, INVERTER_WARNING)),
-            err_bms=_code(u32(words, BATTERY_FAULT)),
+            err_inv=u32(words, INVERTER_FAULT),
+            war_inv=u32(words, INVERTER_WARNING),
+            err_bms=u32(words, BATTERY_FAULT),
         )
         return realtime, detailed
 
