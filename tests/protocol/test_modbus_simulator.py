@@ -7,19 +7,26 @@ so the reader's tests against the simulator test the reader, not a shared mistak
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
+from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 import pytest
 
+from custom_components.alphaess_local.protocol import RealtimeRecord, cli
 from custom_components.alphaess_local.protocol.modbus.registers import (
     IDENTITY_BLOCKS,
     LIVE_BLOCKS,
     SETTINGS_BLOCKS,
     Block,
     RegisterMap,
+    read_serial,
 )
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
+from custom_components.alphaess_local.protocol.simulator import DEFAULT_SERIAL
 
+from .conftest import EventLog
 from .modbus_server import (
     HOST,
     PATIENCE,
@@ -30,8 +37,11 @@ from .modbus_server import (
     unit_argument,
     wait_until,
 )
+from .test_cli import OTHER, free_port, stop_after
 
 ALL_BLOCKS = (*LIVE_BLOCKS, *IDENTITY_BLOCKS, *SETTINGS_BLOCKS)
+SERIAL_BLOCK = next(b for b in IDENTITY_BLOCKS if b.start <= 0x0743 < b.start + b.count)
+BATTERY_BLOCK = next(b for b in LIVE_BLOCKS if b.start <= 0x0102 < b.start + b.count)
 
 
 async def connect(inverter: SimulatedInverter) -> AsyncModbusTcpClient:
@@ -259,3 +269,78 @@ async def test_a_stopped_inverter_refuses(socket_enabled: None) -> None:
         assert not inverter.server.running
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection(HOST, inverter.port)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_simulate_serves_the_same_battery_over_modbus(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``simulate --modbus-port``: the cloud link and Modbus tell the same battery."""
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    cloud_port, modbus_port = free_port(), free_port()
+    seen: dict[str, Any] = {}
+
+    async def drive(simulate: asyncio.Task[None]) -> None:
+        events = EventLog()
+        server = AlphaServer(events, host=HOST, port=cloud_port)
+        await server.start()
+        try:
+            await events.wait_for(lambda: bool(events.messages(RealtimeRecord)))
+            client = AsyncModbusTcpClient(
+                HOST, port=modbus_port, timeout=PATIENCE, retries=0
+            )
+            async with asyncio.timeout(PATIENCE):
+                assert await client.connect()
+            try:
+                seen["words"] = await read_block(client, SERIAL_BLOCK)
+                seen["words"] |= await read_block(client, BATTERY_BLOCK)
+            finally:
+                client.close()
+        finally:
+            await server.close()
+        seen["cloud"] = events.messages(RealtimeRecord)[-1]
+
+    stop_after(monkeypatch, "_simulate", drive)
+    argv = ["simulate", "--host", HOST, "--port", str(cloud_port)]
+    argv += ["--serial", OTHER, "--modbus-port", str(modbus_port)]
+    assert cli.main(argv) == 0
+    assert read_serial(seen["words"]) == OTHER
+    soc = seen["words"][0x0102] / 10  # 0.1 %
+    # The same model, read a moment apart (the battery's clock runs at 1x).
+    assert soc == pytest.approx(seen["cloud"].soc, abs=0.5)
+    assert f"Modbus TCP on {HOST}:{modbus_port}, unit 85" in capsys.readouterr().err
+
+
+def test_simulate_no_cloud_needs_a_modbus_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    with pytest.raises(SystemExit, match="--no-cloud needs --modbus-port"):
+        cli.main(["simulate", "--no-cloud"])
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_simulate_without_cloud_answers_modbus_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    modbus_port = free_port()
+    seen: dict[str, Any] = {}
+
+    async def drive(simulate: asyncio.Task[None]) -> None:
+        client = AsyncModbusTcpClient(
+            HOST, port=modbus_port, timeout=PATIENCE, retries=0
+        )
+        async with asyncio.timeout(PATIENCE):
+            while not await client.connect():  # until the simulator listens
+                await asyncio.sleep(0.05)
+        try:
+            seen["words"] = await read_block(client, SERIAL_BLOCK)
+        finally:
+            client.close()
+        assert not simulate.done()
+
+    stop_after(monkeypatch, "_simulate", drive)
+    argv = ["simulate", "--no-cloud", "--modbus-port", str(modbus_port)]
+    assert cli.main(argv) == 0
+    assert read_serial(seen["words"]) == DEFAULT_SERIAL

@@ -51,6 +51,7 @@ from ..modbus.registers import (
     encode_live,
     encode_settings,
 )
+from .history import KEPT_FOR
 from .model import BatteryModel, Sample
 from .obedience import BatteryControl
 from .readings import Identity
@@ -532,6 +533,8 @@ class SimulatedInverter:
     def sample(self) -> Sample:
         """The model's state now (the live registers say it)."""
         self.model.advance_to(self.clock())
+        # Without a cloud link nobody else drops the rows kept for its Resume.
+        self.model.forget_before(self.model.now - KEPT_FOR)
         return self.model.snapshot()
 
     def settings(self) -> dict[str, SettingValue]:
