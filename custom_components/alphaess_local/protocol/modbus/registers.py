@@ -33,9 +33,10 @@ from ..codec.settings import (
     DISCHARGE_CUTOFF_SOC,
     DISCHARGE_WINDOW_ENDS,
     GRID_CHARGING,
+    SETTINGS as ALL_SETTINGS,
     SettingValue,
 )
-from ..codec.values import PackedCell
+from ..codec.values import PackedCell, Value
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class Scales:
     cell_voltage: float = 0.001  # V per count
     inverter_temperature: float = 0.1  # °C per count
     pv_energy: float = 0.1  # kWh per count
+    # Not disputed, but not seen checked either: which way the current counts.
+    battery_current: float = 0.1  # A per count, + = discharging (as the cloud's BatC)
 
 
 DOCUMENTED: Final = Scales()
@@ -166,12 +169,14 @@ CANDIDATES: Final[Mapping[str, tuple[float, float]]] = {
     "cell_voltage": (0.001, 0.01),
     "inverter_temperature": (0.1, 0.01),
     "pv_energy": (0.1, 0.01),
+    "battery_current": (0.1, -0.1),
 }
 _UNITS: Final = {
     "grid_voltage": "V",
     "cell_voltage": "V",
     "inverter_temperature": "°C",
     "pv_energy": "kWh",
+    "battery_current": "A",
 }
 
 
@@ -193,13 +198,14 @@ def u16(words: Words, address: int) -> int | None:
 
 
 def s16(words: Words, address: int) -> int | None:
-    """A signed register; ``None`` if missing or a sentinel (0x7FFF, 0x8000, 0xFFFF).
+    """A signed register; ``None`` if missing or a sentinel (0x7FFF, 0x8000).
 
-    ``0xFFFF`` would read -1: a register filled with ones is what an inverter answers
-    for a value it does not have, and losing a reading of -1 W or -0.1 A costs nothing.
+    ``0xFFFF`` is -1 here, a real reading: a meter held at zero export reads -1 W
+    often, and blanking it would blank the house load with it. A register filled with
+    ones therefore reads one count below zero, which is harmless.
     """
     word = _u16(words, address)
-    if word is None or word in (0x7FFF, 0x8000, 0xFFFF):
+    if word is None or word in (0x7FFF, 0x8000):
         return None
     return word - 0x10000 if word & 0x8000 else word
 
@@ -218,9 +224,12 @@ def u32(words: Words, address: int) -> int | None:
 
 
 def s32(words: Words, address: int) -> int | None:
-    """Two registers, high word first, signed; sentinels give ``None``."""
+    """Two registers, high word first, signed; 0x7FFFFFFF, 0x80000000 give ``None``.
+
+    ``0xFFFFFFFF`` is -1, as for :func:`s16`.
+    """
     value = _pair(words, address)
-    if value is None or value in (0x7FFFFFFF, 0x80000000, 0xFFFFFFFF):
+    if value is None or value in (0x7FFFFFFF, 0x80000000):
         return None
     return value - 0x1_0000_0000 if value & 0x8000_0000 else value
 
@@ -320,6 +329,9 @@ PV_EVIDENCE_KWH: Final = 0.2
 # ... and only across polls no further apart than this (a gap restarts the count).
 PV_MAX_GAP_SECONDS: Final = 600.0
 _PV_TOLERANCE: Final = 0.35
+PV_GIVE_UP_KWH: Final = 5.0
+# Battery current: only a battery power this far from zero tells its sign.
+MIN_POWER_EVIDENCE: Final = 100.0
 
 
 @dataclass(slots=True)
@@ -342,13 +354,25 @@ class RegisterMap:
     :attr:`decisions` for diagnostics.
     """
 
-    def __init__(self) -> None:
-        """Nothing decided yet: every disputed field reads ``None`` until it is."""
+    def __init__(self, decided: Mapping[str, float] | None = None) -> None:
+        """Start from scales decided before (:attr:`decided`, kept by the caller).
+
+        Without them every disputed field reads ``None`` until it is decided again
+        (PV energy needs daylight). A remembered scale that is not a candidate is
+        ignored.
+        """
         self._scales: dict[str, float] = {}
         self._decisions: dict[str, str] = {}
         self._votes: dict[str, dict[float, int]] = {}
-        self._last_seen: dict[str, str] = {}
         self._pv: _PvIntegral | None = None
+        for name, scale in (decided or {}).items():
+            if scale in CANDIDATES.get(name, ()):
+                self._decide(name, scale, "decided before")
+
+    @property
+    def decided(self) -> Mapping[str, float]:
+        """The decided scales (name → units per count), to hand a later map."""
+        return dict(self._scales)
 
     @property
     def decisions(self) -> Mapping[str, str]:
@@ -376,7 +400,6 @@ class RegisterMap:
         votes = self._votes.setdefault(name, {})
         chosen = plausible[0]
         votes[chosen] = votes.get(chosen, 0) + 1
-        self._last_seen[name] = evidence
         others = sum(count for scale, count in votes.items() if scale != chosen)
         if votes[chosen] >= DECIDE_AFTER and others * 4 <= votes[chosen]:
             polls = votes[chosen]
@@ -442,6 +465,26 @@ class RegisterMap:
                 f"{value:g} °C beside cells at {min(cells):g}..{max(cells):g} °C",
             )
 
+    def _battery_current_evidence(
+        self, words: Words, pack: float | None, power: float | None
+    ) -> None:
+        """Pack voltage times current must give the battery power, sign included."""
+        raw = s16(words, BATTERY_CURRENT)
+        if not raw or not pack or power is None or abs(power) < MIN_POWER_EVIDENCE:
+            return
+        fits = [
+            s
+            for s in CANDIDATES["battery_current"]
+            if 0.5 <= pack * raw * s / power <= 2.0
+        ]
+        if len(fits) == 1:
+            self._vote(
+                "battery_current",
+                fits,
+                f"{pack:g} V times {_tidy(raw * fits[0]):g} A beside a battery power "
+                f"of {power:g} W (+ = discharging)",
+            )
+
     def _pv_energy_evidence(
         self, raw: int | None, power: float | None, ac: float | None, at: datetime
     ) -> None:
@@ -479,8 +522,10 @@ class RegisterMap:
                 f"total rose {_tidy(counts * fits[0]):g} kWh while the PV strings "
                 f"made {pv.dc_kwh:.2f} kWh",
             )
-        else:
-            self._pv = None  # inconclusive: start counting afresh
+        elif pv.dc_kwh > PV_GIVE_UP_KWH:
+            # Neither fits (a total that lags by minutes fits as the energy grows):
+            # something else moves this total; start counting afresh.
+            self._pv = None
 
     # -- decoding -----------------------------------------------------------------
 
@@ -511,19 +556,27 @@ class RegisterMap:
             )
             if t is not None
         ]
-        strings = [self._string(words, address) for address in PV_STRINGS[:2]]
+        strings = [self._string(words, address) for address in PV_STRINGS]
         ppv1, ppv2 = strings[0][2], strings[1][2]
         pmeter_dc = _power(s32(words, PV_METER_POWER))
-        pv_power = None if ppv1 is None or ppv2 is None else ppv1 + ppv2
+        string_powers = [power for _, _, power in strings if power is not None]
+        pv_power = sum(string_powers) if ppv1 is not None else None
+        pbat = _power(s16(words, BATTERY_POWER))
         self._grid_voltage_evidence(words)
         self._cell_voltage_evidence(words, bat_v)
         self._temperature_evidence(words, cells)
+        self._battery_current_evidence(words, bat_v, pbat)
         self._pv_energy_evidence(u32(words, PV_TOTAL), pv_power, pmeter_dc, at)
 
-        soc = _scaled(u16(words, BATTERY_SOC), 0.1, 0.0, 100.0)
-        pbat = _power(s16(words, BATTERY_POWER))
-        preal = [_power(s32(words, a)) for a in INVERTER_POWER_PHASES]
-        pmeter = [_power(s32(words, a)) for a in GRID_POWER_PHASES]
+        preal = _phases(words, INVERTER_POWER_PHASES, INVERTER_POWER)
+        pmeter = _phases(words, GRID_POWER_PHASES, GRID_POWER)
+        # Strings 3-6 (some models) have no cloud field: kept visible, as the cloud
+        # records keep keys no field reads.
+        extra: dict[str, Value] = {}
+        for number, (voltage, _, power) in enumerate(strings[2:], start=3):
+            if power:
+                extra[f"Ppv{number}"] = power
+                extra[f"Upv{number}"] = voltage
         common = {
             "serial": serial,
             "time": at,
@@ -537,7 +590,8 @@ class RegisterMap:
             "pmeter_l3": pmeter[2],
             "pmeter_dc": pmeter_dc,
             "pbat": pbat,
-            "soc": soc,
+            "soc": _scaled(u16(words, BATTERY_SOC), 0.1, 0.0, 100.0),
+            "extra": extra,
         }
         realtime = RealtimeRecord(**common)  # type: ignore[arg-type]
         voltages = [
@@ -566,9 +620,9 @@ class RegisterMap:
             e_discharge=_total(u32(words, DISCHARGE_TOTAL), 0.1),
             e_grid_charge=_total(u32(words, GRID_CHARGE_TOTAL), 0.1),
             bat_v=bat_v,
-            bat_c=_scaled(
+            bat_c=self._disputed(
+                "battery_current",
                 s16(words, BATTERY_CURRENT),
-                0.1,
                 -MAX_BATTERY_CURRENT,
                 MAX_BATTERY_CURRENT,
             ),
@@ -625,6 +679,12 @@ class RegisterMap:
             discharge_control=_switch(values.get(DISCHARGE_CONTROL.key)),
             charge_stop_soc=_number(values.get(CHARGE_STOP_SOC.key)),
             discharge_cutoff_soc=_number(values.get(DISCHARGE_CUTOFF_SOC.key)),
+            # The setting entities read the cloud's keys (Setting.read(report.raw)).
+            raw={
+                setting.wire_key: values[setting.key]
+                for setting in ALL_SETTINGS
+                if setting.key in values
+            },
         )
 
     def settings(self, words: Words) -> dict[str, SettingValue]:
@@ -659,6 +719,16 @@ class RegisterMap:
                 if minute is not None:
                     values[f"{setting.key}_minute"] = minute
         return values
+
+
+def _phases(
+    words: Words, phases: tuple[int, int, int], total: int
+) -> list[float | None]:
+    """Per-phase powers; the total on L1 if an inverter fills in no phase at all."""
+    values = [_power(s32(words, address)) for address in phases]
+    if all(value is None for value in values):
+        return [_power(s32(words, total)), None, None]
+    return values
 
 
 def _bounded_int(raw: int | None, low: int, high: int) -> int | None:
@@ -881,7 +951,7 @@ def encode_live(
     _put32(words, GRID_POWER, sample.grid)
     bat_v = battery_voltage(sample.soc)
     _putu16(words, BATTERY_VOLTAGE, bat_v / 0.1)
-    _put16(words, BATTERY_CURRENT, sample.pbat / bat_v / 0.1)
+    _put16(words, BATTERY_CURRENT, sample.pbat / bat_v / scales.battery_current)
     _putu16(words, BATTERY_SOC, sample.soc / 0.1)
     for address, (pack, cell, volts) in (
         (CELL_VOLTAGE_LOW, around.cell_voltage_low),
