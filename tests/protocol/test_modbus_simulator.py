@@ -100,6 +100,47 @@ async def test_registers_are_the_models_encoding(socket_enabled: None) -> None:
             client.close()
 
 
+async def test_overrides_hold_nonsense_over_the_model(socket_enabled: None) -> None:
+    """A test's nonsense (a sentinel, a jump) stays in its register across refreshes."""
+    async with simulated_inverter() as inverter:
+        inverter.server.overrides[0x0126] = 0x7FFF  # battery power: "not available"
+        await inverter.server.refresh()
+        inverter.clock.advance(60)
+        await inverter.server.refresh()
+        client = await connect(inverter)
+        try:
+            assert (await read_block(client, BATTERY_BLOCK))[0x0126] == 0x7FFF
+        finally:
+            client.close()
+
+
+async def test_a_link_cut_mid_read(socket_enabled: None) -> None:
+    """``on_request`` may cut the link before the answer: the client sees the cut."""
+    async with simulated_inverter() as inverter:
+        server = inverter.server
+        server.on_request = lambda request: (
+            server.drop_connections() if request.address == 0x0100 else None
+        )
+        reader, writer = await asyncio.open_connection(HOST, inverter.port)
+        try:
+            writer.write(read_request(1, 0x0010, 35))
+            await answer(reader)
+            writer.write(read_request(2, 0x0100, 46))
+            with pytest.raises(ConnectionResetError):
+                async with asyncio.timeout(PATIENCE):
+                    await reader.read(100)
+        finally:
+            writer.close()
+        assert server.request_count == 2
+        await wait_until(lambda: server.connections == 0)
+        server.on_request = None
+        client = await connect(inverter)  # the slot is free again
+        try:
+            assert await read_block(client, BATTERY_BLOCK)
+        finally:
+            client.close()
+
+
 async def test_a_second_client_is_closed_while_one_is_connected(
     socket_enabled: None,
 ) -> None:
