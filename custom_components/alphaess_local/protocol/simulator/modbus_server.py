@@ -372,12 +372,18 @@ class InverterServer:
         return sum(1 for connection in self._connections if connection.open)
 
     async def _refresh_loop(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self._refresh_interval)
             try:
                 await self.refresh()
             except Exception:
-                _LOGGER.exception("Simulated inverter could not refresh its registers")
+                # Once per run of failures, not every second.
+                if not failing:
+                    _LOGGER.exception("Simulated inverter cannot refresh its registers")
+                failing = True
+            else:
+                failing = False
 
     def _written(self, address: int, values: Sequence[int]) -> None:
         """A client's write, as pymodbus takes it: into the image, then to its owner."""
@@ -401,7 +407,9 @@ class InverterServer:
 
         def connection_made(transport: asyncio.BaseTransport) -> None:
             made(transport)
-            taken = any(other.open for other in self._connections)
+            # Clients that left are forgotten here (a long run sees many come and go).
+            self._connections = {other for other in self._connections if other.open}
+            taken = bool(self._connections)
             if self._server is None or (self.one_client and taken):
                 self.refused += 1
                 _LOGGER.debug(
