@@ -95,6 +95,8 @@ async def test_registers_are_the_models_encoding(socket_enabled: None) -> None:
                 )
                 assert realtime.soc == pytest.approx(sample.soc, abs=0.1)
                 assert realtime.ppv1 == pytest.approx(sample.ppv1, abs=1)
+                report = RegisterMap().identity(words, serial=inverter.identity.serial)
+                assert report.battery_capacity == inverter.model.capacity_kwh
             assert words[0x0743] == int.from_bytes(b"AL")
         finally:
             client.close()

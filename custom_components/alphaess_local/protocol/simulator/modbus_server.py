@@ -558,14 +558,18 @@ class SimulatedInverter:
     def registers(self) -> dict[int, int]:
         """Every register the inverter serves, from the model and settings now."""
         sample = self.sample()
-        words = encode_identity(
-            self.identity.serial,
-            inverter_serial=self.identity.inverter_serial,
-            capacity_kwh=self.model.capacity_kwh,
-            at=self.clock(),
-        )
+        # The map's live blocks cover the battery's identity registers (0x0118..)
+        # with zeros: identity goes on top of them.
         # The map's LiveSample declares ``totals`` a plain (so invariant) attribute.
-        words.update(encode_live(cast("LiveSample", sample), scales=self.scales))
+        words = encode_live(cast("LiveSample", sample), scales=self.scales)
+        words.update(
+            encode_identity(
+                self.identity.serial,
+                inverter_serial=self.identity.inverter_serial,
+                capacity_kwh=self.model.capacity_kwh,
+                at=self.clock(),
+            )
+        )
         words.update(encode_settings(self.settings()))
         return words
 
