@@ -390,3 +390,13 @@ def test_simulate_without_cloud_answers_modbus_only(
     argv = ["simulate", "--no-cloud", "--modbus-port", str(modbus_port)]
     assert cli.main(argv) == 0
     assert read_serial(seen["words"]) == DEFAULT_SERIAL
+
+
+async def test_a_port_in_use_is_an_os_error(socket_enabled: None) -> None:
+    """Whichever way pymodbus says it (a warning, an exception), the caller sees OSError."""
+    async with simulated_inverter() as inverter:
+        other = SimulatedInverter(host=HOST, port=inverter.port)
+        with pytest.raises(OSError, match="cannot listen"):
+            await other.start()
+        assert not other.server.running
+        await other.close()
