@@ -28,6 +28,7 @@ from custom_components.alphaess_local.protocol import (
     Kind,
     PackedCell,
     RealtimeRecord,
+    SystemReport,
     decode_message,
 )
 from custom_components.alphaess_local.protocol.codec.replies import encode_json
@@ -53,8 +54,10 @@ from custom_components.alphaess_local.protocol.simulator.model import (
     Totals,
 )
 from custom_components.alphaess_local.protocol.simulator.readings import (
+    Identity,
     detailed_record,
     realtime_values,
+    system_report,
 )
 
 SERIAL = "AL9002021030042"
@@ -126,6 +129,18 @@ def test_every_register_the_map_reads_is_inside_its_blocks() -> None:
     assert {reg.SYSTEM_SERIAL, reg.CLOCK_START} <= identity
     assert reg.TIME_PERIOD_CONTROL in settings_
     assert reg.CHARGE_MINUTES + 3 in settings_
+
+
+def test_live_and_identity_words_agree_where_their_blocks_overlap() -> None:
+    """The battery block read every poll holds the make-up identity reads hourly: a
+    simulated inverter may lay the encoders' words over each other in any order."""
+    live = encode_live(BatteryModel(NOON).snapshot())
+    identity = encode_identity(SERIAL)
+    shared = set(live) & set(identity)
+    assert shared == set(reg.BATTERY_INFO.addresses)
+    assert all(live[a] == identity[a] for a in shared)
+    report = RegisterMap().identity(identity | live, serial=SERIAL)
+    assert report.battery_capacity == 10.1
 
 
 # ---------------------------------------------------------------------------------
@@ -329,7 +344,7 @@ def test_inverter_temperature_needs_the_cells_to_be_judged() -> None:
     """38 °C or 3.8 °C are both possible for an inverter: without cells, no decision."""
     words = encode_live(BatteryModel(NOON).snapshot())
     for address in (reg.CELL_TEMPERATURE_LOW + 2, reg.CELL_TEMPERATURE_HIGH + 2):
-        words[address] = 0xFFFF
+        words[address] = 0x8000  # the signed sentinel: no cell temperature
     register_map = RegisterMap()
     for _ in range(10):
         _, detailed = register_map.live(words, serial=SERIAL, at=NOON)
@@ -580,7 +595,9 @@ def test_a_phase_less_meter_gives_its_total_on_l1() -> None:
 def test_identity_reads_the_serial_clock_versions_and_capacity() -> None:
     at = datetime(2026, 12, 6, 23, 59, 58)
     words = encode_identity(SERIAL, at=at, capacity_kwh=13.3) | encode_settings(
-        {"grid_charging": True, "charge_stop_soc": 95, "discharge_cutoff_soc": 15}
+        {"grid_charging": True, "charge_stop_soc": 95, "discharge_cutoff_soc": 15},
+        feed_in_limit=70,
+        pv_capacity_w=9200,
     )
     assert read_serial(words) == SERIAL
     assert read_clock(words) == at
@@ -590,12 +607,61 @@ def test_identity_reads_the_serial_clock_versions_and_capacity() -> None:
     assert report.ems_version == "V1.01.05"
     assert report.inverter_version == "V00.21"
     assert report.inverter_serial == "SIMINV0001"
+    assert report.slave_version == "V1.02"
+    assert report.export_limit == 70.0
+    assert report.pv_capacity == 9.2
     assert report.grid_charge is True
     assert report.discharge_control is False
     assert (report.charge_stop_soc, report.discharge_cutoff_soc) == (95.0, 15.0)
     # The setting entities read the cloud's keys from the report.
     assert GRID_CHARGING.read(report.raw) is True
     assert {s.wire_key for s in SETTINGS} == set(report.raw)
+
+
+def test_identity_says_what_the_cloud_system_report_says() -> None:
+    """The simulated battery's system report and its Modbus identity agree."""
+    identity, model = Identity(), BatteryModel(NOON)
+    cloud_settings = {
+        "GridCharge": "true",
+        "CtrDis": "false",
+        "TimeChaF1": "2",
+        "TimeChaE1": "5",
+        "TimeChaF2": "0",
+        "TimeChaE2": "0",
+        "TimeDisF1": "17",
+        "TimeDisE1": "22",
+        "TimeDisF2": "0",
+        "TimeDisE2": "0",
+        "BatHighCap": "95",
+        "BatUseCap": "10",
+        "SetFeed": "100",
+    }
+    theirs = cloud(
+        Command.SYSTEM_REPORT, system_report(identity, model, cloud_settings)
+    )
+    assert isinstance(theirs, SystemReport)
+    values = {s.key: s.read(cloud_settings) for s in SETTINGS}
+    words = encode_identity(
+        identity.serial,
+        inverter_serial=identity.inverter_serial,
+        capacity_kwh=model.capacity_kwh,
+    ) | encode_settings(
+        {k: v for k, v in values.items() if v is not None},
+        pv_capacity_w=round(model.pv_peak / 500 * 1000),
+    )
+    mine = RegisterMap().identity(words, serial=identity.serial)
+    compared = 0
+    for declared in fields(SystemReport):
+        name = declared.name
+        if name in ("extra", "raw") or getattr(mine, name) is None:
+            continue
+        if name == "slave_version":  # the DSP's: the simulated battery reports none
+            continue
+        assert getattr(mine, name) == getattr(theirs, name), name
+        compared += 1
+    assert compared == 11  # serial, capacities, versions, settings, inverter serial
+    for setting in SETTINGS:
+        assert setting.read(mine.raw) == setting.read(theirs.raw), setting.key
 
 
 @pytest.mark.parametrize(

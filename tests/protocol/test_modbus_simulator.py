@@ -41,6 +41,7 @@ from .test_cli import OTHER, free_port, stop_after
 
 ALL_BLOCKS = (*LIVE_BLOCKS, *IDENTITY_BLOCKS, *SETTINGS_BLOCKS)
 SERIAL_BLOCK = next(b for b in IDENTITY_BLOCKS if b.start <= 0x0743 < b.start + b.count)
+SETTINGS_BLOCK = next(b for b in SETTINGS_BLOCKS if 0x084F in b.addresses)
 BATTERY_BLOCK = next(b for b in LIVE_BLOCKS if b.start <= 0x0102 < b.start + b.count)
 
 
@@ -155,7 +156,7 @@ async def test_a_second_client_is_closed_while_one_is_connected(
                 assert await reader.read(100) == b""  # closed before any answer
             writer.close()
             assert inverter.server.refused == 1
-            assert await read_block(first, SETTINGS_BLOCKS[0])
+            assert await read_block(first, SETTINGS_BLOCK)
         finally:
             first.close()
         # The slot is free again once the first client has gone.
@@ -163,7 +164,7 @@ async def test_a_second_client_is_closed_while_one_is_connected(
         for _ in range(3):  # clients come and go; those gone are forgotten
             second = await connect(inverter)
             try:
-                assert await read_block(second, SETTINGS_BLOCKS[0])
+                assert await read_block(second, SETTINGS_BLOCK)
             finally:
                 second.close()
             await wait_until(lambda: inverter.server.connections == 0)
@@ -188,7 +189,7 @@ async def test_many_clients_when_the_limit_is_off(socket_enabled: None) -> None:
         clients = [await connect(inverter) for _ in range(2)]
         try:
             for client in clients:
-                assert await read_block(client, SETTINGS_BLOCKS[0])
+                assert await read_block(client, SETTINGS_BLOCK)
             assert inverter.server.refused == 0
         finally:
             for client in clients:
@@ -207,7 +208,8 @@ async def test_a_written_setting_reaches_the_battery(socket_enabled: None) -> No
                 # Charge window 1: 02:30 to 05:15 (hours, then minutes).
                 hours = await client.write_registers(0x0856, [2, 5], **unit)
                 minutes = await client.write_registers(0x085E, [30, 15], **unit)
-            for response in (stop, control, hours, minutes):
+                feed_in = await client.write_register(0x0800, 50, **unit)
+            for response in (stop, control, hours, minutes, feed_in):
                 assert not response.isError(), response
             assert inverter.model.max_soc == 90
             settings = inverter.control.settings
@@ -215,22 +217,24 @@ async def test_a_written_setting_reaches_the_battery(socket_enabled: None) -> No
             assert settings["GridCharge"] == "true"
             assert (settings["TimeChaF1"], settings["TimeChaE1"]) == ("2", "5")
             assert inverter.settings()["charge_window_1_start_minute"] == 30
+            assert settings["SetFeed"] == "50"
             # The registers keep what was written across a refresh from the model.
             await inverter.server.refresh()
-            block = await read_block(client, SETTINGS_BLOCKS[0])
+            block = await read_block(client, SETTINGS_BLOCK)
             assert (block[0x0855], block[0x084F], block[0x085E]) == (90, 1, 30)
             assert [a for a, _ in inverter.server.writes] == [
                 0x0855,
                 0x084F,
                 0x0856,
                 0x085E,
+                0x0800,
             ]
             # A battery that ignores settings: the register falls back at refresh.
             inverter.control.ignore_settings = True
             async with asyncio.timeout(PATIENCE):
                 await client.write_register(0x0850, 30, **unit)
             await inverter.server.refresh()
-            assert (await read_block(client, SETTINGS_BLOCKS[0]))[0x0850] == 10
+            assert (await read_block(client, SETTINGS_BLOCK))[0x0850] == 10
             assert inverter.model.min_soc == 10
         finally:
             client.close()

@@ -74,12 +74,14 @@ IDENTITY: Final = Block(0x0640, 20, "identity")
 CLOCK: Final = Block(0x0740, 14, "clock")
 # Battery make-up: modules 0x0118, capacity 0x0119, SOH 0x011B.
 BATTERY_INFO: Final = Block(0x0118, 4, "battery_info")
+# Feed-in limit 0x0800, installed PV capacity 0x0801.
+SYSTEM: Final = Block(0x0800, 3, "system")
 # Time-period control 0x084F .. the last charge-window minute 0x0861.
 SETTINGS: Final = Block(0x084F, 19, "settings")
 
 LIVE_BLOCKS: Final[tuple[Block, ...]] = (GRID, PV_METER, BATTERY, INVERTER)
 IDENTITY_BLOCKS: Final[tuple[Block, ...]] = (CLOCK, IDENTITY, BATTERY_INFO)
-SETTINGS_BLOCKS: Final[tuple[Block, ...]] = (SETTINGS,)
+SETTINGS_BLOCKS: Final[tuple[Block, ...]] = (SYSTEM, SETTINGS)
 
 # ---------------------------------------------------------------------------------
 # Register addresses (docs/modbus.md has the table and its sources).
@@ -119,12 +121,14 @@ INVERTER_WARNING: Final = 0x0436  # u32 bits
 INVERTER_FAULT: Final = 0x043A  # u32 bits
 PV_TOTAL: Final = 0x043E  # u32, 0.1 kWh or 0.01 kWh (disputed)
 INVERTER_WORK_MODE: Final = 0x0440  # u16 enum
-INVERTER_VERSION: Final = 0x0640  # 5 registers ASCII
-INVERTER_ARM_VERSION: Final = 0x0645  # 5 registers ASCII
+INVERTER_VERSION: Final = 0x0640  # 5 registers ASCII (ARM, per ioB)
+INVERTER_DSP_VERSION: Final = 0x0645  # 5 registers ASCII
 INVERTER_SERIAL: Final = 0x064A  # 10 registers ASCII
 CLOCK_START: Final = 0x0740  # YY MM, DD HH, mm ss
 SYSTEM_SERIAL: Final = 0x0743  # 8 registers ASCII: the serial
 EMS_VERSION: Final = 0x074B  # 3 x u16
+FEED_IN_LIMIT: Final = 0x0800  # u16, % of the inverter's power
+PV_CAPACITY: Final = 0x0801  # u32, W
 TIME_PERIOD_CONTROL: Final = 0x084F  # bit 0 grid charging, bit 1 timed discharge
 DISCHARGE_CUTOFF: Final = 0x0850  # whole %
 DISCHARGE_HOURS: Final = 0x0851  # start 1, end 1, start 2, end 2
@@ -673,7 +677,9 @@ class RegisterMap:
             battery_capacity=capacity,
             ems_version=ems_version,
             inverter_version=ascii_text(words, INVERTER_VERSION, 5),
-            slave_version=ascii_text(words, INVERTER_ARM_VERSION, 5),
+            slave_version=ascii_text(words, INVERTER_DSP_VERSION, 5),
+            export_limit=_scaled(u16(words, FEED_IN_LIMIT), 1.0, 0.0, 100.0),
+            pv_capacity=_scaled(u32(words, PV_CAPACITY), 0.001, 0.0, 1000.0),
             inverter_serial=ascii_text(words, INVERTER_SERIAL, 10),
             grid_charge=_switch(values.get(GRID_CHARGING.key)),
             discharge_control=_switch(values.get(DISCHARGE_CONTROL.key)),
@@ -868,7 +874,10 @@ class LiveSample(Protocol):
     pbat: float
     grid: float
     soc: float
-    totals: LiveTotals
+
+    @property
+    def totals(self) -> LiveTotals:
+        """Lifetime totals (read only here, so the simulator's own type fits)."""
 
     @property
     def inverter(self) -> float:
@@ -892,6 +901,8 @@ class Surroundings:
     cell_temperature_low: tuple[int, int, float] = (1, 6, 24.0)
     cell_temperature_high: tuple[int, int, float] = (1, 2, 26.0)
     modules: int = 1
+    capacity_kwh: float = 10.1  # as encode_identity's, which covers the same registers
+    soh: float = 100.0
     bms_limit: float = 5050.0
     work_mode: int = 3
 
@@ -966,6 +977,8 @@ def encode_live(
         words[address], words[address + 1] = pack, cell
         _put16(words, address + 2, celsius / 0.1)
     words[BATTERY_MODULES] = around.modules
+    _putu16(words, BATTERY_CAPACITY, around.capacity_kwh / 0.1)
+    _putu16(words, BATTERY_SOH, around.soh / 0.1)
     _putu32(words, CHARGE_TOTAL, totals.charge / 0.1)
     _putu32(words, DISCHARGE_TOTAL, totals.discharge / 0.1)
     _putu32(words, GRID_CHARGE_TOTAL, totals.grid_charge / 0.1)
@@ -1006,7 +1019,7 @@ def encode_identity(
     *,
     inverter_serial: str = "SIMINV0001",
     inverter_version: str = "V00.21",
-    arm_version: str = "V1.02",
+    dsp_version: str = "V1.02",
     ems_version: tuple[int, int, int] = (1, 1, 5),
     capacity_kwh: float = 10.1,
     modules: int = 1,
@@ -1021,7 +1034,7 @@ def encode_identity(
     for n, part in enumerate(ems_version):
         words[EMS_VERSION + n] = part
     _put_ascii(words, INVERTER_VERSION, 5, inverter_version)
-    _put_ascii(words, INVERTER_ARM_VERSION, 5, arm_version)
+    _put_ascii(words, INVERTER_DSP_VERSION, 5, dsp_version)
     _put_ascii(words, INVERTER_SERIAL, 10, inverter_serial)
     words[BATTERY_MODULES] = modules
     _putu16(words, BATTERY_CAPACITY, capacity_kwh / 0.1)
@@ -1029,12 +1042,19 @@ def encode_identity(
     return words
 
 
-def encode_settings(values: Mapping[str, SettingValue]) -> dict[int, int]:
+def encode_settings(
+    values: Mapping[str, SettingValue],
+    *,
+    feed_in_limit: int = 100,
+    pv_capacity_w: int = 4600,
+) -> dict[int, int]:
     """The words of :data:`SETTINGS_BLOCKS` holding ``values`` (keys as settings()).
 
     Switches missing from ``values`` are off; other missing keys are 0.
     """
     words = {a: 0 for block in SETTINGS_BLOCKS for a in block.addresses}
+    _putu16(words, FEED_IN_LIMIT, feed_in_limit)
+    _putu32(words, PV_CAPACITY, pv_capacity_w)
     changes = dict(values)
     changes.setdefault(GRID_CHARGING.key, False)
     changes.setdefault(DISCHARGE_CONTROL.key, False)

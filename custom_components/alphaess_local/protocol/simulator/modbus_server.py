@@ -39,11 +39,13 @@ import logging
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from ..codec.settings import SETTINGS, Setting, SettingKind, SettingValue
+from ..codec.values import parse_float
 from ..modbus.registers import (
     DOCUMENTED,
+    FEED_IN_LIMIT,
     SETTINGS_BLOCKS,
     RegisterMap,
     Scales,
@@ -57,7 +59,6 @@ from .obedience import BatteryControl
 from .readings import Identity
 
 if TYPE_CHECKING:
-    from ..modbus.registers import LiveSample
     from .battery import SimulatedBattery
 
 _LOGGER = logging.getLogger(__package__)
@@ -461,6 +462,11 @@ class InverterServer:
         connection.handler.close()
 
 
+# The battery's feed-in limit (% of the inverter's power): in its reports, not a
+# setting we change (codec/settings.py), but a register a Modbus client may write.
+_FEED_IN: Final = "SetFeed"
+
+
 def _wire_form(setting: Setting, value: SettingValue) -> str:
     """``value`` as the battery writes it in a report ("true", "90", "2")."""
     if setting.kind is SettingKind.SWITCH:
@@ -558,10 +564,7 @@ class SimulatedInverter:
     def registers(self) -> dict[int, int]:
         """Every register the inverter serves, from the model and settings now."""
         sample = self.sample()
-        # The map's live blocks cover the battery's identity registers (0x0118..)
-        # with zeros: identity goes on top of them.
-        # The map's LiveSample declares ``totals`` a plain (so invariant) attribute.
-        words = encode_live(cast("LiveSample", sample), scales=self.scales)
+        words = encode_live(sample, scales=self.scales)
         words.update(
             encode_identity(
                 self.identity.serial,
@@ -570,24 +573,31 @@ class SimulatedInverter:
                 at=self.clock(),
             )
         )
-        words.update(encode_settings(self.settings()))
+        feed_in = parse_float(self.control.settings.get(_FEED_IN))
+        words.update(
+            encode_settings(
+                self.settings(),
+                feed_in_limit=100 if feed_in is None else round(feed_in),
+                pv_capacity_w=round(self.model.pv_peak),
+            )
+        )
         return words
 
     def _written(self, address: int, values: Sequence[int]) -> None:
         """A client wrote registers: settings ones reach the battery's settings."""
-        settings = range(
-            min(block.start for block in SETTINGS_BLOCKS),
-            max(block.start + block.count for block in SETTINGS_BLOCKS),
-        )
-        if not any(address + n in settings for n in range(len(values))):
+        written = range(address, address + len(values))
+        if not any(set(written) & set(block.addresses) for block in SETTINGS_BLOCKS):
             return
         image = self.server.image
-        decoded = RegisterMap().settings({a: image[a] for a in settings})
+        words = {a: image[a] for block in SETTINGS_BLOCKS for a in block.addresses}
+        decoded = RegisterMap().settings(words)
         taken: dict[str, object] = {}
         for setting in SETTINGS:
             value = decoded.get(setting.key)
             if value is not None:
                 taken[setting.wire_key] = _wire_form(setting, value)
+        if 0 <= words[FEED_IN_LIMIT] <= 100:
+            taken[_FEED_IN] = str(words[FEED_IN_LIMIT])
         self.control.written(taken)
         if not self.control.ignore_settings:
             self.minutes = {
