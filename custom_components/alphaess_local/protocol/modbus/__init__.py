@@ -1,0 +1,1 @@
+"""Reading an AlphaESS inverter over Modbus TCP (issue #32)."""
