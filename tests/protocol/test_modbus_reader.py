@@ -250,8 +250,9 @@ class Tap:
             up_writer.transport.abort()
 
 
-@pytest.fixture
-async def tap() -> AsyncGenerator[Tap]:
+@contextlib.asynccontextmanager
+async def tapped_inverter() -> AsyncGenerator[Tap]:
+    """pymodbus's server holding the inverter's words, behind a started ``Tap``."""
     async with pymodbus_server(inverter_words()) as port:
         proxy = Tap(port)
         await proxy.start()
@@ -259,6 +260,12 @@ async def tap() -> AsyncGenerator[Tap]:
             yield proxy
         finally:
             await proxy.close()
+
+
+@pytest.fixture
+async def tap() -> AsyncGenerator[Tap]:
+    async with tapped_inverter() as proxy:
+        yield proxy
 
 
 @pytest.fixture
