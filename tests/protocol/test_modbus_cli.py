@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 import signal
 import sys
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,29 @@ async def test_modbus_prints_records_as_serve_and_stops_on_sigterm(tap: Tap) -> 
         ["modbus", "--host", HOST, "--interval", "nan"],
     ],
 )
-def test_modbus_arguments_are_checked(argv: list[str]) -> None:
+def test_modbus_arguments_are_checked(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[object] = []
+
+    async def modbus(args: object) -> None:  # what would read the inverter
+        ran.append(args)
+
+    monkeypatch.setattr(cli, "_modbus", modbus)
     with pytest.raises(SystemExit) as exited:
         cli.main(argv)
     assert exited.value.code == 2
+    assert not ran
+
+
+def test_modbus_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[Any] = []
+
+    async def modbus(args: Any) -> None:
+        ran.append(args)
+
+    monkeypatch.setattr(cli, "_modbus", modbus)
+    assert cli.main(["modbus", "--host", "192.0.2.7"]) == 0
+    assert [(a.host, a.port, a.unit, a.interval) for a in ran] == [
+        ("192.0.2.7", 502, 85, 10.0)
+    ]
