@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator
 import contextlib
 from dataclasses import dataclass, field
 import logging
+import socket
 import struct
 from typing import Any
 
@@ -293,6 +294,18 @@ async def reader_for(events: EventLog, ticks: Ticks) -> AsyncGenerator[Any]:
         await reader.close()
 
 
+def record_pauses(reader: ModbusReader) -> list[float]:
+    """Note each backoff pause and go on at once: the rule, not the loop's timer."""
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0)
+
+    reader._pause = pause  # type: ignore[method-assign]
+    return pauses
+
+
 def live_polls(requests: list[tuple[int, int, int]]) -> list[list[tuple[int, int]]]:
     """The requests grouped by poll: a poll starts with the first live block."""
     polls: list[list[tuple[int, int]]] = []
@@ -388,6 +401,7 @@ async def test_a_second_client_refused_is_slot_taken_once_then_restored(
     port = tap.port
     tap.mode = "refuse"
     reader = reader_for(port)
+    pauses = record_pauses(reader)
     with caplog.at_level(logging.INFO):
         await reader.start()
         await tap.wait_for(lambda: tap.connections >= 4)
@@ -401,6 +415,13 @@ async def test_a_second_client_refused_is_slot_taken_once_then_restored(
 
         tap.mode = "forward"
         await events.wait_for(lambda: bool(received(events, RealtimeRecord)))
+        # Backoff doubled to its cap while refused ...
+        assert pauses[:4] == [0.01, 0.02, 0.04, 0.04]
+        # ... and starts afresh once a session has had answers.
+        tried = len(pauses)
+        tap.cut_at = len(tap.requests) + 1
+        await tap.wait_for(lambda: tap.connections >= tried + 2)
+        assert pauses[tried] == 0.01
     restored = [e for e in events.events if isinstance(e, LinkRestored)]
     assert len(restored) == 1
     assert restored[0].serial == SERIAL
@@ -473,6 +494,38 @@ async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(
     await events.wait_for(lambda: len(received(events, RealtimeRecord)) > records)
     assert len([e for e in events.events if isinstance(e, LinkRestored)]) == 1
     assert tap.max_in_flight == 1
+
+
+async def test_an_unreachable_inverter_is_told_once_and_retried_with_backoff(
+    reader_for: Any, events: EventLog
+) -> None:
+    # A listener whose one-place queue is full: connections time out, as to a host
+    # that is off or not there.
+    listener = socket.socket()
+    filler = socket.socket()
+    try:
+        listener.bind((HOST, 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        reader = reader_for(
+            listener.getsockname()[1],
+            request_timeout=0.2,
+            reconnect_delay=1.0,
+            reconnect_delay_max=60.0,
+        )
+        pauses = record_pauses(reader)
+        await reader.start()
+        async with asyncio.timeout(PATIENCE):
+            while len(pauses) < 8:
+                await asyncio.sleep(0.05)
+        await reader.close()
+    finally:
+        filler.close()
+        listener.close()
+    assert pauses[:8] == [1, 2, 4, 8, 16, 32, 60, 60]
+    troubles = [e for e in events.events if isinstance(e, LinkTrouble)]
+    assert [(t.trouble, t.serial) for t in troubles] == [(Trouble.UNREACHABLE, None)]
+    assert not [e for e in events.events if isinstance(e, Received | Disconnected)]
 
 
 async def test_close_is_bounded_resets_the_link_and_leaves_no_task(

@@ -263,8 +263,12 @@ class ModbusReader:
                 answered = await self._session(link)
                 if answered:
                     delay = self.reconnect_delay
-            await asyncio.sleep(delay)
+            await self._pause(delay)
             delay = min(delay * 2, self.reconnect_delay_max)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before the next connection attempt (a seam for the backoff's tests)."""
+        await asyncio.sleep(seconds)
 
     async def _session(self, link: ModbusLink) -> bool:
         """Poll over ``link`` until it fails; True when it had answered."""
