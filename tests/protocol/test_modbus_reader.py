@@ -136,6 +136,9 @@ class Tap:
         self.port = 0
         self.mode = "forward"
         self.cut_at: int | None = None
+        self.illegal: set[int] = (
+            set()
+        )  # starts answered with exception 2 (no such block)
         self.requests: list[tuple[int, int, int]] = []  # connection, start, count
         self.answered: list[tuple[int, int, int]] = []
         self.unanswered = 0  # requests read in "silent" mode
@@ -241,6 +244,11 @@ class Tap:
                     return
                 if self.mode == "silent":
                     self.unanswered += 1
+                    continue
+                if start in self.illegal:  # answered here, as the inverter would
+                    in_flight -= 1
+                    answer = head[:4] + (3).to_bytes(2) + head[6:7] + bytes([0x83, 2])
+                    writer.write(answer)
                     continue
                 queue.put_nowait(head + body)
         finally:
@@ -426,6 +434,34 @@ async def test_a_second_client_refused_is_slot_taken_once_then_restored(
     assert len(restored) == 1
     assert restored[0].serial == SERIAL
     assert SERIAL not in caplog.text
+
+
+async def test_a_block_the_model_lacks_is_skipped_for_an_hour(
+    tap: Tap,
+    reader_for: Any,
+    events: EventLog,
+    ticks: Ticks,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    missing = LIVE_BLOCKS[1]
+    tap.illegal.add(missing.start)
+    reader = reader_for(tap.port)
+    with caplog.at_level(logging.INFO):
+        await reader.start()
+        await events.wait_for(lambda: len(received(events, RealtimeRecord)) >= 4)
+        asked = [r for r in tap.requests if r[1] == missing.start]
+        assert len(asked) == 1  # refused once, then left out
+        assert tap.connections == 1  # no reason to drop the link
+        assert reader.stats.blocks[missing.name].failures == 1
+        records = len(received(events, RealtimeRecord))
+        ticks.advance(3600)
+        await tap.wait_for(
+            lambda: len([r for r in tap.requests if r[1] == missing.start]) == 2
+        )
+        await events.wait_for(lambda: len(received(events, RealtimeRecord)) > records)
+    lines = [r for r in caplog.records if missing.name in r.getMessage()]
+    assert len(lines) == 1
+    assert not [e for e in events.events if isinstance(e, LinkTrouble)]
 
 
 async def test_a_link_cut_mid_read_reconnects_without_a_duplicate_record(
