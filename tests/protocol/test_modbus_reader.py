@@ -94,18 +94,25 @@ def inverter_words(serial: str = SERIAL) -> dict[int, int]:
 
 
 def datastore(words: dict[int, int], unit: int = UNIT) -> Any:
-    """A pymodbus server context holding ``words`` for ``unit``, in any pymodbus.
+    """What pymodbus's server serves: ``words`` as ``unit``'s holding registers.
 
-    Every context adds 1 to each address it is asked for (3.8 to 3.13), so the
-    block starts at 1 for register 0; 3.10 renamed the slave context.
+    pymodbus 3.12+ has ``SimDevice`` (its datastore contexts are deprecated, and in
+    3.13.1 a dict of them no longer starts), whose register values are signed;
+    before, a context adds 1 to each address it is asked for, so the block starts
+    at 1 for register 0, and 3.10 renamed the slave context.
     """
-    from pymodbus import datastore as ds
+    values = [words.get(address, 0) for address in range(max(words) + 1)]
+    try:
+        from pymodbus.simulator import DataType, SimData, SimDevice
+    except ImportError:
+        from pymodbus import datastore as ds
 
-    device = getattr(ds, "ModbusDeviceContext", None) or ds.ModbusSlaveContext
-    top = max(words) + 1
-    values = [words.get(address, 0) for address in range(top)]
-    block = ds.ModbusSequentialDataBlock(1, values)
-    return ds.ModbusServerContext({unit: device(hr=block)}, single=False)
+        device = getattr(ds, "ModbusDeviceContext", None) or ds.ModbusSlaveContext
+        block = ds.ModbusSequentialDataBlock(1, values)
+        return ds.ModbusServerContext({unit: device(hr=block)}, single=False)
+    signed = [value - 0x10000 if value > 0x7FFF else value for value in values]
+    data = SimData(0, values=signed, datatype=DataType.REGISTERS)
+    return SimDevice(unit, simdata=[data])
 
 
 @contextlib.asynccontextmanager
