@@ -269,7 +269,37 @@ async def _simulate(args: argparse.Namespace) -> None:
     battery = SimulatedBattery(
         args.host, args.port, identity=identity, speed=args.speed, start=start
     )
-    await battery.run()
+    if args.modbus_port is None:
+        if args.no_cloud:
+            raise SystemExit("alphaess-cloud: --no-cloud needs --modbus-port")
+        await battery.run()
+        return
+    # The same battery's inverter, read over Modbus TCP (pymodbus loads as it starts).
+    from .simulator.modbus_server import SimulatedInverter
+
+    inverter = SimulatedInverter.beside(
+        battery,
+        host=args.modbus_host,
+        port=args.modbus_port,
+        one_client=not args.modbus_many_clients,
+    )
+    try:
+        await inverter.start()
+    except (ImportError, OSError) as err:
+        raise SystemExit(f"alphaess-cloud: cannot serve Modbus TCP: {err}") from err
+    print(
+        f"Modbus TCP on {args.modbus_host}:{inverter.port}, unit {inverter.server.unit}"
+        f"{'' if args.modbus_many_clients else ', one client at a time'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        if args.no_cloud:
+            await asyncio.Event().wait()  # until interrupted
+        else:
+            await battery.run()
+    finally:
+        await inverter.close()
 
 
 def clock_start(zone: ZoneInfo, now: datetime) -> datetime:
@@ -375,6 +405,28 @@ def main(argv: list[str] | None = None) -> int:
         "--tz",
         type=_zone,
         help="the battery clock's time zone, e.g. Europe/Berlin (default: the host's)",
+    )
+    simulate.add_argument(
+        "--modbus-port",
+        type=int,
+        help="also answer Modbus TCP (unit 85) on this port, as the battery's inverter "
+        "does on 502 (needs pymodbus)",
+    )
+    simulate.add_argument(
+        "--modbus-host",
+        default="127.0.0.1",
+        help="the address the Modbus port listens on (default: 127.0.0.1)",
+    )
+    simulate.add_argument(
+        "--modbus-many-clients",
+        action="store_true",
+        help="accept more than one Modbus client at a time (a real inverter has "
+        "one slot: a second client is closed at once)",
+    )
+    simulate.add_argument(
+        "--no-cloud",
+        action="store_true",
+        help="answer Modbus only: do not connect to the cloud port (with --modbus-port)",
     )
     args = parser.parse_args(argv)
     for stream in (sys.stdout, sys.stderr):
