@@ -405,6 +405,12 @@ async def test_events_carry_the_records_and_the_serial(
     assert events.events.index(report) < events.events.index(realtime)
     assert reader.connected_serials == frozenset({SERIAL})
     assert not [e for e in events.events if isinstance(e, LinkTrouble)]
+    # Diagnostics: each block's reads and timings, requests per poll; no serial.
+    stats = reader.stats.as_dict()
+    assert stats["last_poll_requests"] == len(LIVE_BLOCKS)
+    assert {b.name for b in LIVE_BLOCKS + IDENTITY_BLOCKS} <= set(stats["blocks"])
+    assert all(b["reads"] >= 1 and b["failures"] == 0 for b in stats["blocks"].values())
+    assert SERIAL not in repr(stats)
 
 
 async def test_a_second_client_refused_is_slot_taken_once_then_restored(
@@ -500,6 +506,29 @@ async def test_a_link_cut_mid_read_reconnects_without_a_duplicate_record(
     assert [d.serial for d in disconnected] == [SERIAL, SERIAL]  # the cut, the close
     # A cut is no outage: no trouble told, nothing to restore.
     assert not [e for e in events.events if isinstance(e, LinkTrouble | LinkRestored)]
+
+
+async def test_another_inverter_behind_the_address_gets_its_own_serial(
+    tap: Tap, reader_for: Any, events: EventLog
+) -> None:
+    other = "AL2002321010099"
+    reader = reader_for(tap.port)
+    await reader.start()
+    await events.wait_for(lambda: len(received(events, RealtimeRecord)) >= 2)
+    async with pymodbus_server(inverter_words(other)) as port:
+        tap.upstream = port  # the address leads elsewhere from the next connection
+        tap.cut_at = len(tap.requests) + 1
+        await events.wait_for(
+            lambda: any(e.serial == other for e in received(events, RealtimeRecord))
+        )
+        await reader.close()
+    serials = [e.serial for e in events.events if isinstance(e, Received)]
+    first = serials.index(other)
+    assert set(serials[:first]) == {SERIAL}
+    assert set(serials[first:]) == {other}
+    assert received(events, SystemReport)[-1].serial == other  # its identity first
+    ended = [e.serial for e in events.events if isinstance(e, Disconnected)]
+    assert ended == [SERIAL, other]
 
 
 async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(

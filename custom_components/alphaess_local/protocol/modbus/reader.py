@@ -278,6 +278,9 @@ class ModbusReader:
     async def _session(self, link: ModbusLink) -> bool:
         """Poll over ``link`` until it fails; True when it had answered."""
         self._answered = False
+        # Identity first on every connection: the address may now lead to another
+        # inverter (a DHCP lease moved), whose records must not carry the old serial.
+        self._identity_at = None
         try:
             loop = asyncio.get_running_loop()
             due = loop.time()
@@ -306,9 +309,7 @@ class ModbusReader:
     async def _poll(self, link: ModbusLink) -> None:
         """One poll: the live blocks, plus identity and settings when due."""
         now = self._ticks()
-        identity = self._serial is None or self._due(
-            self._identity_at, now, IDENTITY_EVERY
-        )
+        identity = self._due(self._identity_at, now, IDENTITY_EVERY)
         settings = identity or self._due(self._settings_at, now, SETTINGS_EVERY)
         words: dict[int, int] = {}
         if identity:
@@ -325,6 +326,11 @@ class ModbusReader:
                     )
                 return
             self._no_serial_logged = False
+            if self._connected is not None and serial != self._connected:
+                # Another inverter at this address now (a DHCP lease moved): the
+                # old one's session ends here, the new one's starts.
+                self._end_session()
+                self.registers = RegisterMap()  # its scales are its own
             self._serial = serial
             self._identity_words = {
                 address: words[address]
