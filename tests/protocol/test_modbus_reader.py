@@ -515,6 +515,7 @@ async def test_another_inverter_behind_the_address_gets_its_own_serial(
     reader = reader_for(tap.port)
     await reader.start()
     await events.wait_for(lambda: len(received(events, RealtimeRecord)) >= 2)
+    first_map = reader.registers
     async with pymodbus_server(inverter_words(other)) as port:
         tap.upstream = port  # the address leads elsewhere from the next connection
         tap.cut_at = len(tap.requests) + 1
@@ -529,6 +530,7 @@ async def test_another_inverter_behind_the_address_gets_its_own_serial(
     assert received(events, SystemReport)[-1].serial == other  # its identity first
     ended = [e.serial for e in events.events if isinstance(e, Disconnected)]
     assert ended == [SERIAL, other]
+    assert reader.registers is not first_map  # its scales are decided afresh
 
 
 async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(

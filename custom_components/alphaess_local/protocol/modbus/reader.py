@@ -326,11 +326,12 @@ class ModbusReader:
                     )
                 return
             self._no_serial_logged = False
-            if self._connected is not None and serial != self._connected:
+            if self._serial is not None and serial != self._serial:
                 # Another inverter at this address now (a DHCP lease moved): the
-                # old one's session ends here, the new one's starts.
+                # old one's session ends here, the new one's starts, and its
+                # disputed scales are decided afresh.
                 self._end_session()
-                self.registers = RegisterMap()  # its scales are its own
+                self.registers = RegisterMap()
             self._serial = serial
             self._identity_words = {
                 address: words[address]
