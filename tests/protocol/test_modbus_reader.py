@@ -533,6 +533,34 @@ async def test_another_inverter_behind_the_address_gets_its_own_serial(
     assert reader.registers is not first_map  # its scales are decided afresh
 
 
+async def test_a_failing_poll_costs_the_session_not_the_reader(
+    tap: Tap,
+    reader_for: Any,
+    events: EventLog,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reader = reader_for(tap.port)
+    live = reader.registers.live
+    failures = 0
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        if failures < 3:
+            failures += 1
+            raise RuntimeError("a rule nobody foresaw")
+        return live(*args, **kwargs)
+
+    reader.registers.live = failing  # type: ignore[method-assign]
+    await reader.start()
+    await events.wait_for(lambda: bool(received(events, RealtimeRecord)))
+    assert failures == 3
+    assert tap.connections == 4  # each failure reset the link
+    await tap.wait_for(lambda: tap.resets + tap.eofs >= 3)
+    assert (tap.resets, tap.eofs) == (3, 0)
+    ours = [r for r in caplog.records if r.name.startswith("custom_components")]
+    assert len([r for r in ours if r.levelno >= logging.ERROR]) == 1
+
+
 async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(
     tap: Tap, reader_for: Any, events: EventLog
 ) -> None:

@@ -197,6 +197,7 @@ class ModbusReader:
         # each exception answer, and the request is wasted anyway.
         self._refused: dict[str, float] = {}
         self._no_serial_logged = False
+        self._failure_logged = False
         self._answered = False  # any answer on the current connection
 
     @property
@@ -296,6 +297,13 @@ class ModbusReader:
                 self._trouble(ended.trouble)
             elif _LOGGER.isEnabledFor(logging.DEBUG):
                 _LOGGER.debug("Modbus link to %s ended: %s", self.peer, ended)
+        except Exception:
+            # A bug (ours, or words no rule foresaw) costs this session, not the
+            # reader: the link is reset and retried with backoff. Logged once.
+            if not self._failure_logged:
+                self._failure_logged = True
+                _LOGGER.exception("The Modbus reader of %s failed a poll", self.peer)
+            self._answered = False  # back off as for a link that does not answer
         finally:
             await link.close()
             self._end_session()
