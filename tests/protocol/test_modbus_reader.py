@@ -415,6 +415,23 @@ async def test_events_carry_the_records_and_the_serial(
     assert SERIAL not in repr(stats)
 
 
+async def test_scales_decided_before_need_no_new_evidence(
+    tap: Tap, reader_for: Any, events: EventLog
+) -> None:
+    fresh = reader_for(tap.port)
+    await fresh.start()
+    await events.wait_for(lambda: bool(received(events, DetailedRecord)))
+    await fresh.close()
+    assert received(events, DetailedRecord)[0].message.ua is None  # not yet decided
+    decided = {"grid_voltage": 1.0}
+    events.events.clear()
+    remembering = reader_for(tap.port, decided=decided)
+    await remembering.start()
+    await events.wait_for(lambda: bool(received(events, DetailedRecord)))
+    assert received(events, DetailedRecord)[0].message.ua == pytest.approx(240)
+    assert decided.items() <= remembering.registers.decided.items()
+
+
 async def test_a_second_client_refused_is_slot_taken_once_then_restored(
     tap: Tap,
     reader_for: Any,

@@ -173,8 +173,14 @@ class ModbusReader:
         request_timeout: float = REQUEST_TIMEOUT,
         reconnect_delay: float = RECONNECT_DELAY,
         reconnect_delay_max: float = RECONNECT_DELAY_MAX,
+        decided: Mapping[str, float] | None = None,
     ) -> None:
-        """Nothing happens before :meth:`start`; only ``host:port`` is ever dialled."""
+        """Nothing happens before :meth:`start`; only ``host:port`` is ever dialled.
+
+        ``decided``: the disputed scales a previous reader decided for this inverter
+        (``registers.decided``), so the fields they govern need not wait for new
+        evidence (PV energy waits for daylight).
+        """
         self._on_event = on_event
         self.host = host
         self.port = port
@@ -186,7 +192,7 @@ class ModbusReader:
         self.close_timeout = CLOSE_TIMEOUT
         self.peer = f"{host}:{port}"
         self._ticks = ticks
-        self.registers = RegisterMap()
+        self.registers = RegisterMap(decided)
         self._stats = ModbusStats()
         self._task: asyncio.Task[None] | None = None
         self._serial: str | None = None  # the inverter's, once read
