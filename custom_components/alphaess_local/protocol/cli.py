@@ -1,7 +1,8 @@
-"""Terminal entry points: run the fake cloud alone, or a simulated battery.
+"""Terminal entry points: run the fake cloud alone, read an inverter, or simulate one.
 
 ``serve`` prints one JSON object per decoded message on stdout (personal data redacted)
 and a readable line per event on stderr, as the original home fake server did.
+``modbus`` prints the records it reads from an inverter over Modbus TCP the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .codec.redact import mask_serial, to_jsonable
+from .modbus.events import LinkRestored, LinkTrouble, ModbusEvent
+from .modbus.reader import (
+    DEFAULT_INTERVAL as MODBUS_INTERVAL,
+    DEFAULT_PORT as MODBUS_PORT,
+    DEFAULT_UNIT as MODBUS_UNIT,
+    ModbusReader,
+)
 from .relay import CommandKind, RelayPolicy
 from .server.credentials import CredentialPins
 from .server.dump import TrafficDump
@@ -76,6 +84,24 @@ def _print_event(event: ServerEvent) -> None:
                 "--accept-new-credentials SERIAL@ADDRESS"
             )
     print(f"{stamp} {serial} {event.peer}: {summary}", file=sys.stderr, flush=True)
+
+
+def _print_modbus_event(event: ServerEvent | ModbusEvent) -> None:
+    """Records as ``serve`` prints them; the link's state as a line on stderr."""
+    match event:
+        case LinkTrouble(trouble=trouble):
+            summary = f"link trouble: {trouble}"
+        case LinkRestored():
+            summary = "answers again"
+        case _:
+            _print_event(event)
+            return
+    stamp = event.received_at.isoformat(timespec="seconds")
+    print(
+        f"{stamp} {mask_serial(event.serial)} {event.peer}: {summary}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _pins(path: str | None) -> CredentialPins:
@@ -201,6 +227,40 @@ async def _serve(args: argparse.Namespace) -> None:
         print("stopped", file=sys.stderr, flush=True)
 
 
+async def _modbus(args: argparse.Namespace) -> None:
+    """Read one inverter until SIGTERM or Ctrl-C; its link is closed with a reset."""
+    reader = ModbusReader(
+        _print_modbus_event,
+        host=args.host,
+        port=args.port,
+        unit=args.unit,
+        interval=args.interval,
+    )
+    try:
+        await reader.start()
+    except ImportError as err:
+        raise SystemExit(
+            "alphaess-cloud: the modbus command needs pymodbus "
+            "(pip install 'alphaess-local[modbus]')"
+        ) from err
+    print(
+        f"reading {reader.peer} unit {args.unit} every {args.interval:g} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        await reader.close()
+        print("stopped", file=sys.stderr, flush=True)
+
+
 async def _simulate(args: argparse.Namespace) -> None:
     identity = Identity(serial=args.serial)
     if args.password is not None:
@@ -259,11 +319,23 @@ def _zone(name: str) -> ZoneInfo:
         raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from err
 
 
+def _interval(text: str) -> float:
+    """A poll interval: one second at least (the inverter serves others too)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds >= 1.0:
+        raise argparse.ArgumentTypeError(f"an interval of 1 s or more, not {text!r}")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run until interrupted."""
     parser = argparse.ArgumentParser(
         prog="alphaess-cloud",
-        description="AlphaESS cloud protocol: fake-cloud server and simulated battery.",
+        description="AlphaESS cloud protocol: fake-cloud server, Modbus TCP reader and "
+        "simulated battery.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -311,6 +383,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--no-tls", action="store_true", help="close TLS connections, do not answer"
     )
+    modbus = commands.add_parser(
+        "modbus", help="read an inverter over Modbus TCP (needs pymodbus)"
+    )
+    modbus.add_argument("--host", required=True, help="the inverter or its gateway")
+    modbus.add_argument("--port", type=int, default=MODBUS_PORT)
+    modbus.add_argument("--unit", type=int, default=MODBUS_UNIT, help="Modbus unit id")
+    modbus.add_argument(
+        "--interval",
+        type=_interval,
+        default=MODBUS_INTERVAL,
+        help=f"seconds between polls (default: {MODBUS_INTERVAL:g})",
+    )
     simulate = commands.add_parser("simulate", help="behave like a battery")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -355,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    runner = _serve if args.command == "serve" else _simulate
+    runner = {"serve": _serve, "modbus": _modbus, "simulate": _simulate}[args.command]
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner(args))
     return 0
