@@ -60,3 +60,31 @@ NO_BATTERY_ISSUE_DELAY: Final = timedelta(minutes=10)
 
 # The battery has no NTP and ignores daylight saving; beyond this, tell the user.
 CLOCK_ISSUE_THRESHOLD: Final = timedelta(minutes=5)
+
+# Where an entry's data comes from. Entries made before Modbus have no CONF_SOURCE:
+# they are the cloud listener.
+CONF_SOURCE: Final = "source"
+SOURCE_CLOUD: Final = "cloud"
+SOURCE_MODBUS: Final = "modbus"
+
+# Reading the inverter over Modbus TCP (docs/modbus.md).
+CONF_UNIT: Final = "unit"
+DEFAULT_MODBUS_PORT: Final = 502
+DEFAULT_MODBUS_UNIT: Final = 85
+CONF_POLL_INTERVAL: Final = "poll_interval"
+# The cloud link's cadence: the same database growth as a battery that pushes.
+DEFAULT_POLL_INTERVAL: Final = 10
+MIN_POLL_INTERVAL: Final = 5
+MAX_POLL_INTERVAL: Final = 60
+# Recorder rows one poll writes with the default entities: 1 507 state rows an hour at
+# the cloud link's 360 pushes an hour (docs/performance.md, "Recorder rows per hour").
+ROWS_PER_POLL: Final = 1507 / 360
+# Another client holding the inverter's one slot is told at once; an inverter that has
+# not answered for this long (not asleep for a night: it never answered since setup
+# or since it last did for this long) raises "the inverter does not answer".
+MODBUS_UNREACHABLE_ISSUE_AFTER: Final = timedelta(hours=1)
+
+
+def rows_per_day(poll_interval: float) -> int:
+    """Recorder rows a day at ``poll_interval`` seconds, rounded to a thousand."""
+    return int(round(ROWS_PER_POLL * 86400 / poll_interval, -3))
