@@ -23,6 +23,7 @@ from .cloud_source import CloudSource
 from .const import CONF_SOURCE, SOURCE_MODBUS
 from .control import BatteryControl
 from .coordinator import AlphaEssCoordinator
+from .handover import async_take_totals
 from .modbus_source import ModbusSource
 from .port_issues import PortIssues
 from .protocol import AlphaServer, RelayPolicy
@@ -74,6 +75,12 @@ async def async_start_entry(
     if is_modbus(entry):
         reader = ModbusSource(hass, entry)
         coordinator = AlphaEssCoordinator(hass, entry, reader)
+        # The battery's totals from the listener's entry it replaces, if it had one
+        # (the entry's own store, restored next, wins over them).
+        if entry.unique_id and await async_take_totals(
+            hass, entry.unique_id, coordinator.data
+        ):
+            coordinator.stored.save_soon(0)
         await coordinator.async_start()
         return AlphaEssRuntimeData(
             coordinator=coordinator,
