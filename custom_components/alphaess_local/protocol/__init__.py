@@ -19,6 +19,10 @@ integration uses nothing else, and the rest may change without notice.
 - Privacy and hygiene: :func:`mask_serial` and :func:`to_jsonable` for logs and
   diagnostics, :func:`printable` for any other peer string, :func:`is_serial`,
   :class:`TrafficDump` for a redacted copy of traffic that could not be decoded.
+- Modbus (sans-IO): :class:`RegisterMap` turns the register :class:`Block` reads
+  (:data:`LIVE_BLOCKS`, :data:`IDENTITY_BLOCKS`, :data:`SETTINGS_BLOCKS`) into the same
+  records; :func:`read_serial`, :func:`setting_writes`; :func:`encode_live` and
+  :func:`encode_identity` for a simulated inverter.
 """
 
 from .codec.crc import crc16_modbus
@@ -76,6 +80,17 @@ from .codec.settings import (
     validate,
 )
 from .codec.values import PackedCell
+from .modbus import (
+    IDENTITY_BLOCKS,
+    LIVE_BLOCKS,
+    SETTINGS_BLOCKS,
+    Block,
+    RegisterMap,
+    encode_identity,
+    encode_live,
+    read_serial,
+    setting_writes,
+)
 from .relay import CommandKind, RelayPolicy, RelayStats
 from .server.connections import ConnectionLog, ConnectionRecord, Spoke
 from .server.credentials import CredentialPins, LoginSeen, Proof
@@ -114,11 +129,15 @@ __all__ = [
     "DISCHARGE_CUTOFF_SOC",
     "DISCHARGE_WINDOW_ENDS",
     "GRID_CHARGING",
+    "IDENTITY_BLOCKS",
+    "LIVE_BLOCKS",
     "SETTINGS",
+    "SETTINGS_BLOCKS",
     "WINDOWS",
     "Acknowledgement",
     "AlphaServer",
     "BatteryNotConnectedError",
+    "Block",
     "CloudSettings",
     "Command",
     "CommandKind",
@@ -155,6 +174,7 @@ __all__ = [
     "Received",
     "Refusal",
     "Refused",
+    "RegisterMap",
     "RelayPolicy",
     "RelayStats",
     "Requested",
@@ -182,13 +202,17 @@ __all__ = [
     "crc16_modbus",
     "create_identity",
     "decode_message",
+    "encode_identity",
+    "encode_live",
     "is_serial",
     "mask_serial",
     "normalize",
     "printable",
+    "read_serial",
     "recognize",
     "server_context",
     "setting_label",
+    "setting_writes",
     "shows",
     "spoken",
     "to_jsonable",
