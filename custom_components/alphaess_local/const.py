@@ -80,9 +80,9 @@ MAX_POLL_INTERVAL: Final = 60
 # the cloud link's 360 pushes an hour (docs/performance.md, "Recorder rows per hour").
 ROWS_PER_POLL: Final = 1507 / 360
 # Another client holding the inverter's one slot is told at once; an inverter that has
-# not answered for this long (not asleep for a night: it never answered since setup
-# or since it last did for this long) raises "the inverter does not answer".
-MODBUS_UNREACHABLE_ISSUE_AFTER: Final = timedelta(hours=1)
+# not answered for this long, longer than a night's sleep, raises "the inverter does
+# not answer". A night without answers is a silent battery, not a fault.
+MODBUS_UNREACHABLE_ISSUE_AFTER: Final = timedelta(hours=12)
 
 
 def rows_per_day(poll_interval: float) -> int:
