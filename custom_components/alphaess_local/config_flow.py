@@ -232,6 +232,17 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             host = user_input[CONF_HOST].strip()
             port, unit = int(user_input[CONF_PORT]), int(user_input[CONF_UNIT])
+            # An entry reading this address holds the inverter's one slot: reading
+            # the serial would only find it taken (by us).
+            for entry in self._async_current_entries(include_ignore=False):
+                if is_modbus(entry) and (
+                    entry.data[CONF_HOST],
+                    entry.data[CONF_PORT],
+                ) == (host, port):
+                    return self.async_abort(
+                        reason="address_configured",
+                        description_placeholders={"title": entry.title},
+                    )
             serial, error = await _serial_or_error(host, port, unit)
             if serial is not None:
                 if (other := self._entry_with(serial)) is not None:
@@ -321,7 +332,9 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
         """The inverter moved (a new address, port or unit): read its serial there.
 
         Only the same inverter may answer: another serial is another battery, and
-        belongs in an entry of its own.
+        belongs in an entry of its own. The entry's own reader holds the current
+        address's one Modbus slot, so only a new address is read; a new unit ID at
+        the same address is taken as typed (the repairs tell if nothing answers).
         """
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
@@ -330,7 +343,12 @@ class AlphaEssConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             host = user_input[CONF_HOST].strip()
             port, unit = int(user_input[CONF_PORT]), int(user_input[CONF_UNIT])
-            serial, error = await _serial_or_error(host, port, unit)
+            moved = (host, port) != (entry.data[CONF_HOST], entry.data[CONF_PORT])
+            serial, error = (
+                await _serial_or_error(host, port, unit)
+                if moved
+                else (entry.unique_id, None)
+            )
             if serial is not None:
                 if serial != entry.unique_id:
                     return self.async_abort(

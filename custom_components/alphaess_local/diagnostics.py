@@ -95,7 +95,7 @@ def _modbus(source: object) -> dict[str, Any]:
             "unit": source.unit,
             "poll_interval": source.interval,
             "connected": bool(reader.connected_serials),
-            "stats": to_jsonable(reader.stats),
-            "scale_decisions": dict(reader.decisions),
+            "stats": reader.stats.as_dict(),
+            "scale_decisions": dict(reader.registers.decisions),
         }
     }
