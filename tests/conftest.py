@@ -18,7 +18,9 @@ import custom_components.alphaess_local  # noqa: F401
 
 # Every test ends within its time limit, pass or fail (tests/time_limit.py).
 # pytester runs that very plugin in a pytest of its own (tests/test_time_limit.py).
-pytest_plugins = ["tests.time_limit", "pytester"]
+# tests.protocol.modbus_server: the simulated inverter (``make_inverter``) for every
+# Modbus test, the integration's too.
+pytest_plugins = ["tests.time_limit", "pytester", "tests.protocol.modbus_server"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -85,6 +85,15 @@ class BatteryControl:
             self._take(self.config_answers[-1])
         await report()
 
+    def written(self, values: Mapping[str, object]) -> None:
+        """Settings a client wrote over Modbus, taken as an answer's (unless ignoring).
+
+        The inverter applies a register write at once; the battery's settings, its
+        system reports and the model's SOC limits follow as after ``SetConfig``.
+        """
+        if not self.ignore_settings:
+            self._take(values)
+
     def _take(self, answer: Mapping[str, object]) -> None:
         """Keep the settings ``answer`` holds; the model follows the SOC limits."""
         for key in self.settings.keys() & answer.keys():
