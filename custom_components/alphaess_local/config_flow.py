@@ -55,12 +55,11 @@ from .const import (
     SOURCE_MODBUS,
     rows_per_day,
 )
-from .protocol import (
-    CommandKind,
+from .protocol import CommandKind, mask_serial
+from .protocol.modbus.reader import (
     ModbusError,
     ModbusNoSerial,
     ModbusSlotTaken,
-    mask_serial,
     probe,
 )
 from .reload import OptionsFlowWithReload

@@ -25,7 +25,10 @@ async def async_get_config_entry_diagnostics(
     backfill = parts.backfill
     server = parts.server
     options = dict(entry.options)
-    options[CONF_ALLOWLIST] = [mask_serial(s) for s in options.get(CONF_ALLOWLIST, [])]
+    if server is not None:
+        options[CONF_ALLOWLIST] = [
+            mask_serial(s) for s in options.get(CONF_ALLOWLIST, [])
+        ]
     listener = (
         {
             "server": {

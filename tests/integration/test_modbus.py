@@ -9,9 +9,9 @@ register map, the coordinator and the entities.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
+import json
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
@@ -53,11 +53,12 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.codec.messages import build_record
 from custom_components.alphaess_local.protocol.modbus.registers import (
-    PV_TOTAL,
+    GRID_IMPORT_TOTAL,
 )
 from custom_components.alphaess_local.protocol.simulator.modbus_server import (
     SimulatedInverter,
 )
+from custom_components.alphaess_local.protocol.simulator.model import BatteryModel
 from custom_components.alphaess_local.protocol.simulator.readings import (
     Identity,
     detail_values,
@@ -65,7 +66,7 @@ from custom_components.alphaess_local.protocol.simulator.readings import (
 )
 from custom_components.alphaess_local.sensor import SENSORS, shown_value
 
-from ..protocol.conftest import HOST
+from ..protocol.modbus_server import HOST, BatteryClock
 from .conftest import free_port
 
 MODBUS_SERIAL = Identity().serial
@@ -74,35 +75,23 @@ UNIT = 85
 WAIT = 20.0
 
 
-class BatteryClock:
-    """The inverter's clock, moved by the test: its registers hold still between."""
-
-    def __init__(self) -> None:
-        self.now = dt_util.now().replace(tzinfo=None, microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 10.0) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def battery_clock() -> BatteryClock:
-    return BatteryClock()
+    """The inverter's clock on the host's (a month-old clock would raise a repair)."""
+    return BatteryClock(dt_util.now().replace(tzinfo=None, microsecond=0))
 
 
 @pytest.fixture
 async def inverter(
-    socket_enabled: None, battery_clock: BatteryClock
-) -> AsyncGenerator[SimulatedInverter]:
-    """The simulated inverter on a free loopback port, one client at a time."""
-    simulated = SimulatedInverter(
-        clock=battery_clock, host=HOST, port=free_port(), refresh_interval=0.1
-    )
-    await simulated.start()
-    yield simulated
-    await simulated.close()
+    make_inverter: Callable[..., Any], battery_clock: BatteryClock
+) -> SimulatedInverter:
+    """The simulated inverter on a free loopback port, one client at a time.
+
+    Its registers change only when the test says (``refresh``): what the entry
+    reads is known.
+    """
+    simulated: SimulatedInverter = await make_inverter(clock=battery_clock)
+    return simulated
 
 
 @pytest.fixture(autouse=True)
@@ -228,7 +217,7 @@ async def test_flow_errors_name_the_cause(
         await holder[1].wait_closed()
     # A unit without an AlphaESS serial.
     inverter.server.overrides.update(dict.fromkeys(range(0x0743, 0x074B), 0))
-    await asyncio.sleep(0.3)  # the simulator's refresh (0.1 s) takes the overrides
+    await inverter.server.refresh()
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: HOST, CONF_PORT: inverter.port, CONF_UNIT: 85}
     )
@@ -297,7 +286,6 @@ COMPARED = (
     "grid_power",
     "pv_power",
     "house_load",
-    "pv_energy",
     "grid_import_energy",
     "grid_export_energy",
     "battery_charge_energy",
@@ -310,7 +298,9 @@ async def test_entities_show_what_the_registers_say(
     loaded_modbus: MockConfigEntry,
     inverter: SimulatedInverter,
 ) -> None:
-    await until(hass, lambda: state_of(hass, "sensor", "pv_energy") is not None)
+    await until(
+        hass, lambda: state_of(hass, "sensor", "grid_import_energy") is not None
+    )
     sample = inverter.sample()
     # What the cloud link would show for the same moment of the same model.
     cloud = BatteryState(MODBUS_SERIAL)
@@ -377,7 +367,8 @@ async def test_a_silent_inverter_goes_unavailable_and_returns(
     assert state_of(hass, "binary_sensor", "connected") == "off"
 
     inverter.server.silent = False
-    battery_clock.tick()
+    battery_clock.advance(10)
+    await inverter.server.refresh()
     await until(
         hass, lambda: state_of(hass, "sensor", "state_of_charge") != STATE_UNAVAILABLE
     )
@@ -390,24 +381,36 @@ async def test_nonsense_registers_are_held_back(
     inverter: SimulatedInverter,
     battery_clock: BatteryClock,
 ) -> None:
-    await until(hass, lambda: state_of(hass, "sensor", "pv_energy") is not None)
+    await until(
+        hass, lambda: state_of(hass, "sensor", "grid_import_energy") is not None
+    )
     soc = state_of(hass, "sensor", "state_of_charge")
-    pv = state_of(hass, "sensor", "pv_energy")
+    grid_import = state_of(hass, "sensor", "grid_import_energy")
     coordinator = loaded_modbus.runtime_data.coordinator
     frames = coordinator.data[MODBUS_SERIAL].counters["frames"]
-    # SOC reads 0xFFFF; the PV total jumps by a million kWh (its words, high first).
+    # SOC reads 0xFFFF; the grid import total (0.01 kWh) jumps by a million kWh.
     image = inverter.server.image
-    jumped = ((image[PV_TOTAL] << 16) | image[PV_TOTAL + 1]) + 10_000_000
+    jumped = ((image[GRID_IMPORT_TOTAL] << 16) | image[GRID_IMPORT_TOTAL + 1]) + 10**8
     inverter.server.overrides.update(
-        {0x0102: 0xFFFF, PV_TOTAL: jumped >> 16, PV_TOTAL + 1: jumped & 0xFFFF}
+        {
+            0x0102: 0xFFFF,
+            GRID_IMPORT_TOTAL: jumped >> 16,
+            GRID_IMPORT_TOTAL + 1: jumped & 0xFFFF,
+        }
     )
-    battery_clock.tick()
-    # Two more polls read the nonsense.
+    battery_clock.advance(10)
+    await inverter.server.refresh()
+    # Two more polls (a realtime and a detailed record each) read the nonsense.
     await until(
         hass,
         lambda: coordinator.data[MODBUS_SERIAL].counters["frames"] >= frames + 4,
     )
-    assert state_of(hass, "sensor", "pv_energy") == pv
+    state = coordinator.data[MODBUS_SERIAL]
+    assert state.detail is not None
+    assert state.detail.e_input is not None
+    assert state.detail.e_input > 10**6  # read as it is ...
+    assert state_of(hass, "sensor", "grid_import_energy") == grid_import  # held back
+    assert state.counters["energy_held"] >= 1
     assert state_of(hass, "sensor", "state_of_charge") in {soc, "unknown"}
 
 
@@ -441,11 +444,11 @@ async def test_reconfigure_takes_only_the_same_inverter(
     battery_clock: BatteryClock,
 ) -> None:
     stranger = SimulatedInverter(
+        BatteryModel(battery_clock()),
         identity=Identity(serial="AL7012345678901"),
         clock=battery_clock,
         host=HOST,
         port=free_port(),
-        refresh_interval=0.1,
     )
     await stranger.start()
     try:
@@ -478,10 +481,10 @@ async def test_switching_from_the_cloud_link_keeps_the_totals(
 ) -> None:
     """The listener's entry removed, the Modbus one added: the totals never go down.
 
-    The cloud's PV total (500 kWh) is above what the inverter's register says (the
-    model's 431.6 kWh, as a PV counter of the DC strings only might): the sensor
-    keeps the cloud's value rather than dropping, which the Energy dashboard would
-    read as a meter reset.
+    The cloud's grid export total (500 kWh) is above what the inverter's register
+    says (the model's 128.4 kWh: another scale, or another meter): the sensor keeps
+    the cloud's value rather than dropping, which the Energy dashboard would read as
+    a meter reset.
     """
     listener = MockConfigEntry(
         domain=DOMAIN,
@@ -497,8 +500,11 @@ async def test_switching_from_the_cloud_link_keeps_the_totals(
         "data": {
             "batteries": {
                 MODBUS_SERIAL: {
-                    "energy": {"pv": 500.0, "grid_import": 1.0},
-                    "energy_at": {"pv": accepted_at, "grid_import": accepted_at},
+                    "energy": {"grid_export": 500.0, "grid_import": 1.0},
+                    "energy_at": {
+                        "grid_export": accepted_at,
+                        "grid_import": accepted_at,
+                    },
                 }
             }
         },
@@ -511,13 +517,14 @@ async def test_switching_from_the_cloud_link_keeps_the_totals(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await until(
         hass,
-        lambda: state_of(hass, "sensor", "pv_energy") not in {None, STATE_UNAVAILABLE},
+        lambda: state_of(hass, "sensor", "grid_export_energy")
+        not in {None, STATE_UNAVAILABLE},
     )
     state = entry.runtime_data.data[MODBUS_SERIAL]
     assert state.detail is not None
-    assert state.detail.epv_total is not None
-    assert state.detail.epv_total < 500.0  # the register says less ...
-    assert state_of(hass, "sensor", "pv_energy") == "500.0"  # ... and is ignored
+    assert state.detail.e_output is not None
+    assert state.detail.e_output < 500.0  # the register says less ...
+    assert state_of(hass, "sensor", "grid_export_energy") == "500.0"  # ... ignored
     # One far below the register's (60 kWh a minute later) is a rise no system can
     # produce: held back, as any jump is, until later reads confirm it.
     assert state.energy["grid_import"] == 1.0
@@ -543,7 +550,9 @@ async def test_diagnostics_show_the_reads_and_mask_the_serial(
     inverter: SimulatedInverter,
     snapshot: SnapshotAssertion,
 ) -> None:
-    await until(hass, lambda: state_of(hass, "sensor", "pv_energy") is not None)
+    # Three polls that agree decide the disputed scales the registers can tell.
+    reader = loaded_modbus.runtime_data.source.reader
+    await until(hass, lambda: len(reader.registers.decisions) >= 3)
     diagnostics = await get_diagnostics_for_config_entry(
         hass, hass_client, loaded_modbus
     )
@@ -559,6 +568,8 @@ async def test_diagnostics_show_the_reads_and_mask_the_serial(
         assert block["reads"] >= 1
         assert block["mean_ms"] is not None
     assert modbus["stats"]["last_poll_requests"] <= 4
+    assert modbus["stats"]["pymodbus"].startswith("3.")
+    modbus["stats"]["pymodbus"] = "<version>"
     # Everything but the batteries' values, which the other tests check.
     shown = {key: value for key, value in diagnostics.items() if key != "batteries"}
     assert set(diagnostics["batteries"]) == {"AL90*********42"}
