@@ -34,6 +34,10 @@ class Capability(StrEnum):
     HISTORY = "history"
     # Forwarding to the vendor cloud.
     RELAY = "relay"
+    # Values only the cloud link's records carry: the EMS's status and errors, the
+    # meter's and backup box's errors, remote dispatch, apparent and reactive power,
+    # usable capacity. The inverter's Modbus registers hold none of them.
+    CLOUD_RECORDS = "cloud_records"
 
 
 class HistoryRequests(Protocol):

@@ -64,7 +64,11 @@ from custom_components.alphaess_local.protocol.simulator.readings import (
     detail_values,
     realtime_values,
 )
-from custom_components.alphaess_local.sensor import SENSORS, shown_value
+from custom_components.alphaess_local.sensor import (
+    CLOUD_RECORDS_ONLY,
+    SENSORS,
+    shown_value,
+)
 
 from ..protocol.modbus_server import HOST, BatteryClock
 from .conftest import free_port
@@ -318,9 +322,13 @@ async def test_entities_show_what_the_registers_say(
             shown[description.key] = state_of(hass, "sensor", description.key)
             expected[description.key] = str(shown_value(description, cloud))
     assert shown == expected
-    # What Modbus cannot feed is not there at all.
+    # What Modbus cannot feed is not there at all (the detailed record has come).
+    assert loaded_modbus.runtime_data.data[MODBUS_SERIAL].detail is not None
     assert entity_id(hass, "event", "event_log") is None
     assert entity_id(hass, "binary_sensor", "cloud_relay") is None
+    assert {
+        key for key in CLOUD_RECORDS_ONLY if entity_id(hass, "sensor", key)
+    } == set()
 
 
 async def test_slot_taken_raises_the_repair_until_the_inverter_answers(
