@@ -369,6 +369,15 @@ async def test_a_silent_inverter_goes_unavailable_and_returns(
     await until(hass, lambda: state_of(hass, "sensor", "state_of_charge") is not None)
     assert state_of(hass, "binary_sensor", "connected") == "on"
     inverter.server.silent = True
+    # The reader finds no answer within its request timeout and resets the link ...
+    reader = loaded_modbus.runtime_data.source.reader
+    failures = sum(block.failures for block in reader.stats.blocks.values())
+    await until(
+        hass,
+        lambda: sum(block.failures for block in reader.stats.blocks.values())
+        > failures,
+    )
+    # ... and the inverter stays silent for 10 minutes.
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10))
     await hass.async_block_till_done()
     assert state_of(hass, "sensor", "state_of_charge") == STATE_UNAVAILABLE
