@@ -439,10 +439,10 @@ async def test_options_poll_interval_says_its_cost(
     assert result["step_id"] == "modbus"
     assert [str(key) for key in result["data_schema"].schema] == [CONF_POLL_INTERVAL]
     placeholders = result["description_placeholders"]
-    # 1 507 state rows an hour at the cloud link's 360 pushes (docs/performance.md).
-    assert placeholders["rows_default"] == "36,000"
-    assert placeholders["rows_fastest"] == "72,000"
-    assert placeholders["rows_slowest"] == "6,000"
+    # As measured by benchmarks.recorder_rows --modbus (docs/performance.md).
+    assert placeholders["rows_default"] == "43,000"
+    assert placeholders["rows_fastest"] == "86,000"
+    assert placeholders["rows_slowest"] == "9,000"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_POLL_INTERVAL: 5.0}
     )
