@@ -53,6 +53,7 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.codec.messages import build_record
 from custom_components.alphaess_local.protocol.modbus.registers import (
+    CHARGE_TOTAL,
     GRID_IMPORT_TOTAL,
 )
 from custom_components.alphaess_local.protocol.simulator.modbus_server import (
@@ -591,3 +592,72 @@ async def test_diagnostics_show_the_reads_and_mask_the_serial(
     shown = {key: value for key, value in diagnostics.items() if key != "batteries"}
     assert set(diagnostics["batteries"]) == {"AL90*********42"}
     assert _run_free(shown) == snapshot(extension_class=HomeAssistantSnapshotExtension)
+
+
+async def test_an_inverter_silent_for_12_hours_raises_the_repair(
+    hass: HomeAssistant,
+    loaded_modbus: MockConfigEntry,
+    inverter: SimulatedInverter,
+) -> None:
+    """Silent for a night is no news; for 12 hours it is, until it answers."""
+    await until(hass, lambda: state_of(hass, "sensor", "state_of_charge") is not None)
+    issues = ir.async_get(hass)
+    issue_id = f"modbus_not_answering_{loaded_modbus.entry_id}"
+    reader = loaded_modbus.runtime_data.source.reader
+    failures = sum(block.failures for block in reader.stats.blocks.values())
+    inverter.server.silent = True
+    # The request times out: the reader tells the trouble and resets the link.
+    await until(
+        hass,
+        lambda: sum(block.failures for block in reader.stats.blocks.values())
+        > failures,
+    )
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=11))
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, seconds=1))
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "modbus_not_answering"
+    inverter.server.silent = False
+    await until(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is None)
+
+
+async def test_a_link_cut_mid_read_loses_no_total(
+    hass: HomeAssistant,
+    loaded_modbus: MockConfigEntry,
+    inverter: SimulatedInverter,
+    battery_clock: BatteryClock,
+) -> None:
+    """A cut between a poll's block reads: no half-read record, the totals go on."""
+    await until(
+        hass, lambda: state_of(hass, "sensor", "battery_charge_energy") is not None
+    )
+    state = loaded_modbus.runtime_data.coordinator.data[MODBUS_SERIAL]
+    reader = loaded_modbus.runtime_data.source.reader
+    cuts: list[int] = []
+
+    def cut_once(request: Any) -> None:
+        # The second block of a live poll (the PV meter's, after the grid's).
+        if not cuts and request.address == 0x0090:
+            cuts.append(request.connection)
+            inverter.server.drop_connections()
+
+    # Whole polls so far, and the records they gave (two each).
+    polls, records = reader.stats.polls, state.counters["frames"]
+    inverter.server.on_request = cut_once
+    await until(hass, lambda: bool(cuts))
+    # Ten minutes of the model: the battery charges, its total moves.
+    battery_clock.advance(600)
+    await inverter.server.refresh()
+    image = inverter.server.image
+    expected = round(((image[CHARGE_TOTAL] << 16) | image[CHARGE_TOTAL + 1]) / 10, 1)
+    assert expected > state.energy["battery_charge"]
+    await until(hass, lambda: reader.stats.polls > polls + 1)
+    # The cut poll gave no record: only whole polls did, one of each kind.
+    assert state.counters["frames"] == records + 2 * (reader.stats.polls - polls)
+    assert state.energy["battery_charge"] == expected
+    assert state.counters["energy_held"] == 0
+    assert state_of(hass, "sensor", "battery_charge_energy") == str(expected)
+    assert inverter.server.accepted == 2  # the reader came back on a new link
