@@ -284,18 +284,65 @@ async def test_a_serial_another_entry_has_aborts_naming_it(
 
 # --- the entry ---------------------------------------------------------------------
 
-# Sensors whose value the cloud link and Modbus give alike for one model snapshot.
+# Sensors whose value the cloud link and Modbus give alike for one model snapshot:
+# every one a Modbus entry has and enables, but for the settings and the link's own
+# (connected since, clock offset) and those of a disputed scale (below).
 COMPARED = (
     "state_of_charge",
     "battery_power",
-    "grid_power",
     "pv_power",
+    "pv1_power",
+    "pv2_power",
+    "ac_pv_power",
+    "grid_power",
+    "inverter_power",
     "house_load",
     "grid_import_energy",
     "grid_export_energy",
     "battery_charge_energy",
     "battery_discharge_energy",
+    "battery_grid_charge_energy",
+    "pv1_voltage",
+    "pv2_voltage",
+    "battery_voltage",
+    "grid_frequency",
+    "battery_current",
+    "cell_temperature_low",
+    "cell_temperature_high",
+    "bms_charge_limit",
+    "bms_discharge_limit",
+    "inverter_error",
+    "inverter_warning",
+    "bms_error",
 )
+# Scales the sources disagree on: unknown until three polls agree on one.
+DISPUTED = ("inverter_temperature", "cell_voltage_low", "cell_voltage_high")
+
+
+def cloud_link_state(inverter: SimulatedInverter) -> BatteryState:
+    """What the cloud link would show for the inverter's model at this moment."""
+    sample = inverter.sample()
+    cloud = BatteryState(MODBUS_SERIAL)
+    now = dt_util.utcnow()
+    cloud.apply_realtime(
+        build_record(RealtimeRecord, realtime_values(sample, MODBUS_SERIAL)), now
+    )
+    cloud.apply_detail(
+        build_record(DetailedRecord, detail_values(sample, MODBUS_SERIAL)), now
+    )
+    return cloud
+
+
+def shown_and_expected(
+    hass: HomeAssistant, cloud: BatteryState, keys: tuple[str, ...]
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    shown: dict[str, str | None] = {}
+    expected: dict[str, str] = {}
+    for description in SENSORS:
+        if description.key in keys:
+            shown[description.key] = state_of(hass, "sensor", description.key)
+            expected[description.key] = str(shown_value(description, cloud))
+    return shown, expected
 
 
 async def test_entities_show_what_the_registers_say(
@@ -306,23 +353,12 @@ async def test_entities_show_what_the_registers_say(
     await until(
         hass, lambda: state_of(hass, "sensor", "grid_import_energy") is not None
     )
-    sample = inverter.sample()
-    # What the cloud link would show for the same moment of the same model.
-    cloud = BatteryState(MODBUS_SERIAL)
-    now = dt_util.utcnow()
-    cloud.apply_realtime(
-        build_record(RealtimeRecord, realtime_values(sample, MODBUS_SERIAL)), now
-    )
-    cloud.apply_detail(
-        build_record(DetailedRecord, detail_values(sample, MODBUS_SERIAL)), now
-    )
-    shown = {}
-    expected = {}
-    for description in SENSORS:
-        if description.key in COMPARED:
-            shown[description.key] = state_of(hass, "sensor", description.key)
-            expected[description.key] = str(shown_value(description, cloud))
+    cloud = cloud_link_state(inverter)
+    shown, expected = shown_and_expected(hass, cloud, COMPARED)
     assert shown == expected
+    assert {key: state_of(hass, "sensor", key) for key in DISPUTED} == dict.fromkeys(
+        DISPUTED, "unknown"
+    )
     # What Modbus cannot feed is not there at all (the detailed record has come).
     assert loaded_modbus.runtime_data.data[MODBUS_SERIAL].detail is not None
     assert entity_id(hass, "event", "event_log") is None
@@ -330,6 +366,17 @@ async def test_entities_show_what_the_registers_say(
     assert {
         key for key in CLOUD_RECORDS_ONLY if entity_id(hass, "sensor", key)
     } == set()
+
+    # Three polls decide the disputed scales: the values are the cloud's.
+    reader = loaded_modbus.runtime_data.source.reader
+    await until(hass, lambda: len(reader.registers.decisions) >= 3)
+    await until(hass, lambda: state_of(hass, "sensor", DISPUTED[0]) != "unknown")
+    shown, expected = shown_and_expected(hass, cloud, DISPUTED)
+    assert shown == expected
+    # Grid voltage: whole volts in the register (1 V decided), 0.1 V on the cloud.
+    voltage = state_of(hass, "sensor", "grid_voltage")
+    assert voltage is not None
+    assert abs(float(voltage) - cloud.detail.ua) <= 0.5  # type: ignore[union-attr,operator]
 
 
 async def test_slot_taken_raises_the_repair_until_the_inverter_answers(
