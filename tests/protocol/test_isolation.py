@@ -12,6 +12,8 @@ from custom_components.alphaess_local import protocol
 
 PACKAGE = Path(protocol.__file__).parent
 CODEC = PACKAGE / "codec"
+# The Modbus register map: sans-IO like the codec, whatever transport reads the words.
+SANS_IO_MODBUS = (PACKAGE / "modbus" / "registers.py",)
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
@@ -71,3 +73,16 @@ def test_codec_is_sans_io(path: Path) -> None:
         assert name.split(".")[0] != "asyncio", name
         if name.startswith("."):
             assert name == ".codec" or name.startswith(".codec."), name
+
+
+@pytest.mark.parametrize(
+    "path", SANS_IO_MODBUS, ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_modbus_register_map_is_sans_io(path: Path) -> None:
+    """The register map turns words into records for any transport: no asyncio, no
+    pymodbus (an optional extra), nothing of the server or the simulator; only the
+    codec's records and settings."""
+    for name in imported_modules(path):
+        assert name.split(".")[0] not in ("asyncio", "pymodbus", "socket"), name
+        if name.startswith("."):
+            assert name.startswith(".codec."), name

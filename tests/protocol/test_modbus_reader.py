@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator
 import contextlib
 from dataclasses import dataclass, field
 import logging
+import socket
 import struct
 from typing import Any
 
@@ -135,6 +136,9 @@ class Tap:
         self.port = 0
         self.mode = "forward"
         self.cut_at: int | None = None
+        self.illegal: set[int] = (
+            set()
+        )  # starts answered with exception 2 (no such block)
         self.requests: list[tuple[int, int, int]] = []  # connection, start, count
         self.answered: list[tuple[int, int, int]] = []
         self.unanswered = 0  # requests read in "silent" mode
@@ -241,6 +245,11 @@ class Tap:
                 if self.mode == "silent":
                     self.unanswered += 1
                     continue
+                if start in self.illegal:  # answered here, as the inverter would
+                    in_flight -= 1
+                    answer = head[:4] + (3).to_bytes(2) + head[6:7] + bytes([0x83, 2])
+                    writer.write(answer)
+                    continue
                 queue.put_nowait(head + body)
         finally:
             forwarder.cancel()
@@ -250,8 +259,9 @@ class Tap:
             up_writer.transport.abort()
 
 
-@pytest.fixture
-async def tap() -> AsyncGenerator[Tap]:
+@contextlib.asynccontextmanager
+async def tapped_inverter() -> AsyncGenerator[Tap]:
+    """pymodbus's server holding the inverter's words, behind a started ``Tap``."""
     async with pymodbus_server(inverter_words()) as port:
         proxy = Tap(port)
         await proxy.start()
@@ -259,6 +269,12 @@ async def tap() -> AsyncGenerator[Tap]:
             yield proxy
         finally:
             await proxy.close()
+
+
+@pytest.fixture
+async def tap() -> AsyncGenerator[Tap]:
+    async with tapped_inverter() as proxy:
+        yield proxy
 
 
 @pytest.fixture
@@ -284,6 +300,18 @@ async def reader_for(events: EventLog, ticks: Ticks) -> AsyncGenerator[Any]:
     yield make
     for reader in made:
         await reader.close()
+
+
+def record_pauses(reader: ModbusReader) -> list[float]:
+    """Note each backoff pause and go on at once: the rule, not the loop's timer."""
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0)
+
+    reader._pause = pause  # type: ignore[method-assign]
+    return pauses
 
 
 def live_polls(requests: list[tuple[int, int, int]]) -> list[list[tuple[int, int]]]:
@@ -381,6 +409,7 @@ async def test_a_second_client_refused_is_slot_taken_once_then_restored(
     port = tap.port
     tap.mode = "refuse"
     reader = reader_for(port)
+    pauses = record_pauses(reader)
     with caplog.at_level(logging.INFO):
         await reader.start()
         await tap.wait_for(lambda: tap.connections >= 4)
@@ -394,10 +423,45 @@ async def test_a_second_client_refused_is_slot_taken_once_then_restored(
 
         tap.mode = "forward"
         await events.wait_for(lambda: bool(received(events, RealtimeRecord)))
+        # Backoff doubled to its cap while refused ...
+        assert pauses[:4] == [0.01, 0.02, 0.04, 0.04]
+        # ... and starts afresh once a session has had answers.
+        tried = len(pauses)
+        tap.cut_at = len(tap.requests) + 1
+        await tap.wait_for(lambda: tap.connections >= tried + 2)
+        assert pauses[tried] == 0.01
     restored = [e for e in events.events if isinstance(e, LinkRestored)]
     assert len(restored) == 1
     assert restored[0].serial == SERIAL
     assert SERIAL not in caplog.text
+
+
+async def test_a_block_the_model_lacks_is_skipped_for_an_hour(
+    tap: Tap,
+    reader_for: Any,
+    events: EventLog,
+    ticks: Ticks,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    missing = LIVE_BLOCKS[1]
+    tap.illegal.add(missing.start)
+    reader = reader_for(tap.port)
+    with caplog.at_level(logging.INFO):
+        await reader.start()
+        await events.wait_for(lambda: len(received(events, RealtimeRecord)) >= 4)
+        asked = [r for r in tap.requests if r[1] == missing.start]
+        assert len(asked) == 1  # refused once, then left out
+        assert tap.connections == 1  # no reason to drop the link
+        assert reader.stats.blocks[missing.name].failures == 1
+        records = len(received(events, RealtimeRecord))
+        ticks.advance(3600)
+        await tap.wait_for(
+            lambda: len([r for r in tap.requests if r[1] == missing.start]) == 2
+        )
+        await events.wait_for(lambda: len(received(events, RealtimeRecord)) > records)
+    lines = [r for r in caplog.records if missing.name in r.getMessage()]
+    assert len(lines) == 1
+    assert not [e for e in events.events if isinstance(e, LinkTrouble)]
 
 
 async def test_a_link_cut_mid_read_reconnects_without_a_duplicate_record(
@@ -466,6 +530,38 @@ async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(
     await events.wait_for(lambda: len(received(events, RealtimeRecord)) > records)
     assert len([e for e in events.events if isinstance(e, LinkRestored)]) == 1
     assert tap.max_in_flight == 1
+
+
+async def test_an_unreachable_inverter_is_told_once_and_retried_with_backoff(
+    reader_for: Any, events: EventLog
+) -> None:
+    # A listener whose one-place queue is full: connections time out, as to a host
+    # that is off or not there.
+    listener = socket.socket()
+    filler = socket.socket()
+    try:
+        listener.bind((HOST, 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        reader = reader_for(
+            listener.getsockname()[1],
+            request_timeout=0.2,
+            reconnect_delay=1.0,
+            reconnect_delay_max=60.0,
+        )
+        pauses = record_pauses(reader)
+        await reader.start()
+        async with asyncio.timeout(PATIENCE):
+            while len(pauses) < 8:
+                await asyncio.sleep(0.05)
+        await reader.close()
+    finally:
+        filler.close()
+        listener.close()
+    assert pauses[:8] == [1, 2, 4, 8, 16, 32, 60, 60]
+    troubles = [e for e in events.events if isinstance(e, LinkTrouble)]
+    assert [(t.trouble, t.serial) for t in troubles] == [(Trouble.UNREACHABLE, None)]
+    assert not [e for e in events.events if isinstance(e, Received | Disconnected)]
 
 
 async def test_close_is_bounded_resets_the_link_and_leaves_no_task(

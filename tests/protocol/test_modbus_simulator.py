@@ -7,19 +7,26 @@ so the reader's tests against the simulator test the reader, not a shared mistak
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
+from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 import pytest
 
+from custom_components.alphaess_local.protocol import RealtimeRecord, cli
 from custom_components.alphaess_local.protocol.modbus.registers import (
     IDENTITY_BLOCKS,
     LIVE_BLOCKS,
     SETTINGS_BLOCKS,
     Block,
     RegisterMap,
+    read_serial,
 )
+from custom_components.alphaess_local.protocol.server.server import AlphaServer
+from custom_components.alphaess_local.protocol.simulator import DEFAULT_SERIAL
 
+from .conftest import EventLog
 from .modbus_server import (
     HOST,
     PATIENCE,
@@ -30,8 +37,12 @@ from .modbus_server import (
     unit_argument,
     wait_until,
 )
+from .test_cli import OTHER, free_port, stop_after
 
 ALL_BLOCKS = (*LIVE_BLOCKS, *IDENTITY_BLOCKS, *SETTINGS_BLOCKS)
+SERIAL_BLOCK = next(b for b in IDENTITY_BLOCKS if b.start <= 0x0743 < b.start + b.count)
+SETTINGS_BLOCK = next(b for b in SETTINGS_BLOCKS if 0x084F in b.addresses)
+BATTERY_BLOCK = next(b for b in LIVE_BLOCKS if b.start <= 0x0102 < b.start + b.count)
 
 
 async def connect(inverter: SimulatedInverter) -> AsyncModbusTcpClient:
@@ -85,7 +96,50 @@ async def test_registers_are_the_models_encoding(socket_enabled: None) -> None:
                 )
                 assert realtime.soc == pytest.approx(sample.soc, abs=0.1)
                 assert realtime.ppv1 == pytest.approx(sample.ppv1, abs=1)
+                report = RegisterMap().identity(words, serial=inverter.identity.serial)
+                assert report.battery_capacity == inverter.model.capacity_kwh
             assert words[0x0743] == int.from_bytes(b"AL")
+        finally:
+            client.close()
+
+
+async def test_overrides_hold_nonsense_over_the_model(socket_enabled: None) -> None:
+    """A test's nonsense (a sentinel, a jump) stays in its register across refreshes."""
+    async with simulated_inverter() as inverter:
+        inverter.server.overrides[0x0126] = 0x7FFF  # battery power: "not available"
+        await inverter.server.refresh()
+        inverter.clock.advance(60)
+        await inverter.server.refresh()
+        client = await connect(inverter)
+        try:
+            assert (await read_block(client, BATTERY_BLOCK))[0x0126] == 0x7FFF
+        finally:
+            client.close()
+
+
+async def test_a_link_cut_mid_read(socket_enabled: None) -> None:
+    """``on_request`` may cut the link before the answer: the client sees the cut."""
+    async with simulated_inverter() as inverter:
+        server = inverter.server
+        server.on_request = lambda request: (
+            server.drop_connections() if request.address == 0x0100 else None
+        )
+        reader, writer = await asyncio.open_connection(HOST, inverter.port)
+        try:
+            writer.write(read_request(1, 0x0010, 35))
+            await answer(reader)
+            writer.write(read_request(2, 0x0100, 46))
+            with pytest.raises(ConnectionResetError):
+                async with asyncio.timeout(PATIENCE):
+                    await reader.read(100)
+        finally:
+            writer.close()
+        assert server.request_count == 2
+        await wait_until(lambda: server.connections == 0)
+        server.on_request = None
+        client = await connect(inverter)  # the slot is free again
+        try:
+            assert await read_block(client, BATTERY_BLOCK)
         finally:
             client.close()
 
@@ -102,16 +156,19 @@ async def test_a_second_client_is_closed_while_one_is_connected(
                 assert await reader.read(100) == b""  # closed before any answer
             writer.close()
             assert inverter.server.refused == 1
-            assert await read_block(first, SETTINGS_BLOCKS[0])
+            assert await read_block(first, SETTINGS_BLOCK)
         finally:
             first.close()
         # The slot is free again once the first client has gone.
         await wait_until(lambda: inverter.server.connections == 0)
-        second = await connect(inverter)
-        try:
-            assert await read_block(second, SETTINGS_BLOCKS[0])
-        finally:
-            second.close()
+        for _ in range(3):  # clients come and go; those gone are forgotten
+            second = await connect(inverter)
+            try:
+                assert await read_block(second, SETTINGS_BLOCK)
+            finally:
+                second.close()
+            await wait_until(lambda: inverter.server.connections == 0)
+        assert len(inverter.server._connections) <= 1
 
 
 async def test_a_refusal_can_be_a_reset(socket_enabled: None) -> None:
@@ -132,7 +189,7 @@ async def test_many_clients_when_the_limit_is_off(socket_enabled: None) -> None:
         clients = [await connect(inverter) for _ in range(2)]
         try:
             for client in clients:
-                assert await read_block(client, SETTINGS_BLOCKS[0])
+                assert await read_block(client, SETTINGS_BLOCK)
             assert inverter.server.refused == 0
         finally:
             for client in clients:
@@ -151,7 +208,8 @@ async def test_a_written_setting_reaches_the_battery(socket_enabled: None) -> No
                 # Charge window 1: 02:30 to 05:15 (hours, then minutes).
                 hours = await client.write_registers(0x0856, [2, 5], **unit)
                 minutes = await client.write_registers(0x085E, [30, 15], **unit)
-            for response in (stop, control, hours, minutes):
+                feed_in = await client.write_register(0x0800, 50, **unit)
+            for response in (stop, control, hours, minutes, feed_in):
                 assert not response.isError(), response
             assert inverter.model.max_soc == 90
             settings = inverter.control.settings
@@ -159,22 +217,24 @@ async def test_a_written_setting_reaches_the_battery(socket_enabled: None) -> No
             assert settings["GridCharge"] == "true"
             assert (settings["TimeChaF1"], settings["TimeChaE1"]) == ("2", "5")
             assert inverter.settings()["charge_window_1_start_minute"] == 30
+            assert settings["SetFeed"] == "50"
             # The registers keep what was written across a refresh from the model.
             await inverter.server.refresh()
-            block = await read_block(client, SETTINGS_BLOCKS[0])
+            block = await read_block(client, SETTINGS_BLOCK)
             assert (block[0x0855], block[0x084F], block[0x085E]) == (90, 1, 30)
             assert [a for a, _ in inverter.server.writes] == [
                 0x0855,
                 0x084F,
                 0x0856,
                 0x085E,
+                0x0800,
             ]
             # A battery that ignores settings: the register falls back at refresh.
             inverter.control.ignore_settings = True
             async with asyncio.timeout(PATIENCE):
                 await client.write_register(0x0850, 30, **unit)
             await inverter.server.refresh()
-            assert (await read_block(client, SETTINGS_BLOCKS[0]))[0x0850] == 10
+            assert (await read_block(client, SETTINGS_BLOCK))[0x0850] == 10
             assert inverter.model.min_soc == 10
         finally:
             client.close()
@@ -259,3 +319,88 @@ async def test_a_stopped_inverter_refuses(socket_enabled: None) -> None:
         assert not inverter.server.running
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection(HOST, inverter.port)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_simulate_serves_the_same_battery_over_modbus(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``simulate --modbus-port``: the cloud link and Modbus tell the same battery."""
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    cloud_port, modbus_port = free_port(), free_port()
+    seen: dict[str, Any] = {}
+
+    async def drive(simulate: asyncio.Task[None]) -> None:
+        events = EventLog()
+        server = AlphaServer(events, host=HOST, port=cloud_port)
+        await server.start()
+        try:
+            await events.wait_for(lambda: bool(events.messages(RealtimeRecord)))
+            client = AsyncModbusTcpClient(
+                HOST, port=modbus_port, timeout=PATIENCE, retries=0
+            )
+            async with asyncio.timeout(PATIENCE):
+                assert await client.connect()
+            try:
+                seen["words"] = await read_block(client, SERIAL_BLOCK)
+                seen["words"] |= await read_block(client, BATTERY_BLOCK)
+            finally:
+                client.close()
+        finally:
+            await server.close()
+        seen["cloud"] = events.messages(RealtimeRecord)[-1]
+
+    stop_after(monkeypatch, "_simulate", drive)
+    argv = ["simulate", "--host", HOST, "--port", str(cloud_port)]
+    argv += ["--serial", OTHER, "--modbus-port", str(modbus_port)]
+    assert cli.main(argv) == 0
+    assert read_serial(seen["words"]) == OTHER
+    soc = seen["words"][0x0102] / 10  # 0.1 %
+    # The same model, read a moment apart (the battery's clock runs at 1x).
+    assert soc == pytest.approx(seen["cloud"].soc, abs=0.5)
+    assert f"Modbus TCP on {HOST}:{modbus_port}, unit 85" in capsys.readouterr().err
+
+
+def test_simulate_no_cloud_needs_a_modbus_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    with pytest.raises(SystemExit, match="--no-cloud needs --modbus-port"):
+        cli.main(["simulate", "--no-cloud"])
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_simulate_without_cloud_answers_modbus_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    modbus_port = free_port()
+    seen: dict[str, Any] = {}
+
+    async def drive(simulate: asyncio.Task[None]) -> None:
+        client = AsyncModbusTcpClient(
+            HOST, port=modbus_port, timeout=PATIENCE, retries=0
+        )
+        async with asyncio.timeout(PATIENCE):
+            while not await client.connect():  # until the simulator listens
+                await asyncio.sleep(0.05)
+        try:
+            seen["words"] = await read_block(client, SERIAL_BLOCK)
+        finally:
+            client.close()
+        assert not simulate.done()
+
+    stop_after(monkeypatch, "_simulate", drive)
+    argv = ["simulate", "--no-cloud", "--modbus-port", str(modbus_port)]
+    assert cli.main(argv) == 0
+    assert read_serial(seen["words"]) == DEFAULT_SERIAL
+
+
+async def test_a_port_in_use_is_an_os_error(socket_enabled: None) -> None:
+    """Whichever way pymodbus says it (a warning, an exception), the caller sees OSError."""
+    async with simulated_inverter() as inverter:
+        other = SimulatedInverter(host=HOST, port=inverter.port)
+        with pytest.raises(OSError, match="cannot listen"):
+            await other.start()
+        assert not other.server.running
+        await other.close()

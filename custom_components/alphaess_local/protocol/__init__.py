@@ -23,6 +23,11 @@ integration uses nothing else, and the rest may change without notice.
   (:data:`LIVE_BLOCKS`, :data:`IDENTITY_BLOCKS`, :data:`SETTINGS_BLOCKS`) into the same
   records; :func:`read_serial`, :func:`setting_writes`; :func:`encode_live` and
   :func:`encode_identity` for a simulated inverter.
+- Modbus reader (needs pymodbus, imported only when used): :class:`ModbusReader` polls
+  an inverter and reports the same :data:`ServerEvent` values plus
+  :data:`ModbusEvent` (:class:`LinkTrouble` with a :class:`Trouble`,
+  :class:`LinkRestored`); :func:`probe` reads its serial or raises a
+  :class:`ModbusError`; :class:`ModbusStats` for diagnostics.
 """
 
 from .codec.crc import crc16_modbus
@@ -85,9 +90,20 @@ from .modbus import (
     LIVE_BLOCKS,
     SETTINGS_BLOCKS,
     Block,
+    LinkRestored,
+    LinkTrouble,
+    ModbusError,
+    ModbusEvent,
+    ModbusNoSerial,
+    ModbusReader,
+    ModbusSlotTaken,
+    ModbusStats,
+    ModbusUnreachable,
     RegisterMap,
+    Trouble,
     encode_identity,
     encode_live,
+    probe,
     read_serial,
     setting_writes,
 )
@@ -164,9 +180,18 @@ __all__ = [
     "Heartbeat",
     "HistoryUpload",
     "Kind",
+    "LinkRestored",
+    "LinkTrouble",
     "Login",
     "LoginSeen",
     "Message",
+    "ModbusError",
+    "ModbusEvent",
+    "ModbusNoSerial",
+    "ModbusReader",
+    "ModbusSlotTaken",
+    "ModbusStats",
+    "ModbusUnreachable",
     "PackedCell",
     "PowerRecord",
     "Proof",
@@ -193,6 +218,7 @@ __all__ = [
     "TlsOutcome",
     "TlsUnavailableError",
     "TrafficDump",
+    "Trouble",
     "Undecodable",
     "UnknownMessage",
     "acknowledge",
@@ -208,6 +234,7 @@ __all__ = [
     "mask_serial",
     "normalize",
     "printable",
+    "probe",
     "read_serial",
     "recognize",
     "server_context",

@@ -1,7 +1,8 @@
-"""Terminal entry points: run the fake cloud alone, or a simulated battery.
+"""Terminal entry points: run the fake cloud alone, read an inverter, or simulate one.
 
 ``serve`` prints one JSON object per decoded message on stdout (personal data redacted)
 and a readable line per event on stderr, as the original home fake server did.
+``modbus`` prints the records it reads from an inverter over Modbus TCP the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .codec.redact import mask_serial, to_jsonable
+from .modbus.events import LinkRestored, LinkTrouble, ModbusEvent
+from .modbus.reader import (
+    DEFAULT_INTERVAL as MODBUS_INTERVAL,
+    DEFAULT_PORT as MODBUS_PORT,
+    DEFAULT_UNIT as MODBUS_UNIT,
+    ModbusReader,
+)
 from .relay import CommandKind, RelayPolicy
 from .server.credentials import CredentialPins
 from .server.dump import TrafficDump
@@ -76,6 +84,24 @@ def _print_event(event: ServerEvent) -> None:
                 "--accept-new-credentials SERIAL@ADDRESS"
             )
     print(f"{stamp} {serial} {event.peer}: {summary}", file=sys.stderr, flush=True)
+
+
+def _print_modbus_event(event: ServerEvent | ModbusEvent) -> None:
+    """Records as ``serve`` prints them; the link's state as a line on stderr."""
+    match event:
+        case LinkTrouble(trouble=trouble):
+            summary = f"link trouble: {trouble}"
+        case LinkRestored():
+            summary = "answers again"
+        case _:
+            _print_event(event)
+            return
+    stamp = event.received_at.isoformat(timespec="seconds")
+    print(
+        f"{stamp} {mask_serial(event.serial)} {event.peer}: {summary}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _pins(path: str | None) -> CredentialPins:
@@ -201,6 +227,40 @@ async def _serve(args: argparse.Namespace) -> None:
         print("stopped", file=sys.stderr, flush=True)
 
 
+async def _modbus(args: argparse.Namespace) -> None:
+    """Read one inverter until SIGTERM or Ctrl-C; its link is closed with a reset."""
+    reader = ModbusReader(
+        _print_modbus_event,
+        host=args.host,
+        port=args.port,
+        unit=args.unit,
+        interval=args.interval,
+    )
+    try:
+        await reader.start()
+    except ImportError as err:
+        raise SystemExit(
+            "alphaess-cloud: the modbus command needs pymodbus "
+            "(pip install 'alphaess-local[modbus]')"
+        ) from err
+    print(
+        f"reading {reader.peer} unit {args.unit} every {args.interval:g} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        await reader.close()
+        print("stopped", file=sys.stderr, flush=True)
+
+
 async def _simulate(args: argparse.Namespace) -> None:
     identity = Identity(serial=args.serial)
     if args.password is not None:
@@ -209,7 +269,37 @@ async def _simulate(args: argparse.Namespace) -> None:
     battery = SimulatedBattery(
         args.host, args.port, identity=identity, speed=args.speed, start=start
     )
-    await battery.run()
+    if args.modbus_port is None:
+        if args.no_cloud:
+            raise SystemExit("alphaess-cloud: --no-cloud needs --modbus-port")
+        await battery.run()
+        return
+    # The same battery's inverter, read over Modbus TCP (pymodbus loads as it starts).
+    from .simulator.modbus_server import SimulatedInverter
+
+    inverter = SimulatedInverter.beside(
+        battery,
+        host=args.modbus_host,
+        port=args.modbus_port,
+        one_client=not args.modbus_many_clients,
+    )
+    try:
+        await inverter.start()
+    except (ImportError, OSError) as err:
+        raise SystemExit(f"alphaess-cloud: cannot serve Modbus TCP: {err}") from err
+    print(
+        f"Modbus TCP on {args.modbus_host}:{inverter.port}, unit {inverter.server.unit}"
+        f"{'' if args.modbus_many_clients else ', one client at a time'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        if args.no_cloud:
+            await asyncio.Event().wait()  # until interrupted
+        else:
+            await battery.run()
+    finally:
+        await inverter.close()
 
 
 def clock_start(zone: ZoneInfo, now: datetime) -> datetime:
@@ -229,11 +319,23 @@ def _zone(name: str) -> ZoneInfo:
         raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from err
 
 
+def _interval(text: str) -> float:
+    """A poll interval: one second at least (the inverter serves others too)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds >= 1.0:
+        raise argparse.ArgumentTypeError(f"an interval of 1 s or more, not {text!r}")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run until interrupted."""
     parser = argparse.ArgumentParser(
         prog="alphaess-cloud",
-        description="AlphaESS cloud protocol: fake-cloud server and simulated battery.",
+        description="AlphaESS cloud protocol: fake-cloud server, Modbus TCP reader and "
+        "simulated battery.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +383,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--no-tls", action="store_true", help="close TLS connections, do not answer"
     )
+    modbus = commands.add_parser(
+        "modbus", help="read an inverter over Modbus TCP (needs pymodbus)"
+    )
+    modbus.add_argument("--host", required=True, help="the inverter or its gateway")
+    modbus.add_argument("--port", type=int, default=MODBUS_PORT)
+    modbus.add_argument("--unit", type=int, default=MODBUS_UNIT, help="Modbus unit id")
+    modbus.add_argument(
+        "--interval",
+        type=_interval,
+        default=MODBUS_INTERVAL,
+        help=f"seconds between polls (default: {MODBUS_INTERVAL:g})",
+    )
     simulate = commands.add_parser("simulate", help="behave like a battery")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -291,6 +405,28 @@ def main(argv: list[str] | None = None) -> int:
         "--tz",
         type=_zone,
         help="the battery clock's time zone, e.g. Europe/Berlin (default: the host's)",
+    )
+    simulate.add_argument(
+        "--modbus-port",
+        type=int,
+        help="also answer Modbus TCP (unit 85) on this port, as the battery's inverter "
+        "does on 502 (needs pymodbus)",
+    )
+    simulate.add_argument(
+        "--modbus-host",
+        default="127.0.0.1",
+        help="the address the Modbus port listens on (default: 127.0.0.1)",
+    )
+    simulate.add_argument(
+        "--modbus-many-clients",
+        action="store_true",
+        help="accept more than one Modbus client at a time (a real inverter has "
+        "one slot: a second client is closed at once)",
+    )
+    simulate.add_argument(
+        "--no-cloud",
+        action="store_true",
+        help="answer Modbus only: do not connect to the cloud port (with --modbus-port)",
     )
     args = parser.parse_args(argv)
     for stream in (sys.stdout, sys.stderr):
@@ -303,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    runner = _serve if args.command == "serve" else _simulate
+    runner = {"serve": _serve, "modbus": _modbus, "simulate": _simulate}[args.command]
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner(args))
     return 0

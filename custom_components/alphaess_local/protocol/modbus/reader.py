@@ -60,6 +60,7 @@ RECONNECT_DELAY_MAX: Final = 60.0  # ... up to this
 IDENTITY_EVERY: Final = 3600.0
 SETTINGS_EVERY: Final = 60.0
 CLOSE_TIMEOUT: Final = 5.0
+REFUSED_BLOCK_RETRY: Final = 3600.0
 
 
 class ModbusError(Exception):
@@ -191,6 +192,10 @@ class ModbusReader:
         self._settings_at: float | None = None
         self._outage: set[Trouble] = set()  # kinds told in the current outage
         self._logged_blocks: set[str] = set()  # blocks whose refusal was logged
+        # Blocks the inverter refused (a Modbus exception, e.g. a model without
+        # them) and when: not asked again for an hour. pymodbus logs an error for
+        # each exception answer, and the request is wasted anyway.
+        self._refused: dict[str, float] = {}
         self._no_serial_logged = False
         self._answered = False  # any answer on the current connection
 
@@ -263,8 +268,12 @@ class ModbusReader:
                 answered = await self._session(link)
                 if answered:
                     delay = self.reconnect_delay
-            await asyncio.sleep(delay)
+            await self._pause(delay)
             delay = min(delay * 2, self.reconnect_delay_max)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before the next connection attempt (a seam for the backoff's tests)."""
+        await asyncio.sleep(seconds)
 
     async def _session(self, link: ModbusLink) -> bool:
         """Poll over ``link`` until it fails; True when it had answered."""
@@ -380,6 +389,9 @@ class ModbusReader:
         for block in blocks:
             stats = self._stats.blocks.setdefault(block.name, BlockStats())
             began = self._ticks()
+            refused = self._refused.get(block.name)
+            if refused is not None and began - refused < REFUSED_BLOCK_RETRY:
+                continue
             self._stats.requests += 1
             try:
                 values = await link.read(
@@ -389,11 +401,12 @@ class ModbusReader:
                 # The model lacks these registers: the poll goes on without them.
                 stats.failures += 1
                 self._answered = True
+                self._refused[block.name] = began
                 if block.name not in self._logged_blocks:
                     self._logged_blocks.add(block.name)
                     _LOGGER.info(
                         "The inverter at %s refuses the %s registers (Modbus "
-                        "exception %d); read without them",
+                        "exception %d); read without them, asked again hourly",
                         self.peer,
                         block.name,
                         err.code,
@@ -410,6 +423,7 @@ class ModbusReader:
             except LinkError as err:  # a garbled answer: start afresh
                 stats.failures += 1
                 raise _SessionEnded(Trouble.SILENT, str(err)) from err
+            self._refused.pop(block.name, None)
             elapsed = (self._ticks() - began) * 1000
             stats.reads += 1
             stats.last_ms = elapsed

@@ -33,9 +33,10 @@ from ..codec.settings import (
     DISCHARGE_CUTOFF_SOC,
     DISCHARGE_WINDOW_ENDS,
     GRID_CHARGING,
+    SETTINGS as ALL_SETTINGS,
     SettingValue,
 )
-from ..codec.values import PackedCell
+from ..codec.values import PackedCell, Value
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,12 +74,14 @@ IDENTITY: Final = Block(0x0640, 20, "identity")
 CLOCK: Final = Block(0x0740, 14, "clock")
 # Battery make-up: modules 0x0118, capacity 0x0119, SOH 0x011B.
 BATTERY_INFO: Final = Block(0x0118, 4, "battery_info")
+# Feed-in limit 0x0800, installed PV capacity 0x0801.
+SYSTEM: Final = Block(0x0800, 3, "system")
 # Time-period control 0x084F .. the last charge-window minute 0x0861.
 SETTINGS: Final = Block(0x084F, 19, "settings")
 
 LIVE_BLOCKS: Final[tuple[Block, ...]] = (GRID, PV_METER, BATTERY, INVERTER)
 IDENTITY_BLOCKS: Final[tuple[Block, ...]] = (CLOCK, IDENTITY, BATTERY_INFO)
-SETTINGS_BLOCKS: Final[tuple[Block, ...]] = (SETTINGS,)
+SETTINGS_BLOCKS: Final[tuple[Block, ...]] = (SYSTEM, SETTINGS)
 
 # ---------------------------------------------------------------------------------
 # Register addresses (docs/modbus.md has the table and its sources).
@@ -118,12 +121,14 @@ INVERTER_WARNING: Final = 0x0436  # u32 bits
 INVERTER_FAULT: Final = 0x043A  # u32 bits
 PV_TOTAL: Final = 0x043E  # u32, 0.1 kWh or 0.01 kWh (disputed)
 INVERTER_WORK_MODE: Final = 0x0440  # u16 enum
-INVERTER_VERSION: Final = 0x0640  # 5 registers ASCII
-INVERTER_ARM_VERSION: Final = 0x0645  # 5 registers ASCII
+INVERTER_VERSION: Final = 0x0640  # 5 registers ASCII (ARM, per ioB)
+INVERTER_DSP_VERSION: Final = 0x0645  # 5 registers ASCII
 INVERTER_SERIAL: Final = 0x064A  # 10 registers ASCII
 CLOCK_START: Final = 0x0740  # YY MM, DD HH, mm ss
 SYSTEM_SERIAL: Final = 0x0743  # 8 registers ASCII: the serial
 EMS_VERSION: Final = 0x074B  # 3 x u16
+FEED_IN_LIMIT: Final = 0x0800  # u16, % of the inverter's power
+PV_CAPACITY: Final = 0x0801  # u32, W
 TIME_PERIOD_CONTROL: Final = 0x084F  # bit 0 grid charging, bit 1 timed discharge
 DISCHARGE_CUTOFF: Final = 0x0850  # whole %
 DISCHARGE_HOURS: Final = 0x0851  # start 1, end 1, start 2, end 2
@@ -153,6 +158,8 @@ class Scales:
     cell_voltage: float = 0.001  # V per count
     inverter_temperature: float = 0.1  # °C per count
     pv_energy: float = 0.1  # kWh per count
+    # Not disputed, but not seen checked either: which way the current counts.
+    battery_current: float = 0.1  # A per count, + = discharging (as the cloud's BatC)
 
 
 DOCUMENTED: Final = Scales()
@@ -166,12 +173,14 @@ CANDIDATES: Final[Mapping[str, tuple[float, float]]] = {
     "cell_voltage": (0.001, 0.01),
     "inverter_temperature": (0.1, 0.01),
     "pv_energy": (0.1, 0.01),
+    "battery_current": (0.1, -0.1),
 }
 _UNITS: Final = {
     "grid_voltage": "V",
     "cell_voltage": "V",
     "inverter_temperature": "°C",
     "pv_energy": "kWh",
+    "battery_current": "A",
 }
 
 
@@ -193,13 +202,14 @@ def u16(words: Words, address: int) -> int | None:
 
 
 def s16(words: Words, address: int) -> int | None:
-    """A signed register; ``None`` if missing or a sentinel (0x7FFF, 0x8000, 0xFFFF).
+    """A signed register; ``None`` if missing or a sentinel (0x7FFF, 0x8000).
 
-    ``0xFFFF`` would read -1: a register filled with ones is what an inverter answers
-    for a value it does not have, and losing a reading of -1 W or -0.1 A costs nothing.
+    ``0xFFFF`` is -1 here, a real reading: a meter held at zero export reads -1 W
+    often, and blanking it would blank the house load with it. A register filled with
+    ones therefore reads one count below zero, which is harmless.
     """
     word = _u16(words, address)
-    if word is None or word in (0x7FFF, 0x8000, 0xFFFF):
+    if word is None or word in (0x7FFF, 0x8000):
         return None
     return word - 0x10000 if word & 0x8000 else word
 
@@ -218,9 +228,12 @@ def u32(words: Words, address: int) -> int | None:
 
 
 def s32(words: Words, address: int) -> int | None:
-    """Two registers, high word first, signed; sentinels give ``None``."""
+    """Two registers, high word first, signed; 0x7FFFFFFF, 0x80000000 give ``None``.
+
+    ``0xFFFFFFFF`` is -1, as for :func:`s16`.
+    """
     value = _pair(words, address)
-    if value is None or value in (0x7FFFFFFF, 0x80000000, 0xFFFFFFFF):
+    if value is None or value in (0x7FFFFFFF, 0x80000000):
         return None
     return value - 0x1_0000_0000 if value & 0x8000_0000 else value
 
@@ -305,21 +318,21 @@ def _total(raw: int | None, scale: float) -> float | None:
     return _scaled(raw, scale, 0.0, MAX_TOTAL)
 
 
-def _code(raw: int | None) -> int | None:
-    return raw
-
-
 # ---------------------------------------------------------------------------------
 # The plausibility decisions
 
-# Polls that must agree (and none disagree) before a scale is decided from one poll's
-# evidence; the PV energy decision integrates PV power over polls instead.
+# Polls whose evidence must agree before a scale is decided from single polls (the
+# other candidate may have won at most a quarter as many); the PV energy decision
+# integrates PV power over polls instead.
 DECIDE_AFTER: Final = 3
 # PV energy: decide once the PV strings produced this much since the first poll seen.
 PV_EVIDENCE_KWH: Final = 0.2
 # ... and only across polls no further apart than this (a gap restarts the count).
 PV_MAX_GAP_SECONDS: Final = 600.0
 _PV_TOLERANCE: Final = 0.35
+PV_GIVE_UP_KWH: Final = 5.0
+# Battery current: only a battery power this far from zero tells its sign.
+MIN_POWER_EVIDENCE: Final = 100.0
 
 
 @dataclass(slots=True)
@@ -342,13 +355,25 @@ class RegisterMap:
     :attr:`decisions` for diagnostics.
     """
 
-    def __init__(self) -> None:
-        """Nothing decided yet: every disputed field reads ``None`` until it is."""
+    def __init__(self, decided: Mapping[str, float] | None = None) -> None:
+        """Start from scales decided before (:attr:`decided`, kept by the caller).
+
+        Without them every disputed field reads ``None`` until it is decided again
+        (PV energy needs daylight). A remembered scale that is not a candidate is
+        ignored.
+        """
         self._scales: dict[str, float] = {}
         self._decisions: dict[str, str] = {}
         self._votes: dict[str, dict[float, int]] = {}
-        self._last_seen: dict[str, str] = {}
         self._pv: _PvIntegral | None = None
+        for name, scale in (decided or {}).items():
+            if scale in CANDIDATES.get(name, ()):
+                self._decide(name, scale, "decided before")
+
+    @property
+    def decided(self) -> Mapping[str, float]:
+        """The decided scales (name → units per count), to hand a later map."""
+        return dict(self._scales)
 
     @property
     def decisions(self) -> Mapping[str, str]:
@@ -376,7 +401,6 @@ class RegisterMap:
         votes = self._votes.setdefault(name, {})
         chosen = plausible[0]
         votes[chosen] = votes.get(chosen, 0) + 1
-        self._last_seen[name] = evidence
         others = sum(count for scale, count in votes.items() if scale != chosen)
         if votes[chosen] >= DECIDE_AFTER and others * 4 <= votes[chosen]:
             polls = votes[chosen]
@@ -442,6 +466,26 @@ class RegisterMap:
                 f"{value:g} °C beside cells at {min(cells):g}..{max(cells):g} °C",
             )
 
+    def _battery_current_evidence(
+        self, words: Words, pack: float | None, power: float | None
+    ) -> None:
+        """Pack voltage times current must give the battery power, sign included."""
+        raw = s16(words, BATTERY_CURRENT)
+        if not raw or not pack or power is None or abs(power) < MIN_POWER_EVIDENCE:
+            return
+        fits = [
+            s
+            for s in CANDIDATES["battery_current"]
+            if 0.5 <= pack * raw * s / power <= 2.0
+        ]
+        if len(fits) == 1:
+            self._vote(
+                "battery_current",
+                fits,
+                f"{pack:g} V times {_tidy(raw * fits[0]):g} A beside a battery power "
+                f"of {power:g} W (+ = discharging)",
+            )
+
     def _pv_energy_evidence(
         self, raw: int | None, power: float | None, ac: float | None, at: datetime
     ) -> None:
@@ -451,7 +495,10 @@ class RegisterMap:
         ac_power = max(ac or 0.0, 0.0)
         pv = self._pv
         if pv is not None:
-            seconds = (at - pv.last_at).total_seconds()
+            try:
+                seconds = (at - pv.last_at).total_seconds()
+            except TypeError:  # a caller that mixed naive and aware times
+                seconds = 0.0
             if raw < pv.start_raw or not 0 < seconds <= PV_MAX_GAP_SECONDS:
                 pv = None
             else:
@@ -479,8 +526,10 @@ class RegisterMap:
                 f"total rose {_tidy(counts * fits[0]):g} kWh while the PV strings "
                 f"made {pv.dc_kwh:.2f} kWh",
             )
-        else:
-            self._pv = None  # inconclusive: start counting afresh
+        elif pv.dc_kwh > PV_GIVE_UP_KWH:
+            # Neither fits (a total that lags by minutes fits as the energy grows):
+            # something else moves this total; start counting afresh.
+            self._pv = None
 
     # -- decoding -----------------------------------------------------------------
 
@@ -511,19 +560,27 @@ class RegisterMap:
             )
             if t is not None
         ]
-        strings = [self._string(words, address) for address in PV_STRINGS[:2]]
+        strings = [self._string(words, address) for address in PV_STRINGS]
         ppv1, ppv2 = strings[0][2], strings[1][2]
         pmeter_dc = _power(s32(words, PV_METER_POWER))
-        pv_power = None if ppv1 is None or ppv2 is None else ppv1 + ppv2
+        string_powers = [power for _, _, power in strings if power is not None]
+        pv_power = sum(string_powers) if ppv1 is not None else None
+        pbat = _power(s16(words, BATTERY_POWER))
         self._grid_voltage_evidence(words)
         self._cell_voltage_evidence(words, bat_v)
         self._temperature_evidence(words, cells)
+        self._battery_current_evidence(words, bat_v, pbat)
         self._pv_energy_evidence(u32(words, PV_TOTAL), pv_power, pmeter_dc, at)
 
-        soc = _scaled(u16(words, BATTERY_SOC), 0.1, 0.0, 100.0)
-        pbat = _power(s16(words, BATTERY_POWER))
-        preal = [_power(s32(words, a)) for a in INVERTER_POWER_PHASES]
-        pmeter = [_power(s32(words, a)) for a in GRID_POWER_PHASES]
+        preal = _phases(words, INVERTER_POWER_PHASES, INVERTER_POWER)
+        pmeter = _phases(words, GRID_POWER_PHASES, GRID_POWER)
+        # Strings 3-6 (some models) have no cloud field: kept visible, as the cloud
+        # records keep keys no field reads.
+        extra: dict[str, Value] = {}
+        for number, (voltage, _, power) in enumerate(strings[2:], start=3):
+            if power:
+                extra[f"Ppv{number}"] = power
+                extra[f"Upv{number}"] = voltage
         common = {
             "serial": serial,
             "time": at,
@@ -537,7 +594,8 @@ class RegisterMap:
             "pmeter_l3": pmeter[2],
             "pmeter_dc": pmeter_dc,
             "pbat": pbat,
-            "soc": soc,
+            "soc": _scaled(u16(words, BATTERY_SOC), 0.1, 0.0, 100.0),
+            "extra": extra,
         }
         realtime = RealtimeRecord(**common)  # type: ignore[arg-type]
         voltages = [
@@ -558,7 +616,7 @@ class RegisterMap:
             tinv=self._disputed(
                 "inverter_temperature", s16(words, INVERTER_TEMPERATURE), *TEMPERATURE
             ),
-            inv_work_mode=_code(u16(words, INVERTER_WORK_MODE)),
+            inv_work_mode=u16(words, INVERTER_WORK_MODE),
             epv_total=self._disputed("pv_energy", u32(words, PV_TOTAL), 0.0, MAX_TOTAL),
             e_input=_total(u32(words, GRID_IMPORT_TOTAL), 0.01),
             e_output=_total(u32(words, GRID_EXPORT_TOTAL), 0.01),
@@ -566,9 +624,9 @@ class RegisterMap:
             e_discharge=_total(u32(words, DISCHARGE_TOTAL), 0.1),
             e_grid_charge=_total(u32(words, GRID_CHARGE_TOTAL), 0.1),
             bat_v=bat_v,
-            bat_c=_scaled(
+            bat_c=self._disputed(
+                "battery_current",
                 s16(words, BATTERY_CURRENT),
-                0.1,
                 -MAX_BATTERY_CURRENT,
                 MAX_BATTERY_CURRENT,
             ),
@@ -579,9 +637,9 @@ class RegisterMap:
             vcell_high=self._cell_voltage(words, CELL_VOLTAGE_HIGH),
             tcell_low=_cell_temperature(words, CELL_TEMPERATURE_LOW),
             tcell_high=_cell_temperature(words, CELL_TEMPERATURE_HIGH),
-            err_inv=_code(u32(words, INVERTER_FAULT)),
-            war_inv=_code(u32(words, INVERTER_WARNING)),
-            err_bms=_code(u32(words, BATTERY_FAULT)),
+            err_inv=u32(words, INVERTER_FAULT),
+            war_inv=u32(words, INVERTER_WARNING),
+            err_bms=u32(words, BATTERY_FAULT),
         )
         return realtime, detailed
 
@@ -619,12 +677,20 @@ class RegisterMap:
             battery_capacity=capacity,
             ems_version=ems_version,
             inverter_version=ascii_text(words, INVERTER_VERSION, 5),
-            slave_version=ascii_text(words, INVERTER_ARM_VERSION, 5),
+            slave_version=ascii_text(words, INVERTER_DSP_VERSION, 5),
+            export_limit=_scaled(u16(words, FEED_IN_LIMIT), 1.0, 0.0, 100.0),
+            pv_capacity=_scaled(u32(words, PV_CAPACITY), 0.001, 0.0, 1000.0),
             inverter_serial=ascii_text(words, INVERTER_SERIAL, 10),
             grid_charge=_switch(values.get(GRID_CHARGING.key)),
             discharge_control=_switch(values.get(DISCHARGE_CONTROL.key)),
             charge_stop_soc=_number(values.get(CHARGE_STOP_SOC.key)),
             discharge_cutoff_soc=_number(values.get(DISCHARGE_CUTOFF_SOC.key)),
+            # The setting entities read the cloud's keys (Setting.read(report.raw)).
+            raw={
+                setting.wire_key: values[setting.key]
+                for setting in ALL_SETTINGS
+                if setting.key in values
+            },
         )
 
     def settings(self, words: Words) -> dict[str, SettingValue]:
@@ -659,6 +725,16 @@ class RegisterMap:
                 if minute is not None:
                     values[f"{setting.key}_minute"] = minute
         return values
+
+
+def _phases(
+    words: Words, phases: tuple[int, int, int], total: int
+) -> list[float | None]:
+    """Per-phase powers; the total on L1 if an inverter fills in no phase at all."""
+    values = [_power(s32(words, address)) for address in phases]
+    if all(value is None for value in values):
+        return [_power(s32(words, total)), None, None]
+    return values
 
 
 def _bounded_int(raw: int | None, low: int, high: int) -> int | None:
@@ -798,7 +874,10 @@ class LiveSample(Protocol):
     pbat: float
     grid: float
     soc: float
-    totals: LiveTotals
+
+    @property
+    def totals(self) -> LiveTotals:
+        """Lifetime totals (read only here, so the simulator's own type fits)."""
 
     @property
     def inverter(self) -> float:
@@ -822,6 +901,8 @@ class Surroundings:
     cell_temperature_low: tuple[int, int, float] = (1, 6, 24.0)
     cell_temperature_high: tuple[int, int, float] = (1, 2, 26.0)
     modules: int = 1
+    capacity_kwh: float = 10.1  # as encode_identity's, which covers the same registers
+    soh: float = 100.0
     bms_limit: float = 5050.0
     work_mode: int = 3
 
@@ -881,7 +962,7 @@ def encode_live(
     _put32(words, GRID_POWER, sample.grid)
     bat_v = battery_voltage(sample.soc)
     _putu16(words, BATTERY_VOLTAGE, bat_v / 0.1)
-    _put16(words, BATTERY_CURRENT, sample.pbat / bat_v / 0.1)
+    _put16(words, BATTERY_CURRENT, sample.pbat / bat_v / scales.battery_current)
     _putu16(words, BATTERY_SOC, sample.soc / 0.1)
     for address, (pack, cell, volts) in (
         (CELL_VOLTAGE_LOW, around.cell_voltage_low),
@@ -896,6 +977,8 @@ def encode_live(
         words[address], words[address + 1] = pack, cell
         _put16(words, address + 2, celsius / 0.1)
     words[BATTERY_MODULES] = around.modules
+    _putu16(words, BATTERY_CAPACITY, around.capacity_kwh / 0.1)
+    _putu16(words, BATTERY_SOH, around.soh / 0.1)
     _putu32(words, CHARGE_TOTAL, totals.charge / 0.1)
     _putu32(words, DISCHARGE_TOTAL, totals.discharge / 0.1)
     _putu32(words, GRID_CHARGE_TOTAL, totals.grid_charge / 0.1)
@@ -936,7 +1019,7 @@ def encode_identity(
     *,
     inverter_serial: str = "SIMINV0001",
     inverter_version: str = "V00.21",
-    arm_version: str = "V1.02",
+    dsp_version: str = "V1.02",
     ems_version: tuple[int, int, int] = (1, 1, 5),
     capacity_kwh: float = 10.1,
     modules: int = 1,
@@ -951,7 +1034,7 @@ def encode_identity(
     for n, part in enumerate(ems_version):
         words[EMS_VERSION + n] = part
     _put_ascii(words, INVERTER_VERSION, 5, inverter_version)
-    _put_ascii(words, INVERTER_ARM_VERSION, 5, arm_version)
+    _put_ascii(words, INVERTER_DSP_VERSION, 5, dsp_version)
     _put_ascii(words, INVERTER_SERIAL, 10, inverter_serial)
     words[BATTERY_MODULES] = modules
     _putu16(words, BATTERY_CAPACITY, capacity_kwh / 0.1)
@@ -959,12 +1042,19 @@ def encode_identity(
     return words
 
 
-def encode_settings(values: Mapping[str, SettingValue]) -> dict[int, int]:
+def encode_settings(
+    values: Mapping[str, SettingValue],
+    *,
+    feed_in_limit: int = 100,
+    pv_capacity_w: int = 4600,
+) -> dict[int, int]:
     """The words of :data:`SETTINGS_BLOCKS` holding ``values`` (keys as settings()).
 
     Switches missing from ``values`` are off; other missing keys are 0.
     """
     words = {a: 0 for block in SETTINGS_BLOCKS for a in block.addresses}
+    _putu16(words, FEED_IN_LIMIT, feed_in_limit)
+    _putu32(words, PV_CAPACITY, pv_capacity_w)
     changes = dict(values)
     changes.setdefault(GRID_CHARGING.key, False)
     changes.setdefault(DISCHARGE_CONTROL.key, False)

@@ -39,11 +39,13 @@ import logging
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from ..codec.settings import SETTINGS, Setting, SettingKind, SettingValue
+from ..codec.values import parse_float
 from ..modbus.registers import (
     DOCUMENTED,
+    FEED_IN_LIMIT,
     SETTINGS_BLOCKS,
     RegisterMap,
     Scales,
@@ -51,12 +53,12 @@ from ..modbus.registers import (
     encode_live,
     encode_settings,
 )
+from .history import KEPT_FOR
 from .model import BatteryModel, Sample
 from .obedience import BatteryControl
 from .readings import Identity
 
 if TYPE_CHECKING:
-    from ..modbus.registers import LiveSample
     from .battery import SimulatedBattery
 
 _LOGGER = logging.getLogger(__package__)
@@ -371,12 +373,18 @@ class InverterServer:
         return sum(1 for connection in self._connections if connection.open)
 
     async def _refresh_loop(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self._refresh_interval)
             try:
                 await self.refresh()
             except Exception:
-                _LOGGER.exception("Simulated inverter could not refresh its registers")
+                # Once per run of failures, not every second.
+                if not failing:
+                    _LOGGER.exception("Simulated inverter cannot refresh its registers")
+                failing = True
+            else:
+                failing = False
 
     def _written(self, address: int, values: Sequence[int]) -> None:
         """A client's write, as pymodbus takes it: into the image, then to its owner."""
@@ -400,7 +408,9 @@ class InverterServer:
 
         def connection_made(transport: asyncio.BaseTransport) -> None:
             made(transport)
-            taken = any(other.open for other in self._connections)
+            # Clients that left are forgotten here (a long run sees many come and go).
+            self._connections = {other for other in self._connections if other.open}
+            taken = bool(self._connections)
             if self._server is None or (self.one_client and taken):
                 self.refused += 1
                 _LOGGER.debug(
@@ -450,6 +460,11 @@ class InverterServer:
                         socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                     )
         connection.handler.close()
+
+
+# The battery's feed-in limit (% of the inverter's power): in its reports, not a
+# setting we change (codec/settings.py), but a register a Modbus client may write.
+_FEED_IN: Final = "SetFeed"
 
 
 def _wire_form(setting: Setting, value: SettingValue) -> str:
@@ -532,6 +547,8 @@ class SimulatedInverter:
     def sample(self) -> Sample:
         """The model's state now (the live registers say it)."""
         self.model.advance_to(self.clock())
+        # Without a cloud link nobody else drops the rows kept for its Resume.
+        self.model.forget_before(self.model.now - KEPT_FOR)
         return self.model.snapshot()
 
     def settings(self) -> dict[str, SettingValue]:
@@ -547,32 +564,40 @@ class SimulatedInverter:
     def registers(self) -> dict[int, int]:
         """Every register the inverter serves, from the model and settings now."""
         sample = self.sample()
-        words = encode_identity(
-            self.identity.serial,
-            inverter_serial=self.identity.inverter_serial,
-            capacity_kwh=self.model.capacity_kwh,
-            at=self.clock(),
+        words = encode_live(sample, scales=self.scales)
+        words.update(
+            encode_identity(
+                self.identity.serial,
+                inverter_serial=self.identity.inverter_serial,
+                capacity_kwh=self.model.capacity_kwh,
+                at=self.clock(),
+            )
         )
-        # The map's LiveSample declares ``totals`` a plain (so invariant) attribute.
-        words.update(encode_live(cast("LiveSample", sample), scales=self.scales))
-        words.update(encode_settings(self.settings()))
+        feed_in = parse_float(self.control.settings.get(_FEED_IN))
+        words.update(
+            encode_settings(
+                self.settings(),
+                feed_in_limit=100 if feed_in is None else round(feed_in),
+                pv_capacity_w=round(self.model.pv_peak),
+            )
+        )
         return words
 
     def _written(self, address: int, values: Sequence[int]) -> None:
         """A client wrote registers: settings ones reach the battery's settings."""
-        settings = range(
-            min(block.start for block in SETTINGS_BLOCKS),
-            max(block.start + block.count for block in SETTINGS_BLOCKS),
-        )
-        if not any(address + n in settings for n in range(len(values))):
+        written = range(address, address + len(values))
+        if not any(set(written) & set(block.addresses) for block in SETTINGS_BLOCKS):
             return
         image = self.server.image
-        decoded = RegisterMap().settings({a: image[a] for a in settings})
+        words = {a: image[a] for block in SETTINGS_BLOCKS for a in block.addresses}
+        decoded = RegisterMap().settings(words)
         taken: dict[str, object] = {}
         for setting in SETTINGS:
             value = decoded.get(setting.key)
             if value is not None:
                 taken[setting.wire_key] = _wire_form(setting, value)
+        if 0 <= words[FEED_IN_LIMIT] <= 100:
+            taken[_FEED_IN] = str(words[FEED_IN_LIMIT])
         self.control.written(taken)
         if not self.control.ignore_settings:
             self.minutes = {
