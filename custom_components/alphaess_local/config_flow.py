@@ -55,11 +55,12 @@ from .const import (
     SOURCE_MODBUS,
     rows_per_day,
 )
-from .protocol import CommandKind, mask_serial
-from .protocol.modbus.reader import (
+from .protocol import (
+    CommandKind,
     ModbusError,
     ModbusNoSerial,
     ModbusSlotTaken,
+    mask_serial,
     probe,
 )
 from .reload import OptionsFlowWithReload

@@ -29,9 +29,14 @@ from .const import (
     DEFAULT_POLL_INTERVAL,
 )
 from .modbus_issues import ModbusIssues
-from .protocol import Received, ServerEvent
-from .protocol.modbus.events import LinkRestored, LinkTrouble, Trouble
-from .protocol.modbus.reader import ModbusReader
+from .protocol import (
+    LinkRestored,
+    LinkTrouble,
+    ModbusReader,
+    Received,
+    ServerEvent,
+    Trouble,
+)
 from .source import (
     Capability,
     EventCallback,
