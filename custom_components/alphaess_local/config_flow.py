@@ -157,8 +157,9 @@ async def _serial_or_error(
     """The inverter's serial, or ``None`` and the form error that says why not."""
     try:
         return await probe(host, port, unit, timeout=PROBE_TIMEOUT), None
-    except ModbusSlotTaken:
-        return None, "slot_taken"
+    except ModbusSlotTaken as err:
+        # A refused TCP connection is also what a port without Modbus TCP answers.
+        return None, "refused" if err.refused else "slot_taken"
     except ModbusNoSerial:
         return None, "no_serial"
     except ModbusError:
