@@ -98,18 +98,12 @@ def serve() -> None:
     """The child: pymodbus's server with the simulated inverter; prints its port."""
     logging.disable(logging.CRITICAL)
     registers = load("modbus.registers")
-    from pymodbus import datastore as ds
     from pymodbus.server import ModbusTcpServer
 
     words = registers.encode_live(Sample())
     words.update(registers.encode_identity(SERIAL))
     words.update(registers.encode_settings({"grid_charging": True}))
-    device = getattr(ds, "ModbusDeviceContext", None) or ds.ModbusSlaveContext
-    # Each context adds 1 to the address asked for: the block starts at 1.
-    block = ds.ModbusSequentialDataBlock(
-        1, [words.get(a, 0) for a in range(max(words) + 1)]
-    )
-    context = ds.ModbusServerContext({UNIT: device(hr=block)}, single=False)
+    context = datastore(words)
 
     async def run() -> None:
         server = ModbusTcpServer(context, address=(HOST, 0))
@@ -119,6 +113,22 @@ def serve() -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+def datastore(words: dict[int, int]) -> Any:
+    """``words`` as unit 85's registers, for pymodbus 3.8 to 3.13 (as the tests do)."""
+    values = [words.get(a, 0) for a in range(max(words) + 1)]
+    try:
+        from pymodbus.simulator import DataType, SimData, SimDevice
+    except ImportError:  # before 3.12: each context adds 1 to the address asked for
+        from pymodbus import datastore as ds
+
+        device = getattr(ds, "ModbusDeviceContext", None) or ds.ModbusSlaveContext
+        block = ds.ModbusSequentialDataBlock(1, values)
+        return ds.ModbusServerContext({UNIT: device(hr=block)}, single=False)
+    signed = [v - 0x10000 if v > 0x7FFF else v for v in values]
+    data = SimData(0, values=signed, datatype=DataType.REGISTERS)
+    return SimDevice(UNIT, simdata=[data])
 
 
 def per_value_requests(registers: Any) -> list[tuple[int, int]]:

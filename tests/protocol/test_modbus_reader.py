@@ -94,18 +94,25 @@ def inverter_words(serial: str = SERIAL) -> dict[int, int]:
 
 
 def datastore(words: dict[int, int], unit: int = UNIT) -> Any:
-    """A pymodbus server context holding ``words`` for ``unit``, in any pymodbus.
+    """What pymodbus's server serves: ``words`` as ``unit``'s holding registers.
 
-    Every context adds 1 to each address it is asked for (3.8 to 3.13), so the
-    block starts at 1 for register 0; 3.10 renamed the slave context.
+    pymodbus 3.12+ has ``SimDevice`` (its datastore contexts are deprecated, and in
+    3.13.1 a dict of them no longer starts), whose register values are signed;
+    before, a context adds 1 to each address it is asked for, so the block starts
+    at 1 for register 0, and 3.10 renamed the slave context.
     """
-    from pymodbus import datastore as ds
+    values = [words.get(address, 0) for address in range(max(words) + 1)]
+    try:
+        from pymodbus.simulator import DataType, SimData, SimDevice
+    except ImportError:
+        from pymodbus import datastore as ds
 
-    device = getattr(ds, "ModbusDeviceContext", None) or ds.ModbusSlaveContext
-    top = max(words) + 1
-    values = [words.get(address, 0) for address in range(top)]
-    block = ds.ModbusSequentialDataBlock(1, values)
-    return ds.ModbusServerContext({unit: device(hr=block)}, single=False)
+        device = getattr(ds, "ModbusDeviceContext", None) or ds.ModbusSlaveContext
+        block = ds.ModbusSequentialDataBlock(1, values)
+        return ds.ModbusServerContext({unit: device(hr=block)}, single=False)
+    signed = [value - 0x10000 if value > 0x7FFF else value for value in values]
+    data = SimData(0, values=signed, datatype=DataType.REGISTERS)
+    return SimDevice(unit, simdata=[data])
 
 
 @contextlib.asynccontextmanager
@@ -398,6 +405,12 @@ async def test_events_carry_the_records_and_the_serial(
     assert events.events.index(report) < events.events.index(realtime)
     assert reader.connected_serials == frozenset({SERIAL})
     assert not [e for e in events.events if isinstance(e, LinkTrouble)]
+    # Diagnostics: each block's reads and timings, requests per poll; no serial.
+    stats = reader.stats.as_dict()
+    assert stats["last_poll_requests"] == len(LIVE_BLOCKS)
+    assert {b.name for b in LIVE_BLOCKS + IDENTITY_BLOCKS} <= set(stats["blocks"])
+    assert all(b["reads"] >= 1 and b["failures"] == 0 for b in stats["blocks"].values())
+    assert SERIAL not in repr(stats)
 
 
 async def test_a_second_client_refused_is_slot_taken_once_then_restored(
@@ -493,6 +506,59 @@ async def test_a_link_cut_mid_read_reconnects_without_a_duplicate_record(
     assert [d.serial for d in disconnected] == [SERIAL, SERIAL]  # the cut, the close
     # A cut is no outage: no trouble told, nothing to restore.
     assert not [e for e in events.events if isinstance(e, LinkTrouble | LinkRestored)]
+
+
+async def test_another_inverter_behind_the_address_gets_its_own_serial(
+    tap: Tap, reader_for: Any, events: EventLog
+) -> None:
+    other = "AL2002321010099"
+    reader = reader_for(tap.port)
+    await reader.start()
+    await events.wait_for(lambda: len(received(events, RealtimeRecord)) >= 2)
+    first_map = reader.registers
+    async with pymodbus_server(inverter_words(other)) as port:
+        tap.upstream = port  # the address leads elsewhere from the next connection
+        tap.cut_at = len(tap.requests) + 1
+        await events.wait_for(
+            lambda: any(e.serial == other for e in received(events, RealtimeRecord))
+        )
+        await reader.close()
+    serials = [e.serial for e in events.events if isinstance(e, Received)]
+    first = serials.index(other)
+    assert set(serials[:first]) == {SERIAL}
+    assert set(serials[first:]) == {other}
+    assert received(events, SystemReport)[-1].serial == other  # its identity first
+    ended = [e.serial for e in events.events if isinstance(e, Disconnected)]
+    assert ended == [SERIAL, other]
+    assert reader.registers is not first_map  # its scales are decided afresh
+
+
+async def test_a_failing_poll_costs_the_session_not_the_reader(
+    tap: Tap,
+    reader_for: Any,
+    events: EventLog,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reader = reader_for(tap.port)
+    live = reader.registers.live
+    failures = 0
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        if failures < 3:
+            failures += 1
+            raise RuntimeError("a rule nobody foresaw")
+        return live(*args, **kwargs)
+
+    reader.registers.live = failing  # type: ignore[method-assign]
+    await reader.start()
+    await events.wait_for(lambda: bool(received(events, RealtimeRecord)))
+    assert failures == 3
+    assert tap.connections == 4  # each failure reset the link
+    await tap.wait_for(lambda: tap.resets + tap.eofs >= 3)
+    assert (tap.resets, tap.eofs) == (3, 0)
+    ours = [r for r in caplog.records if r.name.startswith("custom_components")]
+    assert len([r for r in ours if r.levelno >= logging.ERROR]) == 1
 
 
 async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(

@@ -197,6 +197,7 @@ class ModbusReader:
         # each exception answer, and the request is wasted anyway.
         self._refused: dict[str, float] = {}
         self._no_serial_logged = False
+        self._failure_logged = False
         self._answered = False  # any answer on the current connection
 
     @property
@@ -278,6 +279,9 @@ class ModbusReader:
     async def _session(self, link: ModbusLink) -> bool:
         """Poll over ``link`` until it fails; True when it had answered."""
         self._answered = False
+        # Identity first on every connection: the address may now lead to another
+        # inverter (a DHCP lease moved), whose records must not carry the old serial.
+        self._identity_at = None
         try:
             loop = asyncio.get_running_loop()
             due = loop.time()
@@ -293,6 +297,13 @@ class ModbusReader:
                 self._trouble(ended.trouble)
             elif _LOGGER.isEnabledFor(logging.DEBUG):
                 _LOGGER.debug("Modbus link to %s ended: %s", self.peer, ended)
+        except Exception:
+            # A bug (ours, or words no rule foresaw) costs this session, not the
+            # reader: the link is reset and retried with backoff. Logged once.
+            if not self._failure_logged:
+                self._failure_logged = True
+                _LOGGER.exception("The Modbus reader of %s failed a poll", self.peer)
+            self._answered = False  # back off as for a link that does not answer
         finally:
             await link.close()
             self._end_session()
@@ -306,9 +317,7 @@ class ModbusReader:
     async def _poll(self, link: ModbusLink) -> None:
         """One poll: the live blocks, plus identity and settings when due."""
         now = self._ticks()
-        identity = self._serial is None or self._due(
-            self._identity_at, now, IDENTITY_EVERY
-        )
+        identity = self._due(self._identity_at, now, IDENTITY_EVERY)
         settings = identity or self._due(self._settings_at, now, SETTINGS_EVERY)
         words: dict[int, int] = {}
         if identity:
@@ -325,6 +334,12 @@ class ModbusReader:
                     )
                 return
             self._no_serial_logged = False
+            if self._serial is not None and serial != self._serial:
+                # Another inverter at this address now (a DHCP lease moved): the
+                # old one's session ends here, the new one's starts, and its
+                # disputed scales are decided afresh.
+                self._end_session()
+                self.registers = RegisterMap()
             self._serial = serial
             self._identity_words = {
                 address: words[address]
