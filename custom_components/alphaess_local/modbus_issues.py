@@ -5,7 +5,8 @@ integration or a proxy holding that slot is the commonest reason a reader gets
 nothing, and the owner cannot see it anywhere else, so it is told at once and cleared
 when the inverter answers again. An inverter that does not answer at all is only told
 after a long wait: many go quiet at night, which is a silent battery (its entities go
-unavailable, ``silence.py``), not a fault.
+unavailable, ``silence.py``), not a fault. Another inverter answering at the address
+(the router gave it to another device) is told too: its data is not this entry's.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 
 from .const import DOMAIN, MODBUS_UNREACHABLE_ISSUE_AFTER
+from .protocol import mask_serial
 
 SLOT_TAKEN: Final = "modbus_slot_taken"
 NOT_ANSWERING: Final = "modbus_not_answering"
+OTHER_INVERTER: Final = "modbus_other_inverter"
 
 
 class ModbusIssues:
@@ -56,6 +59,25 @@ class ModbusIssues:
             self._timer = async_call_later(
                 self._hass, MODBUS_UNREACHABLE_ISSUE_AFTER, self._wait_over
             )
+
+    @callback
+    def other_inverter(self, serial: str) -> None:
+        """Another inverter answers at the address (a DHCP lease moved, say)."""
+        if OTHER_INVERTER in self._raised:
+            return
+        self._raised.add(OTHER_INVERTER)
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self.issue_id(OTHER_INVERTER),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=OTHER_INVERTER,
+            translation_placeholders={
+                **self._placeholders,
+                "serial": mask_serial(serial),
+            },
+        )
 
     @callback
     def answered(self) -> None:

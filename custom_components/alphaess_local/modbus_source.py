@@ -82,6 +82,8 @@ class ModbusSource:
             hass, entry.entry_id, entry.title, f"{self.host}:{self.port}"
         )
         self._on_event: EventCallback | None = None
+        # The inverter the flow read: another one at the address is not this entry's.
+        self.serial: str | None = entry.unique_id
 
     @property
     def connected_serials(self) -> frozenset[str]:
@@ -116,6 +118,11 @@ class ModbusSource:
             if event.trouble is Trouble.SLOT_TAKEN:
                 self.issues.slot_taken()
             self.issues.not_answering()
+            return
+        serial = event.serial
+        if self.serial is not None and serial is not None and serial != self.serial:
+            # Its records would make a second device in this entry: told, not shown.
+            self.issues.other_inverter(serial)
             return
         if isinstance(event, LinkRestored | Received):
             self.issues.answered()

@@ -723,3 +723,37 @@ async def test_a_link_cut_mid_read_loses_no_total(
     assert state.counters["energy_held"] == 0
     assert state_of(hass, "sensor", "battery_charge_energy") == str(expected)
     assert inverter.server.accepted == 2  # the reader came back on a new link
+
+
+async def test_another_inverter_at_the_address_is_told_not_shown(
+    hass: HomeAssistant,
+    make_inverter: Callable[..., Any],
+    battery_clock: BatteryClock,
+) -> None:
+    """The address now leads to another inverter: no second device in the entry."""
+    stranger: SimulatedInverter = await make_inverter(clock=battery_clock)
+    stranger.identity = Identity(serial="AL7012345678901")
+    await stranger.server.refresh()
+    entry = modbus_entry(stranger)  # made for MODBUS_SERIAL
+    entry.add_to_hass(hass)
+    issues = ir.async_get(hass)
+    issue_id = f"modbus_other_inverter_{entry.entry_id}"
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await until(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is not None)
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["serial"] == "AL70*********01"
+    reader = entry.runtime_data.source.reader
+    polls = reader.stats.polls
+    await until(hass, lambda: reader.stats.polls > polls)
+    assert entry.runtime_data.data == {}
+    assert dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id) == []
+    # Our inverter back at the address (the reader reads who answers at each
+    # connection): its data is shown, the repair goes.
+    stranger.identity = Identity()
+    await stranger.server.refresh()
+    stranger.server.drop_connections()
+    await until(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is None)
+    await until(hass, lambda: MODBUS_SERIAL in entry.runtime_data.data)
+    await hass.config_entries.async_unload(entry.entry_id)
