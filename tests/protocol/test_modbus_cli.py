@@ -112,3 +112,30 @@ def test_modbus_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [(a.host, a.port, a.unit, a.interval) for a in ran] == [
         ("192.0.2.7", 502, 85, 10.0)
     ]
+
+
+async def test_modbus_without_pymodbus_says_what_to_install() -> None:
+    # -S: no site-packages, as the library's base install (no pymodbus).
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-S",
+        str(LAUNCHER),
+        "modbus",
+        "--host",
+        HOST,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(PATIENCE):
+            out, err = await process.communicate()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+    assert process.returncode == 1
+    assert out == b""
+    assert err.decode().strip() == (
+        "alphaess-cloud: the modbus command needs pymodbus "
+        "(pip install 'alphaess-local[modbus]')"
+    )

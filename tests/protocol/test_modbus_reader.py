@@ -143,9 +143,8 @@ class Tap:
         self.port = 0
         self.mode = "forward"
         self.cut_at: int | None = None
-        self.illegal: set[int] = (
-            set()
-        )  # starts answered with exception 2 (no such block)
+        # Starts answered here with a Modbus exception code (2: no such block).
+        self.illegal: dict[int, int] = {}
         self.requests: list[tuple[int, int, int]] = []  # connection, start, count
         self.answered: list[tuple[int, int, int]] = []
         self.unanswered = 0  # requests read in "silent" mode
@@ -254,7 +253,10 @@ class Tap:
                     continue
                 if start in self.illegal:  # answered here, as the inverter would
                     in_flight -= 1
-                    answer = head[:4] + (3).to_bytes(2) + head[6:7] + bytes([0x83, 2])
+                    code = self.illegal[start]
+                    answer = (
+                        head[:4] + (3).to_bytes(2) + head[6:7] + bytes([0x83, code])
+                    )
                     writer.write(answer)
                     continue
                 queue.put_nowait(head + body)
@@ -413,6 +415,23 @@ async def test_events_carry_the_records_and_the_serial(
     assert SERIAL not in repr(stats)
 
 
+async def test_scales_decided_before_need_no_new_evidence(
+    tap: Tap, reader_for: Any, events: EventLog
+) -> None:
+    fresh = reader_for(tap.port)
+    await fresh.start()
+    await events.wait_for(lambda: bool(received(events, DetailedRecord)))
+    await fresh.close()
+    assert received(events, DetailedRecord)[0].message.ua is None  # not yet decided
+    decided = {"grid_voltage": 1.0}
+    events.events.clear()
+    remembering = reader_for(tap.port, decided=decided)
+    await remembering.start()
+    await events.wait_for(lambda: bool(received(events, DetailedRecord)))
+    assert received(events, DetailedRecord)[0].message.ua == pytest.approx(240)
+    assert decided.items() <= remembering.registers.decided.items()
+
+
 async def test_a_second_client_refused_is_slot_taken_once_then_restored(
     tap: Tap,
     reader_for: Any,
@@ -457,7 +476,7 @@ async def test_a_block_the_model_lacks_is_skipped_for_an_hour(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     missing = LIVE_BLOCKS[1]
-    tap.illegal.add(missing.start)
+    tap.illegal[missing.start] = 2
     reader = reader_for(tap.port)
     with caplog.at_level(logging.INFO):
         await reader.start()
@@ -475,6 +494,40 @@ async def test_a_block_the_model_lacks_is_skipped_for_an_hour(
     lines = [r for r in caplog.records if missing.name in r.getMessage()]
     assert len(lines) == 1
     assert not [e for e in events.events if isinstance(e, LinkTrouble)]
+
+
+async def test_a_gateway_whose_inverter_does_not_answer_is_silent(
+    tap: Tap, reader_for: Any, events: EventLog
+) -> None:
+    block = LIVE_BLOCKS[2]
+    reader = reader_for(tap.port)
+    await reader.start()
+    await events.wait_for(lambda: bool(received(events, RealtimeRecord)))
+    tap.illegal[block.start] = 0x0B  # gateway target device failed to respond
+    await events.wait_for(
+        lambda: any(isinstance(e, LinkTrouble) for e in events.events)
+    )
+    troubles = [e for e in events.events if isinstance(e, LinkTrouble)]
+    assert [t.trouble for t in troubles] == [Trouble.SILENT]
+    await events.wait_for(
+        lambda: any(isinstance(e, Disconnected) for e in events.events)
+    )
+    # Back: the block is read again at once (no hour's pause as for a missing one).
+    del tap.illegal[block.start]
+    records = len(received(events, RealtimeRecord))
+    await events.wait_for(lambda: len(received(events, RealtimeRecord)) > records)
+    assert len([e for e in events.events if isinstance(e, LinkRestored)]) == 1
+    asked = [n for n, start, _ in tap.answered if start == block.start]
+    assert asked[-1] == tap.connections
+
+
+async def test_probe_through_a_gateway_whose_inverter_does_not_answer(
+    tap: Tap,
+) -> None:
+    for block in IDENTITY_BLOCKS:
+        tap.illegal[block.start] = 0x0B
+    with pytest.raises(ModbusUnreachable, match="gateway"):
+        await probe(HOST, tap.port, UNIT, timeout=5)
 
 
 async def test_a_link_cut_mid_read_reconnects_without_a_duplicate_record(

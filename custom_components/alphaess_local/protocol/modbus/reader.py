@@ -61,6 +61,11 @@ IDENTITY_EVERY: Final = 3600.0
 SETTINGS_EVERY: Final = 60.0
 CLOSE_TIMEOUT: Final = 5.0
 REFUSED_BLOCK_RETRY: Final = 3600.0
+# Modbus exception codes: 1 illegal function, 2 illegal data address (a model without
+# those registers); 0x0A gateway path unavailable, 0x0B gateway target failed to
+# respond (a gateway whose inverter on the RS485 side says nothing).
+NO_SUCH_BLOCK: Final = frozenset({0x01, 0x02})
+GATEWAY_NO_ANSWER: Final = frozenset({0x0A, 0x0B})
 
 
 class ModbusError(Exception):
@@ -168,8 +173,14 @@ class ModbusReader:
         request_timeout: float = REQUEST_TIMEOUT,
         reconnect_delay: float = RECONNECT_DELAY,
         reconnect_delay_max: float = RECONNECT_DELAY_MAX,
+        decided: Mapping[str, float] | None = None,
     ) -> None:
-        """Nothing happens before :meth:`start`; only ``host:port`` is ever dialled."""
+        """Nothing happens before :meth:`start`; only ``host:port`` is ever dialled.
+
+        ``decided``: the disputed scales a previous reader decided for this inverter
+        (``registers.decided``), so the fields they govern need not wait for new
+        evidence (PV energy waits for daylight).
+        """
         self._on_event = on_event
         self.host = host
         self.port = port
@@ -181,7 +192,7 @@ class ModbusReader:
         self.close_timeout = CLOSE_TIMEOUT
         self.peer = f"{host}:{port}"
         self._ticks = ticks
-        self.registers = RegisterMap()
+        self.registers = RegisterMap(decided)
         self._stats = ModbusStats()
         self._task: asyncio.Task[None] | None = None
         self._serial: str | None = None  # the inverter's, once read
@@ -413,9 +424,14 @@ class ModbusReader:
                     block.start, block.count, timeout=self.request_timeout
                 )
             except LinkAnswerError as err:
-                # The model lacks these registers: the poll goes on without them.
                 stats.failures += 1
+                if err.code in GATEWAY_NO_ANSWER:
+                    # An RS485 gateway answers for an inverter that does not.
+                    raise _SessionEnded(Trouble.SILENT, str(err)) from err
                 self._answered = True
+                if err.code not in NO_SUCH_BLOCK:
+                    continue  # busy, or a failure of the moment: next poll again
+                # The model lacks these registers: the poll goes on without them.
                 self._refused[block.name] = began
                 if block.name not in self._logged_blocks:
                     self._logged_blocks.add(block.name)
@@ -520,7 +536,12 @@ async def probe(
             for block in IDENTITY_BLOCKS:
                 try:
                     values = await link.read(block.start, block.count, timeout=timeout)
-                except LinkAnswerError:
+                except LinkAnswerError as err:
+                    if err.code in GATEWAY_NO_ANSWER:
+                        raise ModbusUnreachable(
+                            f"the gateway at {peer} answers, the inverter behind it "
+                            f"does not (Modbus exception {err.code})"
+                        ) from err
                     answered = True
                     continue
                 answered = True
