@@ -14,12 +14,13 @@ slot, no answer for long) becomes repairs (``modbus_issues.py``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Final
+from collections.abc import Collection, Mapping
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
 
 from .const import (
     CONF_POLL_INTERVAL,
@@ -27,6 +28,8 @@ from .const import (
     DEFAULT_MODBUS_PORT,
     DEFAULT_MODBUS_UNIT,
     DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    STORAGE_VERSION,
 )
 from .modbus_issues import ModbusIssues
 from .protocol import (
@@ -48,6 +51,30 @@ from .source import (
 
 # How long one block read may take before the link counts as dead (and is reset).
 REQUEST_TIMEOUT: Final = 5.0
+# Seconds a newly decided scale waits before it is written (decisions come in bursts).
+DECIDED_SAVE_DELAY: Final = 10.0
+
+
+def decided_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Where the scales the register map decided for the inverter outlive a restart.
+
+    The PV total's scale needs hours of sun to decide; without it kept, the PV
+    energy sensor would wait for them again after every restart.
+    """
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.modbus")
+
+
+async def async_load_decided(hass: HomeAssistant, entry_id: str) -> dict[str, float]:
+    """The scales decided before (for :class:`ModbusSource`), empty at first."""
+    stored = await decided_store(hass, entry_id).async_load() or {}
+    decided = stored.get("decided")
+    if not isinstance(decided, dict):
+        return {}
+    return {
+        str(name): float(scale)
+        for name, scale in decided.items()
+        if isinstance(scale, int | float)
+    }
 
 
 class ModbusSource:
@@ -61,8 +88,16 @@ class ModbusSource:
     settings: SettingsChannel | None = None
     capabilities: frozenset[Capability] = frozenset()
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
-        """Prepare the reader from the entry's data and options; nothing is read yet."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        decided: Mapping[str, float] | None = None,
+    ) -> None:
+        """Prepare the reader from the entry's data and options; nothing is read yet.
+
+        ``decided``: the scales decided before (:func:`async_load_decided`).
+        """
         self._hass = hass
         self.host: str = entry.data[CONF_HOST]
         self.port: int = entry.data.get(CONF_PORT, DEFAULT_MODBUS_PORT)
@@ -77,7 +112,11 @@ class ModbusSource:
             unit=self.unit,
             interval=self.interval,
             request_timeout=REQUEST_TIMEOUT,
+            decided=decided,
         )
+        self._store = decided_store(hass, entry.entry_id)
+        self._decided = dict(decided or {})
+        self._unsaved = False
         self.issues = ModbusIssues(
             hass, entry.entry_id, entry.title, f"{self.host}:{self.port}"
         )
@@ -104,6 +143,9 @@ class ModbusSource:
         self._on_event = None
         await self.reader.close()
         self.issues.shutdown()
+        if self._decided_changed() or self._unsaved:
+            # Now, not on the delayed save's timer: the entry may be going for good.
+            await self._store.async_save(self._stored())
 
     def expect(self, batteries: Collection[str]) -> None:
         """One inverter per entry: nothing to make room for."""
@@ -126,7 +168,22 @@ class ModbusSource:
             return
         if isinstance(event, LinkRestored | Received):
             self.issues.answered()
+        if isinstance(event, Received) and self._decided_changed():
+            self._unsaved = True
+            self._store.async_delay_save(self._stored, DECIDED_SAVE_DELAY)
         if isinstance(event, LinkRestored):
             return
         if self._on_event is not None:
             self._on_event(event)
+
+    def _decided_changed(self) -> bool:
+        """Whether the map decided (or, for another inverter, dropped) a scale."""
+        decided = dict(self.reader.registers.decided)
+        if decided == self._decided:
+            return False
+        self._decided = decided
+        return True
+
+    def _stored(self) -> dict[str, Any]:
+        self._unsaved = False
+        return {"decided": self._decided}

@@ -24,7 +24,7 @@ from .const import CONF_SOURCE, SOURCE_MODBUS
 from .control import BatteryControl
 from .coordinator import AlphaEssCoordinator
 from .handover import async_take_totals
-from .modbus_source import ModbusSource
+from .modbus_source import ModbusSource, async_load_decided
 from .port_issues import PortIssues
 from .protocol import AlphaServer, RelayPolicy
 from .source import Capability
@@ -73,7 +73,9 @@ async def async_start_entry(
 ) -> AlphaEssRuntimeData:
     """Build the entry's parts and start its source (``ConfigEntryNotReady`` if not)."""
     if is_modbus(entry):
-        reader = ModbusSource(hass, entry)
+        reader = ModbusSource(
+            hass, entry, await async_load_decided(hass, entry.entry_id)
+        )
         coordinator = AlphaEssCoordinator(hass, entry, reader)
         # The battery's totals from the listener's entry it replaces, if it had one
         # (the entry's own store, restored next, wins over them).

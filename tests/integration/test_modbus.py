@@ -761,3 +761,26 @@ async def test_another_inverter_at_the_address_is_told_not_shown(
     await until(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is None)
     await until(hass, lambda: MODBUS_SERIAL in entry.runtime_data.data)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_decided_scales_outlive_a_restart(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    loaded_modbus: MockConfigEntry,
+) -> None:
+    """A reload starts from the scales decided before, not from three new polls."""
+    reader = loaded_modbus.runtime_data.source.reader
+    await until(hass, lambda: set(reader.registers.decisions) >= DECIDED)
+    decided = dict(reader.registers.decided)
+    assert await hass.config_entries.async_reload(loaded_modbus.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[f"{DOMAIN}.{loaded_modbus.entry_id}.modbus"]["data"]
+    assert stored == {"decided": decided}
+    # Decided at start, before the inverter was read at all.
+    again = loaded_modbus.runtime_data.source.reader
+    assert again is not reader
+    assert dict(again.registers.decided) == decided
+    # The entry removed, its store goes with it.
+    await hass.config_entries.async_remove(loaded_modbus.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{loaded_modbus.entry_id}.modbus" not in hass_storage
