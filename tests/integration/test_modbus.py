@@ -18,6 +18,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -784,3 +785,19 @@ async def test_decided_scales_outlive_a_restart(
     await hass.config_entries.async_remove(loaded_modbus.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.{loaded_modbus.entry_id}.modbus" not in hass_storage
+
+
+async def test_the_schedule_service_says_modbus_cannot_change_settings(
+    hass: HomeAssistant, loaded_modbus: MockConfigEntry
+) -> None:
+    await until(hass, lambda: state_of(hass, "sensor", "state_of_charge") is not None)
+    device = dr.async_get(hass).async_get_device({(DOMAIN, MODBUS_SERIAL)})
+    assert device is not None
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charge_schedule",
+            {"device_id": device.id, "grid_charge": True},
+            blocking=True,
+        )
+    assert raised.value.translation_key == "control_unavailable"
