@@ -115,9 +115,10 @@ def test_modbus_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_modbus_without_pymodbus_says_what_to_install() -> None:
-    # -S: no site-packages, as the library's base install (no pymodbus).
+    # -I -S: no site-packages and no PYTHONPATH, as the library's base install.
     process = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-I",
         "-S",
         str(LAUNCHER),
         "modbus",
