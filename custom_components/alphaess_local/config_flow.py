@@ -571,8 +571,8 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """How often to read the inverter, with what it costs in the database.
 
-        Nothing of the listener's options applies: there is no port, no stranger to
-        admit, no relay.
+        Nothing of the listener's options applies but control (the same opt-in):
+        there is no port, no stranger to admit, no relay.
         """
         options = self.config_entry.options
         if user_input is not None:
@@ -580,6 +580,7 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                 data={
                     **options,
                     CONF_POLL_INTERVAL: int(user_input[CONF_POLL_INTERVAL]),
+                    CONF_ALLOW_CONTROL: user_input.get(CONF_ALLOW_CONTROL, False),
                 }
             )
         interval = options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL)
@@ -595,6 +596,9 @@ class AlphaEssOptionsFlow(OptionsFlowWithReload):
                         )
                     )
                 ),
+                vol.Required(
+                    CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL, False)
+                ): selector.BooleanSelector(),
             }
         )
         return self.async_show_form(

@@ -18,6 +18,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from . import const
 from .const import DOMAIN, LOGGER
 from .protocol import (
+    MINUTE_SUFFIX,
     SETTINGS,
     Requested,
     ServerError,
@@ -29,6 +30,7 @@ from .protocol import (
     setting_label,
     shows,
     spoken,
+    spoken_changes,
     validate,
 )
 from .source import SettingsChannel
@@ -118,10 +120,11 @@ class BatteryControl:
                 else "control_unavailable",
             )
         with _refusal():
-            normalize(changes)  # what the battery cannot hold fails before any wait
+            # What the battery cannot hold fails before any wait.
+            normalize(changes, minutes=channel.minutes)
             report = self._report_for(serial) if serial is not None else None
             if report is not None and report.raw:
-                validate(changes, report.raw)
+                validate(changes, report.raw, minutes=channel.minutes)
         return channel
 
     async def async_apply(
@@ -153,11 +156,14 @@ class BatteryControl:
                 translation_domain=DOMAIN, translation_key="no_report"
             )
         with _refusal():
-            changes = validate(requested, report.raw)
+            changes = validate(requested, report.raw, minutes=channel.minutes)
         if shows(report.raw, changes):
             return
         answer, applied = build_answer(report.raw, changes)
-        names = ", ".join(change.key for change in applied)
+        # A window end's minute is part of its setting (Modbus), not one of its own.
+        names = ", ".join(
+            dict.fromkeys(change.key.removesuffix(MINUTE_SUFFIX) for change in applied)
+        )
         reports: asyncio.Queue[SystemReport] = asyncio.Queue()
         self._waiters[serial] = reports
         channel.hand_config(serial, answer)
@@ -181,13 +187,13 @@ class BatteryControl:
                 translation_placeholders={"settings": names},
             ) from err
         who = await self._who(user_id)
-        for change in applied:
+        for label, old, new in spoken_changes(applied, report.raw, answer):
             LOGGER.info(
                 "Battery %s: %s: %s → %s by %s",
                 mask_serial(serial),
-                setting_label(change.key),
-                spoken(change.key, change.old),
-                spoken(change.key, change.new),
+                label,
+                old,
+                new,
                 who,
             )
 

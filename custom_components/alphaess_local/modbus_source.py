@@ -84,8 +84,7 @@ class ModbusSource:
     history: HistoryRequests | None = None
     relay: RelayCounts | None = None
     pins: PinHolder | None = None
-    # Control over Modbus comes later (issue #32's second wave): the reader will be it.
-    settings: SettingsChannel | None = None
+    settings: SettingsChannel | None  # the reader: it writes and reads back
     capabilities: frozenset[Capability] = frozenset()
 
     def __init__(
@@ -114,6 +113,7 @@ class ModbusSource:
             request_timeout=REQUEST_TIMEOUT,
             decided=decided,
         )
+        self.settings = self.reader
         self._store = decided_store(hass, entry.entry_id)
         self._decided = dict(decided or {})
         self._unsaved = False

@@ -53,7 +53,15 @@ class HistoryRequests(Protocol):
 
 
 class SettingsChannel(Protocol):
-    """A source that can change a battery's settings (opt-in control)."""
+    """A source that can change a battery's settings (opt-in control).
+
+    The handed settings are keyed as the cloud's (``codec/settings.py``), a window
+    end's minute under ``minute_key`` where the channel holds minutes.
+    """
+
+    @property
+    def minutes(self) -> bool:
+        """Window ends take minutes (Modbus), not whole hours only (the cloud's)."""
 
     def hand_config(self, serial: str, settings: Mapping[str, object]) -> None:
         """Give ``settings`` to the battery when it next asks for its configuration."""

@@ -1,7 +1,8 @@
 """Times for the battery's charge and discharge windows (opt-in control).
 
-The battery stores whole hours only; a time with minutes is refused with a message
-saying so (the library's rule), rather than silently rounded.
+Over the cloud link the battery stores whole hours only; a time with minutes is
+refused with a message saying so (the library's rule), rather than silently rounded.
+Over Modbus a window end has its minute too, and the time is shown and set with it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .protocol import SettingKind, SettingValue
+from .battery import Part, from_record
+from .protocol import Setting, SettingKind, SystemReport
 from .runtime_data import AlphaEssConfigEntry
 from .setting_entity import (
     AlphaEssSettingEntity,
     AlphaEssSettingEntityDescription,
+    SettingFields,
     async_add_setting_entities,
     from_setting,
     settings_of,
@@ -30,15 +33,23 @@ PARALLEL_UPDATES = 1
 class AlphaEssTimeEntityDescription(
     TimeEntityDescription, AlphaEssSettingEntityDescription[time]
 ):
-    """One end of a charge or discharge window, held as a whole hour."""
+    """One end of a charge or discharge window: an hour, and a minute over Modbus."""
 
 
-def _hour(hour: SettingValue) -> time:
-    return time(int(hour))
+def _time_fields(setting: Setting) -> SettingFields[time]:
+    """The setting's fields, its value the report's time with any minute it holds."""
+
+    def reported(report: SystemReport) -> time | None:
+        return setting.read_time(report.raw)
+
+    fields = from_setting(setting, lambda hour: time(int(hour)))
+    value_fn = from_record(Part.REPORT, reported)
+    fields["value_fn"] = value_fn
+    return fields
 
 
 TIMES: tuple[AlphaEssTimeEntityDescription, ...] = tuple(
-    AlphaEssTimeEntityDescription(**from_setting(setting, _hour))
+    AlphaEssTimeEntityDescription(**_time_fields(setting))
     for setting in settings_of(SettingKind.HOUR)
 )
 
@@ -53,7 +64,10 @@ async def async_setup_entry(
 
 
 class AlphaEssTime(AlphaEssSettingEntity[time], TimeEntity):
-    """A window boundary; the time is passed on whole so the library can refuse minutes."""
+    """A window boundary; the time is passed on whole for the library to judge.
+
+    The library refuses minutes where the source holds whole hours only.
+    """
 
     entity_description: AlphaEssTimeEntityDescription
 
@@ -63,5 +77,5 @@ class AlphaEssTime(AlphaEssSettingEntity[time], TimeEntity):
         return self.reported
 
     async def async_set_value(self, value: time) -> None:
-        """Send the new hour; the battery cannot store minutes."""
+        """Send the new time; minutes only where the source holds them."""
         await self._async_change(value)

@@ -28,8 +28,10 @@ from custom_components.alphaess_local.protocol import (
     Kind,
     PackedCell,
     RealtimeRecord,
+    SettingKind,
     SystemReport,
     decode_message,
+    minute_key,
 )
 from custom_components.alphaess_local.protocol.codec.replies import encode_json
 from custom_components.alphaess_local.protocol.modbus import registers as reg
@@ -637,7 +639,11 @@ def test_identity_reads_the_serial_clock_versions_and_capacity() -> None:
     assert (report.charge_stop_soc, report.discharge_cutoff_soc) == (95.0, 15.0)
     # The setting entities read the cloud's keys from the report.
     assert GRID_CHARGING.read(report.raw) is True
-    assert {s.wire_key for s in SETTINGS} == set(report.raw)
+    # ... and a window end's minute under minute_key (Modbus holds minutes).
+    windows = [s.wire_key for s in SETTINGS if s.kind is SettingKind.HOUR]
+    assert {s.wire_key for s in SETTINGS} | {minute_key(k) for k in windows} == set(
+        report.raw
+    )
 
 
 def test_identity_says_what_the_cloud_system_report_says() -> None:

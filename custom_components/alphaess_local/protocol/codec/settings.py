@@ -8,7 +8,7 @@ lower-case string, ``"100.00"`` keeps two decimals, a JSON ``false`` stays a boo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 from enum import StrEnum
@@ -74,8 +74,12 @@ class Setting:
         """The setting in a system report (the payload as sent)."""
         return self.parse(report.get(self.wire_key))
 
-    def check(self, value: Requested) -> SettingValue:
-        """``value`` as the battery will hold it, or :class:`SettingError`."""
+    def check(self, value: Requested, *, minutes: bool = False) -> SettingValue:
+        """``value`` as the battery will hold it, or :class:`SettingError`.
+
+        ``minutes``: the channel holds a window end's minutes too (Modbus); the hour
+        is returned here, the minute is :func:`normalize`'s to add.
+        """
         if self.kind is SettingKind.SWITCH:
             if not isinstance(value, bool):
                 raise SettingError(
@@ -85,7 +89,12 @@ class Setting:
         if isinstance(value, time):
             if self.kind is not SettingKind.HOUR:
                 raise SettingError("invalid_value", f"{self.wire_key} must be a number")
-            if value.minute or value.second or value.microsecond:
+            if minutes:
+                if value.second or value.microsecond:
+                    raise SettingError(
+                        "invalid_value", f"{self.wire_key} takes hours and minutes"
+                    )
+            elif value.minute or value.second or value.microsecond:
                 raise SettingError(
                     "whole_hours_only", f"{self.wire_key} takes whole hours only"
                 )
@@ -105,6 +114,29 @@ class Setting:
         if not self.minimum <= value <= self.maximum:
             raise SettingError("soc_out_of_range", f"{self.wire_key} must be 0-100 %")
         return value
+
+    def read_time(self, report: Mapping[str, object]) -> time | None:
+        """A window end in a report as a time of day, with its minute if it has one.
+
+        Over the cloud link there is none (whole hours); over Modbus the minute comes
+        under :func:`minute_key`.
+        """
+        hour = self.read(report)
+        if hour is None:
+            return None
+        minute = parse_int(report.get(minute_key(self.wire_key)))
+        return time(
+            int(hour), minute if minute is not None and 0 <= minute <= 59 else 0
+        )
+
+
+# A window end's minute, where a channel holds one: the hour's key with this suffix.
+MINUTE_SUFFIX: Final = "_minute"
+
+
+def minute_key(key: str) -> str:
+    """Where a report holds the minute of window end ``key`` (Modbus only)."""
+    return f"{key}{MINUTE_SUFFIX}"
 
 
 # The battery has two charge windows and two discharge windows.
@@ -177,6 +209,40 @@ def spoken(key: str, value: object) -> str:
     return f"{number:g}"
 
 
+def spoken_changes(
+    changes: Sequence[Change],
+    before: Mapping[str, object],
+    after: Mapping[str, object],
+) -> list[tuple[str, str, str]]:
+    """(label, old, new) in plain words, one per setting changed.
+
+    A window end's hour and minute (Modbus) are one time, ``02:00 → 02:30``, however
+    many of its registers changed; without minutes each change is :func:`spoken`.
+    """
+    said: dict[str, tuple[str, str, str]] = {}
+    for change in changes:
+        key = change.key.removesuffix(MINUTE_SUFFIX)
+        setting = BY_WIRE_KEY.get(key)
+        if key in said:
+            continue
+        if setting is not None and (
+            key != change.key or minute_key(key) in before or minute_key(key) in after
+        ):
+            old, new = setting.read_time(before), setting.read_time(after)
+            said[key] = (
+                setting.label,
+                spoken(key, before.get(key)) if old is None else f"{old:%H:%M}",
+                spoken(key, after.get(key)) if new is None else f"{new:%H:%M}",
+            )
+        else:
+            said[key] = (
+                setting_label(key),
+                spoken(change.key, change.old),
+                spoken(change.key, change.new),
+            )
+    return list(said.values())
+
+
 def setting_label(key: str) -> str:
     """How a person calls the setting behind wire key ``key`` (logs of changes)."""
     setting = BY_WIRE_KEY.get(key)
@@ -201,22 +267,33 @@ class Change:
     new: SettingValue
 
 
-def normalize(changes: Mapping[str, Requested]) -> dict[str, SettingValue]:
-    """The changes as the battery will hold them; refuses what it cannot hold."""
+def normalize(
+    changes: Mapping[str, Requested], *, minutes: bool = False
+) -> dict[str, SettingValue]:
+    """The changes as the battery will hold them; refuses what it cannot hold.
+
+    ``minutes``: the channel holds window ends' minutes (Modbus): a time of day sets
+    the hour and, under :func:`minute_key`, the minute (``:00`` included).
+    """
     normalized: dict[str, SettingValue] = {}
     for key, value in changes.items():
         setting = BY_WIRE_KEY.get(key)
         if setting is None:
             raise SettingError("unknown_setting", f"{key} cannot be changed")
-        normalized[key] = setting.check(value)
+        normalized[key] = setting.check(value, minutes=minutes)
+        if minutes and isinstance(value, time) and setting.kind is SettingKind.HOUR:
+            normalized[minute_key(key)] = value.minute
     return normalized
 
 
 def validate(
-    changes: Mapping[str, Requested], current: Mapping[str, object]
+    changes: Mapping[str, Requested],
+    current: Mapping[str, object],
+    *,
+    minutes: bool = False,
 ) -> dict[str, SettingValue]:
     """:func:`normalize`, plus the rules between settings given the current report."""
-    normalized = normalize(changes)
+    normalized = normalize(changes, minutes=minutes)
     stop = _number(
         normalized.get(CHARGE_STOP_SOC.wire_key, current.get(CHARGE_STOP_SOC.wire_key))
     )

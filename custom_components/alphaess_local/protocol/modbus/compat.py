@@ -27,6 +27,7 @@ What this module adds to pymodbus's client:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
 import errno
 import functools
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 MAX_REGISTERS = 125  # Modbus' limit for one function-3 read
+MAX_WRITE = 123  # and for one function-16 write
 CLOSE_TIMEOUT = 1.0  # what is left of a cancelled request, at most
 
 
@@ -198,18 +200,57 @@ class ModbusLink:
         One request at a time: a second call while one is in flight is a bug in the
         caller, not a queue. Raises :class:`LinkError` subclasses only.
         """
-        if self._busy:
-            raise RuntimeError("one request at a time on a Modbus link")
         if not 1 <= count <= MAX_REGISTERS:
             raise ValueError(f"count {count} outside 1..{MAX_REGISTERS}")
+        response = await self._request(
+            lambda unit: self._client.read_holding_registers(
+                start, count=count, **unit
+            ),
+            f"a read at {start:#06x}",
+            timeout,
+        )
+        registers = getattr(response, "registers", None)
+        if not isinstance(registers, list) or len(registers) != count:
+            raise LinkBadAnswerError(
+                f"{self.peer}: {len(registers or ())} registers for {count} asked"
+            )
+        return [int(word) & 0xFFFF for word in registers]
+
+    async def write(self, start: int, words: list[int], *, timeout: float) -> None:
+        """Write ``words`` to the holding registers from ``start``.
+
+        Function 6 for one register, 16 for more (some inverters take only one of
+        them for a single register; 6 is what every source writes). One request at a
+        time, as :meth:`read`; raises :class:`LinkError` subclasses only.
+        """
+        if not 1 <= len(words) <= MAX_WRITE or any(not 0 <= w <= 0xFFFF for w in words):
+            raise ValueError(f"cannot write {words!r}")
+        if len(words) == 1:
+            await self._request(
+                lambda unit: self._client.write_register(start, words[0], **unit),
+                f"a write at {start:#06x}",
+                timeout,
+            )
+        else:
+            await self._request(
+                lambda unit: self._client.write_registers(start, words, **unit),
+                f"a write at {start:#06x}",
+                timeout,
+            )
+
+    async def _request(
+        self, call: Callable[[dict[str, int]], Any], what: str, timeout: float
+    ) -> Any:
+        """Send one request and return pymodbus's answer to it, never an error one."""
+        if self._busy:
+            raise RuntimeError("one request at a time on a Modbus link")
         if self._closed or self.is_lost or self.transport is None:
             raise LinkClosedError(f"{self.peer} is not connected")
         self._busy = True
         try:
-            call = self._client.read_holding_registers(
-                start, count=count, **{unit_keyword(): self._unit}
+            request: asyncio.Future[Any] = asyncio.ensure_future(
+                call({unit_keyword(): self._unit})
             )
-            request: asyncio.Future[Any] = asyncio.ensure_future(call)
             try:
                 await asyncio.wait(
                     (request, self._lost),
@@ -223,7 +264,7 @@ class ModbusLink:
                     request.cancel()
                     self._pending.add(request)
                     request.add_done_callback(self._forget)
-            return self._answer(request, start, count)
+            return self._answer(request, what)
         finally:
             self._busy = False
 
@@ -232,17 +273,13 @@ class ModbusLink:
         if not request.cancelled():
             request.exception()  # retrieved: no "never retrieved" warning
 
-    def _answer(
-        self, request: asyncio.Future[Any], start: int, count: int
-    ) -> list[int]:
+    def _answer(self, request: asyncio.Future[Any], what: str) -> Any:
         if not request.done():
             if self.is_lost:
                 raise LinkClosedError(f"{self.peer} closed the connection")
-            raise LinkTimeoutError(
-                f"no answer from {self.peer} to a read at {start:#06x}"
-            )
+            raise LinkTimeoutError(f"no answer from {self.peer} to {what}")
         if request.cancelled():
-            raise LinkClosedError(f"the read at {start:#06x} was cancelled")
+            raise LinkClosedError(f"{what} was cancelled")
         err = request.exception()
         if err is not None:
             exceptions = pymodbus().exceptions
@@ -256,12 +293,7 @@ class ModbusLink:
             raise LinkBadAnswerError(f"{self.peer}: no answer object")
         if response.isError():
             raise LinkAnswerError(int(getattr(response, "exception_code", 0)))
-        registers = getattr(response, "registers", None)
-        if not isinstance(registers, list) or len(registers) != count:
-            raise LinkBadAnswerError(
-                f"{self.peer}: {len(registers or ())} registers for {count} asked"
-            )
-        return [int(word) & 0xFFFF for word in registers]
+        return response
 
     def abandon(self) -> None:
         """Drop a link that never connected (or that open() is giving up on)."""

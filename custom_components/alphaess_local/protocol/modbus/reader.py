@@ -27,7 +27,8 @@ from typing import Any, Final
 
 from ..codec.messages import Message
 from ..codec.redact import mask_serial
-from ..server.events import Disconnected, Received, ServerEvent
+from ..codec.settings import BY_WIRE_KEY, MINUTE_SUFFIX, SettingValue, minute_key
+from ..server.events import Disconnected, Received, ServerError, ServerEvent
 from .compat import (
     LinkAnswerError,
     LinkClosedError,
@@ -47,6 +48,7 @@ from .registers import (
     RegisterMap,
     read_clock,
     read_serial,
+    setting_writes,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,6 +93,14 @@ class ModbusUnreachable(ModbusError):  # noqa: N818
 
 class ModbusNoSerial(ModbusError):  # noqa: N818
     """The unit answers, but its serial registers hold no serial (not AlphaESS?)."""
+
+
+class ModbusNotApplied(ModbusError, ServerError):  # noqa: N818
+    """A settings change the inverter did not take: refused, kept or not written.
+
+    A :class:`ServerError` too, the error the cloud link's ``set_config`` raises, so
+    a caller of either channel handles one kind of failure.
+    """
 
 
 @dataclass(slots=True)
@@ -159,7 +169,14 @@ class ModbusReader:
     Never raises for a link problem: it reconnects with backoff (1 s doubling to
     60 s) and says what is wrong through ``LinkTrouble``. Times the reader compares
     (identity and settings due) come from ``ticks``; waits are the loop's timers.
+
+    It is also a settings channel (the integration's ``source.SettingsChannel``):
+    :meth:`set_config` writes what changed in the handed settings, between two polls
+    on the same link, and reads the registers back before it says they took.
     """
+
+    # The window ends' minutes are registers of their own (the cloud link's are not).
+    minutes: Final = True
 
     def __init__(
         self,
@@ -210,6 +227,13 @@ class ModbusReader:
         self._no_serial_logged = False
         self._failure_logged = False
         self._answered = False  # any answer on the current connection
+        # The live session's link, and the lock that keeps its requests one at a
+        # time between the poller and a settings write.
+        self._link: ModbusLink | None = None
+        self._link_lock = asyncio.Lock()
+        self._settings_words: dict[int, int] = {}  # as last read (or written)
+        self._settings_raw: Mapping[str, object] = {}  # the last report's settings
+        self._handed: dict[str, dict[str, object]] = {}  # serial -> settings handed
 
     @property
     def connected_serials(self) -> frozenset[str]:
@@ -297,7 +321,9 @@ class ModbusReader:
             loop = asyncio.get_running_loop()
             due = loop.time()
             while True:
-                await self._poll(link)
+                async with self._link_lock:
+                    self._link = link
+                    await self._poll(link)
                 due += self.interval
                 now = loop.time()
                 if due < now:  # a poll took longer than the interval: skip, no burst
@@ -316,6 +342,7 @@ class ModbusReader:
                 _LOGGER.exception("The Modbus reader of %s failed a poll", self.peer)
             self._answered = False  # back off as for a link that does not answer
         finally:
+            self._link = None
             await link.close()
             self._end_session()
         return self._answered
@@ -360,17 +387,18 @@ class ModbusReader:
             }
             self._identity_at = self._settings_at = now
             self._clock = read_clock(words)
+            self._keep_settings(words)
         elif settings:
             words = dict(self._identity_words)
             words.update(await self._read_blocks(link, SETTINGS_BLOCKS))
             self._settings_at = now
+            self._keep_settings(words)
         serial = self._serial
         if serial is None:  # pragma: no cover - set above or returned
             return
         if identity or settings:
             self._up(serial)
-            report = self.registers.identity(words, serial=serial)
-            self._received(serial, report)
+            self._report(serial, words)
         sent = self._stats.requests
         live = await self._read_blocks(link, LIVE_BLOCKS)
         self._up(serial)
@@ -384,6 +412,96 @@ class ModbusReader:
         self._stats.polls += 1
         self._received(serial, realtime, received_at)
         self._received(serial, detailed, received_at)
+
+    def _keep_settings(self, words: Mapping[int, int]) -> None:
+        """The settings words just read: what a write builds on (shared registers)."""
+        self._settings_words = {
+            address: words[address]
+            for block in SETTINGS_BLOCKS
+            for address in block.addresses
+            if address in words
+        }
+
+    def _report(self, serial: str, words: Mapping[int, int]) -> None:
+        report = self.registers.identity(words, serial=serial)
+        self._settings_raw = report.raw
+        self._received(serial, report)
+
+    # The settings channel -------------------------------------------------
+
+    def hand_config(self, serial: str, settings: Mapping[str, object]) -> None:
+        """Keep ``settings`` (the report's settings, changes in) for :meth:`set_config`."""
+        self._handed[serial] = dict(settings)
+
+    def withdraw_config(self, serial: str) -> None:
+        """Forget settings handed over and not written."""
+        self._handed.pop(serial, None)
+
+    async def set_config(
+        self, serial: str, *, timeout: float = REQUEST_TIMEOUT * 4
+    ) -> None:
+        """Write what the handed settings change, then read it back.
+
+        Waits for the poll in progress (one request at a time on the inverter's one
+        link), writes the changed registers, reads the settings block back and
+        reports it (a ``Received`` system report, as a poll does). Raises
+        :class:`ModbusNotApplied` when nothing could be written or the registers read
+        back do not hold what was written (an inverter that ignores the write).
+        """
+        handed = self._handed.pop(serial, None)
+        if handed is None:
+            raise ModbusNotApplied("no settings handed over")
+        changes = self._changes(handed)
+        try:
+            writes = setting_writes(changes, current=self._settings_words)
+        except ValueError as err:
+            raise ModbusNotApplied(str(err)) from err
+        async with asyncio.timeout(timeout), self._link_lock:
+            link = self._link
+            if link is None or serial != self._connected:
+                raise ModbusNotApplied(f"the inverter at {self.peer} is not connected")
+            try:
+                for start, words in _runs(writes):
+                    self._stats.requests += 1
+                    await link.write(start, words, timeout=self.request_timeout)
+                read = dict(self._identity_words)
+                read.update(await self._read_blocks(link, SETTINGS_BLOCKS))
+            except LinkAnswerError as err:  # refused (e.g. a register it lacks)
+                raise ModbusNotApplied(f"{self.peer}: {err}") from err
+            except (LinkError, _SessionEnded) as err:
+                # A link in doubt: reset, and the poller starts afresh.
+                link.abandon()
+                raise ModbusNotApplied(f"{self.peer}: {err}") from err
+            except BaseException:  # out of time, or cancelled, mid-request
+                link.abandon()
+                raise
+            self._keep_settings(read)
+            self._report(serial, read)
+        kept = {address: read.get(address) for address, word in writes}
+        if any(kept[address] != word for address, word in writes):
+            raise ModbusNotApplied(
+                f"the inverter at {self.peer} kept "
+                + ", ".join(f"{a:#06x}={kept[a]}" for a, _ in writes)
+            )
+
+    def _changes(self, handed: Mapping[str, object]) -> dict[str, SettingValue]:
+        """The handed settings that differ from the last read, by the map's keys."""
+        changes: dict[str, SettingValue] = {}
+        for wire_key, value in handed.items():
+            hour_key = wire_key.removesuffix(MINUTE_SUFFIX)
+            setting = BY_WIRE_KEY.get(hour_key)
+            if (
+                setting is None
+                or not isinstance(value, bool | int | float)
+                or (
+                    wire_key in self._settings_raw
+                    and self._settings_raw[wire_key] == value
+                )
+            ):
+                continue
+            key = setting.key if wire_key == hour_key else minute_key(setting.key)
+            changes[key] = value
+        return changes
 
     def _up(self, serial: str) -> None:
         """The link answered: the session is the serial's; an outage ends."""
@@ -502,6 +620,17 @@ class ModbusReader:
             self._on_event(event)
         except Exception:
             _LOGGER.exception("Error in the AlphaESS Modbus event handler")
+
+
+def _runs(writes: list[tuple[int, int]]) -> list[tuple[int, list[int]]]:
+    """Writes in address order as runs of neighbouring registers: one request each."""
+    runs: list[tuple[int, list[int]]] = []
+    for address, word in writes:
+        if runs and runs[-1][0] + len(runs[-1][1]) == address:
+            runs[-1][1].append(word)
+        else:
+            runs.append((address, [word]))
+    return runs
 
 
 _SAID: Final[Mapping[Trouble, str]] = {

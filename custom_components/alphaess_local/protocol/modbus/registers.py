@@ -35,6 +35,7 @@ from ..codec.settings import (
     GRID_CHARGING,
     SETTINGS as ALL_SETTINGS,
     SettingValue,
+    minute_key,
 )
 from ..codec.values import PackedCell, Value
 
@@ -685,11 +686,16 @@ class RegisterMap:
             discharge_control=_switch(values.get(DISCHARGE_CONTROL.key)),
             charge_stop_soc=_number(values.get(CHARGE_STOP_SOC.key)),
             discharge_cutoff_soc=_number(values.get(DISCHARGE_CUTOFF_SOC.key)),
-            # The setting entities read the cloud's keys (Setting.read(report.raw)).
+            # The setting entities read the cloud's keys (Setting.read(report.raw)),
+            # a window end's minute under minute_key (Setting.read_time).
             raw={
-                setting.wire_key: values[setting.key]
+                theirs: values[ours]
                 for setting in ALL_SETTINGS
-                if setting.key in values
+                for ours, theirs in (
+                    (setting.key, setting.wire_key),
+                    (minute_key(setting.key), minute_key(setting.wire_key)),
+                )
+                if ours in values
             },
         )
 
@@ -723,7 +729,7 @@ class RegisterMap:
                 if hour is not None:
                     values[setting.key] = hour
                 if minute is not None:
-                    values[f"{setting.key}_minute"] = minute
+                    values[minute_key(setting.key)] = minute
         return values
 
 

@@ -35,6 +35,8 @@ class ServerCommands:
     """Commands and handed-over settings; :class:`AlphaServer` is one of these."""
 
     holders: SerialHolders
+    # A configuration answer holds window ends as whole hours (no minutes).
+    minutes: Final = False
 
     def __init__(self) -> None:
         """No command sent, no settings handed over."""
