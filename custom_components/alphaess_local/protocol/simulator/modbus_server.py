@@ -509,6 +509,7 @@ class SimulatedInverter:
         self.scales = scales
         # The minutes of the window ends: Modbus holds them, the cloud link does not.
         self.minutes: dict[str, int] = {}
+        self._restores: set[asyncio.Task[None]] = set()  # of ignored writes
         self.server = InverterServer(
             self.registers,
             host=host,
@@ -542,6 +543,9 @@ class SimulatedInverter:
 
     async def close(self) -> None:
         """Stop listening and drop every client (bounded)."""
+        for restore in self._restores:
+            restore.cancel()
+        await asyncio.gather(*self._restores, return_exceptions=True)
         await self.server.close()
 
     def sample(self) -> Sample:
@@ -605,3 +609,9 @@ class SimulatedInverter:
                 for key, value in decoded.items()
                 if key.endswith("_minute")
             }
+            return
+        # Ignored: the registers read back what the battery runs with, not the write
+        # (pymodbus's store takes the write after this call: restored just after).
+        restore = asyncio.get_running_loop().create_task(self.server.refresh())
+        self._restores.add(restore)
+        restore.add_done_callback(self._restores.discard)
