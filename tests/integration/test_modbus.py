@@ -12,13 +12,14 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 import json
+import logging
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -42,10 +43,12 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.alphaess_local import modbus_source
 from custom_components.alphaess_local.battery import BatteryState
 from custom_components.alphaess_local.const import (
+    CONF_ALLOW_CONTROL,
     CONF_POLL_INTERVAL,
     CONF_SOURCE,
     CONF_UNIT,
     DOMAIN,
+    SETTING_SETTLE,
     SOURCE_MODBUS,
 )
 from custom_components.alphaess_local.protocol import (
@@ -54,6 +57,8 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.codec.messages import build_record
 from custom_components.alphaess_local.protocol.modbus.registers import (
+    CHARGE_HOURS,
+    CHARGE_MINUTES,
     CHARGE_TOTAL,
     GRID_IMPORT_TOTAL,
 )
@@ -499,7 +504,10 @@ async def test_options_poll_interval_says_its_cost(
     result = await hass.config_entries.options.async_init(loaded_modbus.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "modbus"
-    assert [str(key) for key in result["data_schema"].schema] == [CONF_POLL_INTERVAL]
+    assert [str(key) for key in result["data_schema"].schema] == [
+        CONF_POLL_INTERVAL,
+        CONF_ALLOW_CONTROL,  # the listener's opt-in, the same over Modbus
+    ]
     placeholders = result["description_placeholders"]
     # As measured by benchmarks.recorder_rows --modbus (docs/performance.md).
     assert placeholders["rows_default"] == "43,000"
@@ -510,7 +518,7 @@ async def test_options_poll_interval_says_its_cost(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert loaded_modbus.options == {CONF_POLL_INTERVAL: 5}
+    assert loaded_modbus.options == {CONF_POLL_INTERVAL: 5, CONF_ALLOW_CONTROL: False}
     # Saved options reload the entry once: its reader polls at the new pace.
     assert loaded_modbus.state is ConfigEntryState.LOADED
     assert loaded_modbus.runtime_data.source.reader.interval == 5.0
@@ -787,7 +795,7 @@ async def test_decided_scales_outlive_a_restart(
     assert f"{DOMAIN}.{loaded_modbus.entry_id}.modbus" not in hass_storage
 
 
-async def test_the_schedule_service_says_modbus_cannot_change_settings(
+async def test_the_schedule_service_asks_for_the_opt_in_over_modbus_too(
     hass: HomeAssistant, loaded_modbus: MockConfigEntry
 ) -> None:
     await until(hass, lambda: state_of(hass, "sensor", "state_of_charge") is not None)
@@ -800,4 +808,84 @@ async def test_the_schedule_service_says_modbus_cannot_change_settings(
             {"device_id": device.id, "grid_charge": True},
             blocking=True,
         )
-    assert raised.value.translation_key == "control_unavailable"
+    assert raised.value.translation_key == "control_disabled"
+    assert entity_id(hass, "time", "charge_window_1_start") is None
+
+
+# --- control ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def controlled_modbus(
+    hass: HomeAssistant, inverter: SimulatedInverter
+) -> AsyncGenerator[MockConfigEntry]:
+    """A Modbus entry whose owner allowed control."""
+    entry = modbus_entry(inverter, **{CONF_ALLOW_CONTROL: True})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await until(
+        hass, lambda: state_of(hass, "time", "charge_window_1_start") == "00:00:00"
+    )
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Home Assistant's clock past the settle; the change is written and read back."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SETTING_SETTLE))
+    async with asyncio.timeout(WAIT):
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def window_writes(inverter: SimulatedInverter) -> list[tuple[int, tuple[int, ...]]]:
+    return [
+        (address, values)
+        for address, values in inverter.server.writes
+        if address in (CHARGE_HOURS, CHARGE_MINUTES)
+    ]
+
+
+async def test_a_window_start_is_set_to_the_minute_over_modbus(
+    hass: HomeAssistant,
+    inverter: SimulatedInverter,
+    controlled_modbus: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    start = entity_id(hass, "time", "charge_window_1_start")
+    # The time field sends each part as it is edited: 02:00, then 02:30.
+    for typed in ("02:00:00", "02:30:00"):
+        await hass.services.async_call(
+            "time", "set_value", {"entity_id": start, "time": typed}, blocking=True
+        )
+    await hass.async_block_till_done()
+    assert window_writes(inverter) == []  # nothing before the settle
+    await settle(hass)
+    # Once, the final value: hour 2, minute 30, each to its register.
+    assert window_writes(inverter) == [(CHARGE_HOURS, (2,)), (CHARGE_MINUTES, (30,))]
+    assert state_of(hass, "time", "charge_window_1_start") == "02:30:00"
+    assert "Charge window 1 start: 00:00 → 02:30 by an automation" in caplog.text
+    assert MODBUS_SERIAL not in caplog.text
+
+
+async def test_a_write_the_inverter_ignores_is_logged_as_not_applied(
+    hass: HomeAssistant,
+    inverter: SimulatedInverter,
+    controlled_modbus: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inverter.control.ignore_settings = True
+    device = dr.async_get(hass).async_get_device({(DOMAIN, MODBUS_SERIAL)})
+    assert device is not None
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_charge_schedule",
+            {"device_id": device.id, "start": "02:30:00", "charge_stop_soc": 90},
+            blocking=True,
+        )
+    assert raised.value.translation_key == "not_applied"
+    assert "did not apply TimeChaF1, BatHighCap" in caplog.text
+    assert state_of(hass, "time", "charge_window_1_start") == "00:00:00"
