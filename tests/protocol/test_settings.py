@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 
 from custom_components.alphaess_local.protocol.codec.settings import (
+    CHARGE_WINDOW_ENDS,
     SettingError,
     build_answer,
+    normalize,
     shows,
     spoken,
+    spoken_changes,
     validate,
     write_like,
 )
+
+TIME_SETTING = CHARGE_WINDOW_ENDS[0]  # charge window 1 start
 
 REPORT = {
     "SN": "AL1",
@@ -116,3 +123,44 @@ def test_build_answer_leaves_out_what_the_battery_already_shows() -> None:
 )
 def test_spoken(key: str, value: object, words: str) -> None:
     assert spoken(key, value) == words
+
+
+def test_minutes_only_where_the_channel_holds_them() -> None:
+    """The cloud's whole hours refuse 02:30; a Modbus channel writes hour and minute."""
+    with pytest.raises(SettingError) as refused:
+        normalize({"TimeChaF1": time(2, 30)})
+    assert refused.value.key == "whole_hours_only"
+    assert normalize({"TimeChaF1": time(2)}) == {"TimeChaF1": 2}
+    assert normalize({"TimeChaF1": time(2, 30)}, minutes=True) == {
+        "TimeChaF1": 2,
+        "TimeChaF1_minute": 30,
+    }
+    # Back to the full hour: the minute is written too (00), not left at 30.
+    assert normalize({"TimeChaF1": time(3)}, minutes=True) == {
+        "TimeChaF1": 3,
+        "TimeChaF1_minute": 0,
+    }
+    with pytest.raises(SettingError):
+        normalize({"TimeChaF1": time(2, 30, 15)}, minutes=True)
+    # A number is an hour alone; the minute register keeps what it holds.
+    assert normalize({"TimeChaF1": 4}, minutes=True) == {"TimeChaF1": 4}
+
+
+def test_a_window_end_is_read_and_spoken_with_its_minute() -> None:
+    before = {"TimeChaF1": 0, "TimeChaF1_minute": 0, "BatHighCap": 100}
+    changes = normalize({"TimeChaF1": time(2, 30), "BatHighCap": 90}, minutes=True)
+    answer, applied = build_answer(before, changes)
+    assert TIME_SETTING.read_time(answer) == time(2, 30)
+    assert TIME_SETTING.read_time(REPORT) == time(0)  # the cloud's: no minute
+    assert spoken_changes(applied, before, answer) == [
+        ("Charge window 1 start", "00:00", "02:30"),
+        ("Charge stop state of charge", "100 %", "90 %"),
+    ]
+    # Only the minute changed: still one time, in plain words.
+    answer, applied = build_answer(
+        answer, normalize({"TimeChaF1": time(2, 45)}, minutes=True)
+    )
+    assert [c.key for c in applied] == ["TimeChaF1_minute"]
+    assert spoken_changes(applied, before | {"TimeChaF1": 2}, answer) == [
+        ("Charge window 1 start", "02:00", "02:45")
+    ]
