@@ -42,6 +42,11 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.codec.frame import Command
 from custom_components.alphaess_local.protocol.codec.messages import decode_message
+from custom_components.alphaess_local.protocol.modbus.registers import (
+    RegisterMap,
+    encode_identity,
+    encode_live,
+)
 from custom_components.alphaess_local.protocol.simulator.model import BatteryModel
 from custom_components.alphaess_local.protocol.simulator.obedience import (
     BatteryControl,
@@ -53,6 +58,7 @@ from custom_components.alphaess_local.protocol.simulator.readings import (
     system_report,
 )
 from custom_components.alphaess_local.sensor import (
+    CLOUD_RECORDS_ONLY,
     SENSORS,
     AlphaEssSensorEntityDescription,
     Value,
@@ -170,13 +176,84 @@ def count_rows(
     return rows
 
 
+def count_modbus_rows(hours: float, interval: float) -> Counter[str]:
+    """State rows by sensor of an entry reading the inverter over Modbus (#32).
+
+    Every poll reads the live blocks: a realtime and a detailed record each time,
+    through the register map the reader uses, so the detail sensors move every poll
+    where the cloud link's move every 5 min. Sensors no register feeds are not
+    created (``CLOUD_RECORDS_ONLY``). The model moves in 10 s steps: polls faster
+    than that find nothing new in it, where a real inverter's values move between
+    any two polls, so a figure below 10 s is a floor.
+    """
+    model = BatteryModel(START)
+    identity = Identity()
+    registers = RegisterMap()
+    state = BatteryState(identity.serial)
+    state.report = registers.identity(
+        encode_identity(identity.serial, capacity_kwh=model.capacity_kwh),
+        serial=identity.serial,
+    )
+    shown = [
+        d
+        for d in SENSORS
+        if d.entity_registry_enabled_default and d.key not in CLOUD_RECORDS_ONLY
+    ]
+    seen: dict[str, str] = {}
+    rows = Counter[str]()
+    for poll in range(round(hours * 3600 / interval)):
+        now = START + timedelta(seconds=poll * interval)
+        received_at = now.replace(tzinfo=UTC)
+        model.advance_to(now)
+        realtime, detail = registers.live(
+            encode_live(model.snapshot()), serial=identity.serial, at=now
+        )
+        for record in (realtime, detail):
+            assert record.time is not None
+            state.admit(record.time, received_at)
+            if isinstance(record, RealtimeRecord):
+                state.apply_realtime(record, received_at)
+            else:
+                state.apply_detail(record, received_at)
+            state.last_seen = received_at
+            for description in shown:
+                if not description.exists_fn(state):
+                    continue
+                value = ha_string(shown_value(description, state))
+                before = seen.get(description.key)
+                seen[description.key] = value
+                if before is not None and before != value:
+                    rows[description.key] += 1
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    parser.add_argument(
+        "--modbus",
+        type=float,
+        nargs="*",
+        metavar="SECONDS",
+        help="count a Modbus entry's rows instead, at these poll intervals",
+    )
     smoke.add_flag(parser)
     args = parser.parse_args(argv)
     smoke.announce(quick=args.quick)
     hours = 0.1 if args.quick else args.hours
+    if args.modbus is not None:
+        for interval in args.modbus or [10.0]:
+            by_sensor = count_modbus_rows(hours, interval)
+            total = sum(by_sensor.values())
+            polls = hours * 3600 / interval
+            print(
+                f"Modbus every {interval:g} s: {total / hours:5.0f} state rows/h, "
+                f"{total / hours * 24:6.0f}/day, {total / polls:.2f} a poll; most: "
+                + ", ".join(
+                    f"{key} {n / hours:.0f}" for key, n in by_sensor.most_common(6)
+                )
+            )
+        return 0
     began = time.perf_counter()
     rows = count_rows(hours)
     took = time.perf_counter() - began

@@ -20,6 +20,8 @@ from homeassistant.helpers.typing import ConfigType
 
 from .cloud_source import async_forget_connection_log
 from .const import DOMAIN
+from .handover import async_leave_totals
+from .modbus_source import decided_store
 from .runtime_data import AlphaEssConfigEntry, async_start_entry
 from .services import async_setup_services
 from .tls_store import async_remove_tls_identity
@@ -69,7 +71,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: AlphaEssConfigEntry) -> None:
-    """Take the entry's repair issues, certificate and connection log with it."""
+    """Take the entry's repair issues, certificate and connection log with it.
+
+    Its batteries' lifetime totals stay behind for an entry that reads them next
+    (``handover.py``): moving a battery from the cloud link to Modbus.
+    """
+    await async_leave_totals(hass, entry.entry_id)
+    await decided_store(hass, entry.entry_id).async_remove()
     await async_remove_tls_identity(hass, entry.entry_id)
     async_forget_connection_log(hass, entry.entry_id)
     registry = ir.async_get(hass)

@@ -67,7 +67,7 @@ def seen_batteries(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, bool]:
     if entry.state is ConfigEntryState.LOADED:
         parts = entry.runtime_data
         seen.update(dict.fromkeys(parts.data, False))
-        seen.update(dict.fromkeys(parts.server.connected_serials, True))
+        seen.update(dict.fromkeys(parts.source.connected_serials, True))
     return seen
 
 

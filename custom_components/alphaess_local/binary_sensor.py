@@ -22,6 +22,7 @@ from .entity import (
     without_mirrors,
 )
 from .runtime_data import AlphaEssConfigEntry
+from .source import Capability
 
 PARALLEL_UPDATES = 0
 
@@ -53,6 +54,7 @@ BINARY_SENSORS: tuple[AlphaEssBinarySensorEntityDescription, ...] = (
         value_fn=lambda state: state.relay is not None and state.relay.connected,
         # Only while the owner has the relay on (docs: Cloud relay).
         exists_fn=lambda state: state.relay is not None,
+        requires=Capability.RELAY,
         always_available=True,
     ),
     AlphaEssBinarySensorEntityDescription(

@@ -42,6 +42,7 @@ from .protocol import (
 )
 from .relay_options import relay_policy
 from .source import (
+    Capability,
     EventCallback,
     HistoryRequests,
     PinHolder,
@@ -109,6 +110,8 @@ class CloudSource:
         self.settings: SettingsChannel | None = self.server
         self.pins: PinHolder | None = self.server
         self.relay: RelayCounts | None = self.server if self.relay_policy else None
+        # Everything: the cloud link is where these entities were made for.
+        self.capabilities: frozenset[Capability] = frozenset(Capability)
 
     @property
     def connected_serials(self) -> frozenset[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import itertools
 import logging
 from typing import Final
 
@@ -60,3 +61,40 @@ NO_BATTERY_ISSUE_DELAY: Final = timedelta(minutes=10)
 
 # The battery has no NTP and ignores daylight saving; beyond this, tell the user.
 CLOCK_ISSUE_THRESHOLD: Final = timedelta(minutes=5)
+
+# Where an entry's data comes from. Entries made before Modbus have no CONF_SOURCE:
+# they are the cloud listener.
+CONF_SOURCE: Final = "source"
+SOURCE_CLOUD: Final = "cloud"
+SOURCE_MODBUS: Final = "modbus"
+
+# Reading the inverter over Modbus TCP (docs/modbus.md).
+CONF_UNIT: Final = "unit"
+DEFAULT_MODBUS_PORT: Final = 502
+DEFAULT_MODBUS_UNIT: Final = 85
+CONF_POLL_INTERVAL: Final = "poll_interval"
+# The cloud link's cadence: the same database growth as a battery that pushes.
+DEFAULT_POLL_INTERVAL: Final = 10
+MIN_POLL_INTERVAL: Final = 5
+MAX_POLL_INTERVAL: Final = 60
+# State rows (recorder rows) one poll writes with the default sensors, by poll interval
+# in seconds: measured by ``benchmarks.recorder_rows --modbus`` (docs/performance.md).
+# Every poll brings a detailed record too, so the detail sensors move each poll (the
+# cloud link sends one every 5 min: 1 507 rows an hour, 4.2 a push); polls further
+# apart find more changed. Below 10 s the figure is a floor: the simulator moves in
+# 10 s steps, a real inverter's values between any two polls.
+ROWS_PER_POLL: Final = ((10, 5.0), (30, 5.75), (60, 6.17))
+# Another client holding the inverter's one slot is told at once; an inverter that has
+# not answered for this long, longer than a night's sleep, raises "the inverter does
+# not answer". A night without answers is a silent battery, not a fault.
+MODBUS_UNREACHABLE_ISSUE_AFTER: Final = timedelta(hours=12)
+
+
+def rows_per_day(poll_interval: float) -> int:
+    """Recorder rows a day at ``poll_interval`` seconds, rounded to a thousand."""
+    per_poll = ROWS_PER_POLL[0][1]
+    for (low, low_rows), (high, high_rows) in itertools.pairwise(ROWS_PER_POLL):
+        if low <= poll_interval:
+            share = min((poll_interval - low) / (high - low), 1.0)
+            per_poll = low_rows + share * (high_rows - low_rows)
+    return int(round(per_poll * 86400 / poll_interval, -3))

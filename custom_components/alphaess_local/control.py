@@ -110,8 +110,12 @@ class BatteryControl:
         (a change that settles first is refused while the owner is still there).
         """
         if not self.allowed or (channel := self._channel) is None:
+            # A source that cannot change settings (Modbus, for now): no option helps.
             raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="control_disabled"
+                translation_domain=DOMAIN,
+                translation_key="control_disabled"
+                if self._channel is not None
+                else "control_unavailable",
             )
         with _refusal():
             normalize(changes)  # what the battery cannot hold fails before any wait

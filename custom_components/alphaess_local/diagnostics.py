@@ -12,6 +12,7 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_ALLOWLIST
+from .modbus_source import ModbusSource
 from .protocol import mask_serial, to_jsonable
 from .runtime_data import AlphaEssConfigEntry
 
@@ -22,18 +23,30 @@ async def async_get_config_entry_diagnostics(
     """Return diagnostics for a config entry."""
     parts = entry.runtime_data
     backfill = parts.backfill
+    server = parts.server
     options = dict(entry.options)
-    options[CONF_ALLOWLIST] = [mask_serial(s) for s in options.get(CONF_ALLOWLIST, [])]
+    if server is not None:
+        options[CONF_ALLOWLIST] = [
+            mask_serial(s) for s in options.get(CONF_ALLOWLIST, [])
+        ]
+    listener = (
+        {
+            "server": {
+                "port": server.port,
+                "open_connections": server.connection_count,
+                # Whether a TLS ClientHello gets our certificate (never the key).
+                "answers_tls": server.tls is not None,
+            },
+            # Who was on the port lately and what each spoke (serials masked).
+            "connections": server.connections.as_dict(),
+        }
+        if server is not None
+        else {}
+    )
     return {
         "entry": {"data": dict(entry.data), "options": options},
-        "server": {
-            "port": parts.server.port,
-            "open_connections": parts.server.connection_count,
-            # Whether a TLS ClientHello gets our certificate (never the key itself).
-            "answers_tls": parts.server.tls is not None,
-        },
-        # Who was on the port lately and what each spoke (serials masked).
-        "connections": parts.server.connections.as_dict(),
+        **listener,
+        **_modbus(parts.source),
         "backfill": {
             "resumes_sent": backfill.resumes_sent,
             "rows_filed": backfill.rows_filed,
@@ -45,7 +58,9 @@ async def async_get_config_entry_diagnostics(
             mask_serial(serial): {
                 "connected": state.connected,
                 # Whether, never what: the hash stays in the entry's store.
-                "credentials_pinned": parts.server.pins.pinned(serial),
+                "credentials_pinned": server.pins.pinned(serial)
+                if server is not None
+                else None,
                 # Forwarded, queued, dropped, blocked, passed: only with the relay on.
                 "cloud_relay": state.relay.as_dict() if state.relay else None,
                 "available": state.available,
@@ -64,4 +79,26 @@ async def async_get_config_entry_diagnostics(
             }
             for serial, state in parts.data.items()
         },
+    }
+
+
+def _modbus(source: object) -> dict[str, Any]:
+    """The reader's link: the register blocks read, their timings, the scales chosen.
+
+    Empty for the cloud listener. The decisions say which scale the register map
+    settled on for each disputed register and why (``docs/modbus.md``).
+    """
+    if not isinstance(source, ModbusSource):
+        return {}
+    reader = source.reader
+    return {
+        "modbus": {
+            "host": source.host,
+            "port": source.port,
+            "unit": source.unit,
+            "poll_interval": source.interval,
+            "connected": bool(reader.connected_serials),
+            "stats": reader.stats.as_dict(),
+            "scale_decisions": dict(reader.registers.decisions),
+        }
     }

@@ -17,6 +17,7 @@ from .battery import BatteryState, Part, heard, part_of
 from .const import DOMAIN, unique_id
 from .coordinator import AlphaEssCoordinator, Listening
 from .runtime_data import AlphaEssConfigEntry
+from .source import Capability
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +41,12 @@ class AlphaEssEntityDescription(EntityDescription):
     """The record part the entity reads when ``value_fn`` does not say (``PartValue``).
 
     ``None`` and a ``value_fn`` that reads no single part: every push calls it.
+    """
+    requires: Capability | None = None
+    """What the entry's source must be able to feed for the entity to exist at all.
+
+    The battery's event log or the cloud relay, which a Modbus reader has not: such
+    entities are not created, rather than left "unknown" for good.
     """
 
     @property
@@ -188,6 +195,10 @@ def async_add_battery_entities[D: AlphaEssEntityDescription](
     one) all add entities without a restart.
     """
     coordinator = entry.runtime_data.coordinator
+    capabilities = entry.runtime_data.capabilities
+    descriptions = [
+        d for d in descriptions if d.requires is None or d.requires in capabilities
+    ]
     # Per battery, the descriptions whose data has not come yet: only those are
     # looked at again, and only for the batteries that just sent something.
     waiting: dict[str, list[D]] = {}

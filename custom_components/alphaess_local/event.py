@@ -19,6 +19,7 @@ from .entity import (
     async_add_battery_entities,
 )
 from .runtime_data import AlphaEssConfigEntry
+from .source import Capability
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE = "logged"
@@ -36,6 +37,8 @@ EVENT_LOG = AlphaEssEventEntityDescription(
     exists_fn=heard,
     # New entries come only with the battery's event log.
     reads=Part.EVENTS,
+    # Modbus has no event log.
+    requires=Capability.EVENT_LOG,
 )
 
 

@@ -122,6 +122,9 @@ class ChooseLoginFlow(RepairsFlow):
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_removed")
         parts = entry.runtime_data
+        if parts.issues is None or parts.server is None:
+            # Reconfigured to read over Modbus meanwhile: no login to choose.
+            return self.async_abort(reason="credentials_gone")
         parts.issues.credentials_settled(self._serial)
         holders = parts.server.holders
         if not holders.choose_login(self._serial, first=first, address=self._address):

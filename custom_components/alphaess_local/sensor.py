@@ -10,7 +10,7 @@ measures, the one place that keeps a meaningless decimal from costing a recorder
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -52,6 +52,7 @@ from .entity import (
 )
 from .protocol import DetailedRecord, PackedCell, RealtimeRecord, SystemReport
 from .runtime_data import AlphaEssConfigEntry
+from .source import Capability
 
 PARALLEL_UPDATES = 0
 
@@ -533,7 +534,26 @@ STATE_SENSORS: tuple[AlphaEssSensorEntityDescription, ...] = (
     ),
 )
 
-SENSORS = REALTIME_SENSORS + DETAIL_SENSORS + REPORT_SENSORS + STATE_SENSORS
+# Values no Modbus register holds: only an entry whose source reads the cloud link's
+# records has these sensors, rather than sensors "unknown" for good.
+CLOUD_RECORDS_ONLY: Final = frozenset(
+    {
+        "apparent_power",
+        "reactive_power",
+        "ems_error",
+        "meter_error",
+        "backup_box_error",
+        "ems_status",
+        "dispatch_mode",
+        "dispatch_power",
+        "dispatch_soc",
+        "usable_capacity",
+    }
+)
+SENSORS = tuple(
+    replace(d, requires=Capability.CLOUD_RECORDS) if d.key in CLOUD_RECORDS_ONLY else d
+    for d in REALTIME_SENSORS + DETAIL_SENSORS + REPORT_SENSORS + STATE_SENSORS
+)
 # Read-only views of settings that the number entities show when control is on.
 SETTING_MIRRORS: Final = frozenset({"charge_stop_soc", "discharge_cutoff_soc"})
 

@@ -13,11 +13,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from .protocol import CredentialPins, RelayStats, ServerEvent
 
 type EventCallback = Callable[[ServerEvent], None]
+
+
+class Capability(StrEnum):
+    """What a source can feed that not every source can: entities that need it.
+
+    An entity whose description requires a capability the entry's source lacks is
+    never created, rather than created and left "unknown" for good.
+    """
+
+    # The battery's own event log (the cloud link sends it; Modbus has none).
+    EVENT_LOG = "event_log"
+    # Minutes the battery buffered while unheard, asked for afterwards.
+    HISTORY = "history"
+    # Forwarding to the vendor cloud.
+    RELAY = "relay"
+    # Values only the cloud link's records carry: the EMS's status and errors, the
+    # meter's and backup box's errors, remote dispatch, apparent and reactive power,
+    # usable capacity. The inverter's Modbus registers hold none of them.
+    CLOUD_RECORDS = "cloud_records"
 
 
 class HistoryRequests(Protocol):
@@ -69,6 +89,7 @@ class Source(Protocol):
     settings: SettingsChannel | None
     relay: RelayCounts | None
     pins: PinHolder | None
+    capabilities: frozenset[Capability]
 
     @property
     def connected_serials(self) -> frozenset[str]:

@@ -50,12 +50,23 @@ def assert_translated(result: Any, errors: dict[str, str] | None = None) -> None
         assert error in (errors or CONFIG_STRINGS["error"]), error
 
 
-async def test_user_flow_creates_entry(hass: HomeAssistant, port: int) -> None:
+async def start_cloud_flow(hass: HomeAssistant) -> Any:
+    """Start a config flow and choose to listen (the menu's first way)."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    assert result["menu_options"] == ["cloud", "modbus"]
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "cloud"}
+    )
+
+
+async def test_user_flow_creates_entry(hass: HomeAssistant, port: int) -> None:
+    result = await start_cloud_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "cloud"
     schema = result["data_schema"]
     assert schema is not None
     defaults = {str(k): k.default() for k in schema.schema}
@@ -77,9 +88,7 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, port: int) -> None:
 async def test_user_flow_port_in_use_then_recovers(
     hass: HomeAssistant, port: int
 ) -> None:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_cloud_flow(hass)
     with socket.socket() as squatter:
         squatter.bind((HOST, port))
         squatter.listen()
@@ -100,9 +109,7 @@ async def test_user_flow_port_in_use_then_recovers(
 async def test_user_flow_address_not_on_this_host(
     hass: HomeAssistant, port: int
 ) -> None:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_cloud_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: UNROUTABLE, CONF_PORT: port}
     )
@@ -115,9 +122,7 @@ async def test_user_flow_one_entry_per_port(
     hass: HomeAssistant, config_entry: MockConfigEntry
 ) -> None:
     config_entry.add_to_hass(hass)
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_cloud_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: HOST, CONF_PORT: config_entry.data[CONF_PORT]}
     )
@@ -223,12 +228,8 @@ async def test_second_flow_for_a_port_after_a_port_in_use_error(
     hass: HomeAssistant, port: int
 ) -> None:
     """A flow left open at "port in use" does not hold the port against a new one."""
-    first = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    second = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    first = await start_cloud_flow(hass)
+    second = await start_cloud_flow(hass)
     with socket.socket() as squatter:
         squatter.bind((HOST, port))
         squatter.listen()
@@ -265,9 +266,7 @@ async def test_flow_for_a_port_another_flow_claimed_aborts_translated(
     await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER, "unique_id": str(port)}
     )
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_cloud_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: HOST, CONF_PORT: port}
     )

@@ -28,6 +28,7 @@ from custom_components.alphaess_local.protocol import (
 )
 from custom_components.alphaess_local.protocol.codec.messages import build_record
 from custom_components.alphaess_local.source import (
+    Capability,
     EventCallback,
     HistoryRequests,
     PinHolder,
@@ -49,6 +50,7 @@ class ReadingOnly:
     settings: SettingsChannel | None = None
     relay: RelayCounts | None = None
     pins: PinHolder | None = None
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self) -> None:
         self.on_event: EventCallback | None = None
