@@ -261,3 +261,88 @@ async def test_a_battery_that_keeps_pushing_stays_available(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_a_setup_that_fails_after_listening_releases_the_port(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A platform that breaks must not leave the port taken for the retry."""
+
+    async def broken(*_args: Any) -> None:
+        raise RuntimeError("a platform broke")
+
+    monkeypatch.setattr(hass.config_entries, "async_forward_entry_setups", broken)
+    config_entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert port_is_free(config_entry.data[CONF_PORT])
+
+
+async def test_a_platform_that_will_not_unload_keeps_the_listener(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Entities still shown keep their battery connected; nothing is half stopped."""
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+
+    async def refuse(*_args: Any) -> bool:
+        return False
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hass.config_entries, "async_unload_platforms", refuse)
+        assert not await hass.config_entries.async_unload(loaded_entry.entry_id)
+        await hass.async_block_till_done()
+    assert loaded_entry.state is ConfigEntryState.FAILED_UNLOAD
+    assert not port_is_free(loaded_entry.data[CONF_PORT])
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    later = dict(client.session["realtime"][-1], Time="2021/03/24 10:09:00", SOC="41.0")
+    await client.request(16, later)
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "41.0"  # type: ignore[union-attr]
+    await loaded_entry.runtime_data.coordinator.async_shutdown()
+
+
+async def test_removing_an_entry_leaves_other_entries_issues(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    other_port = socket.socket()
+    with other_port:
+        other_port.bind((HOST, 0))
+        port = other_port.getsockname()[1]
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=str(port),
+        data={"host": HOST, CONF_PORT: port},
+    )
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    ir.async_create_issue(
+        hass,
+        "homeassistant",
+        f"unrelated_{loaded_entry.entry_id}",
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="unrelated",
+    )
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
+    await hass.async_block_till_done()
+    issues = ir.async_get(hass)
+    ours = f"no_battery_{loaded_entry.entry_id}"
+    theirs = f"no_battery_{other.entry_id}"
+    assert issues.async_get_issue(DOMAIN, ours) is not None
+    assert issues.async_get_issue(DOMAIN, theirs) is not None
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, ours) is None
+    assert issues.async_get_issue(DOMAIN, theirs) is not None
+    unrelated = f"unrelated_{loaded_entry.entry_id}"
+    assert issues.async_get_issue("homeassistant", unrelated) is not None
+    assert await hass.config_entries.async_unload(other.entry_id)
+    await hass.async_block_till_done()
