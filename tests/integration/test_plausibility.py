@@ -350,30 +350,3 @@ async def test_clock_repair_tells_a_time_zone_from_drift(
     assert issue.translation_key == "clock_offset_zone"
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["hours"] == "+2"
-
-
-async def test_a_record_without_a_time_never_replaces_a_timed_one(
-    hass: HomeAssistant, battery: Callable[[], Any]
-) -> None:
-    """Untimed records are shown only until the battery sends a timed one.
-
-    Without a time nothing tells a resent or stale record from a new one; once a
-    timed record is shown, an untimed one (a firmware that drops the field, or a
-    peer that strips it to push values) changes nothing.
-    """
-    client: RecordedBattery = await battery()
-    first = client.session["realtime"][0]
-    untimed = {key: val for key, val in first.items() if key != "Time"}
-    await client.request(2, {"UserName": SERIAL, "Password": "recorded-pw"})
-    await client.request(16, dict(untimed, SOC="21.0"))
-    await hass.async_block_till_done()
-    assert value(hass, "state_of_charge") == "21.0"
-    await client.request(16, dict(untimed, SOC="22.0"))
-    await hass.async_block_till_done()
-    assert value(hass, "state_of_charge") == "22.0"
-    await client.request(16, dict(first, SOC="30.0"))
-    await hass.async_block_till_done()
-    assert value(hass, "state_of_charge") == "30.0"
-    await client.request(16, dict(untimed, SOC="99.0"))
-    await hass.async_block_till_done()
-    assert value(hass, "state_of_charge") == "30.0"
