@@ -346,3 +346,55 @@ async def test_removing_an_entry_leaves_other_entries_issues(
     assert issues.async_get_issue("homeassistant", unrelated) is not None
     assert await hass.config_entries.async_unload(other.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_a_host_clock_stepped_back_still_notices_silence_in_time(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The host's clock was an hour fast and is corrected (NTP) while a battery talks.
+
+    Its last message then looks an hour in the future. The wait starts again rather
+    than stretching by that hour: a battery that falls silent after the step is still
+    unavailable five minutes later, not an hour and five.
+    """
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    freezer.move_to(dt_util.utcnow() - timedelta(hours=1))
+    # The silence timer comes due as the clock steps: it sees the last message ahead.
+    async_fire_time_changed(hass, dt_util.utcnow(), fire_all=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "33.2"  # type: ignore[union-attr]
+    freezer.tick(timedelta(minutes=1))
+    last = client.session["realtime"][-1]
+    await client.request(16, dict(last, Time="2021/03/24 10:09:00", SOC="34.0"))
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "34.0"  # type: ignore[union-attr]
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_a_silent_battery_can_be_deleted(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    """Gone quiet, its silence timer spent: the owner removes it without an error."""
+    from custom_components.alphaess_local import async_remove_config_entry_device
+
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await client.close()
+    async with asyncio.timeout(5):
+        while loaded_entry.runtime_data.server.connected_serials:
+            await asyncio.sleep(0.01)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    assert await async_remove_config_entry_device(hass, loaded_entry, device)
+    assert SERIAL not in loaded_entry.runtime_data.data
