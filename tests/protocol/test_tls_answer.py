@@ -6,8 +6,11 @@ import asyncio
 from collections.abc import Callable
 import contextlib
 import logging
+from pathlib import Path
 import shutil
+import socket
 import ssl
+import sys
 from typing import Any
 
 import pytest
@@ -23,16 +26,23 @@ from custom_components.alphaess_local.protocol import (
     TlsAnswer,
     TlsIdentity,
     TlsOutcome,
+    TlsUnavailableError,
     create_identity,
     server_context,
 )
 from custom_components.alphaess_local.protocol.codec.recognize import Foreign, recognize
-from custom_components.alphaess_local.protocol.server import tls_answer
+from custom_components.alphaess_local.protocol.server import (
+    session as session_module,
+    tls_answer,
+)
+from custom_components.alphaess_local.protocol.server.log_budget import (
+    MAX_LOGGED_REFUSALS,
+)
 from custom_components.alphaess_local.protocol.server.server import AlphaServer
 from custom_components.alphaess_local.protocol.server.tls_answer import Upgraded
 from custom_components.alphaess_local.protocol.simulator import SimulatedBattery
 
-from .conftest import HOST, EventLog, Ticks
+from .conftest import HOST, EventLog, Ticks, await_chain
 from .test_recognize import recorded_client_hello
 from .test_server import SERIAL, login, realtime, stop
 
@@ -687,3 +697,163 @@ def _remaining(length: int) -> bytes:
 def test_only_mqtt_is_given_topics() -> None:
     tls = Foreign(ForeignKind.TLS, {"sni": "www.alphaess.com"})
     assert tls_answer.with_topics(tls, ["alpha/x"]) is tls
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command")
+def test_the_standalone_package_without_cryptography_uses_openssl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``alphaess-cloud serve`` installed alone has no ``cryptography``."""
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # import fails
+    made = create_identity("www.alphaess.com")
+    assert "BEGIN CERTIFICATE" in made.certificate
+    assert server_context(made) is not None
+
+
+def test_with_neither_cryptography_nor_openssl_the_owner_is_told_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "cryptography", None)
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no openssl
+    with pytest.raises(TlsUnavailableError, match="--tls-cert and --tls-key"):
+        create_identity()
+
+
+async def test_closing_the_server_drops_an_encrypted_battery_at_once(
+    make_server: Callable[..., Any], events: EventLog
+) -> None:
+    server = await tls_server(make_server)
+    client = await HandClient.connect(server.port, trusting())
+    try:
+        await client.handshake()
+        client.writer.write(client.encrypt(login().encode()))
+        await client.writer.drain()
+        assert await client.read_plain()  # logged in
+        await events.wait_for(lambda: SERIAL in server.connected_serials)
+        async with asyncio.timeout(10):
+            await server.close()
+        await client.wait_closed_by_server()
+    finally:
+        await client.close()
+    record = [r for r in server.connections.recent if r.spoke is Spoke.BATTERY][-1]
+    assert record.ended == "closed by the server"
+    assert server.connection_count == 0
+
+
+async def test_an_encrypted_peer_that_never_reads_our_replies_is_closed(
+    make_server: Callable[..., Any],
+    events: EventLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Encrypted acks pile up unread: the session waits, bounded, then gives up."""
+    monkeypatch.setattr(session_module, "WRITE_TIMEOUT", 0.5)
+    server = await tls_server(make_server)
+    loop = asyncio.get_running_loop()
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.setblocking(False)
+    await loop.sock_connect(peer, (HOST, server.port))
+    reader, writer = await asyncio.open_connection(sock=peer)
+    client = HandClient(reader, writer, trusting())
+    flood: asyncio.Task[None] | None = None
+    try:
+        await client.handshake()
+        client.writer.write(client.encrypt(login().encode()))
+        await events.wait_for(lambda: SERIAL in server.connected_serials)
+        (held,) = list(server._sessions)
+        raw = held._writer.transport.get_extra_info("socket")
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        burst = realtime().encode() * 200
+
+        async def send_for_ever() -> None:
+            while True:  # each record sealed anew: a replayed one fails its check
+                client.writer.write(client.encrypt(burst))
+                await client.writer.drain()
+
+        flood = asyncio.create_task(send_for_ever())
+        await events.wait_for(lambda: SERIAL not in server.connected_serials)
+    finally:
+        if flood is not None:
+            flood.cancel()
+            await asyncio.gather(flood, return_exceptions=True)
+        await client.close()
+    record = [r for r in server.connections.recent if r.spoke is Spoke.BATTERY][-1]
+    assert record.ended == "closed: it did not read our replies"
+
+
+async def test_an_encrypted_peer_that_reads_late_is_waited_for(
+    make_server: Callable[..., Any], events: EventLog
+) -> None:
+    """Replies wait while the peer does not read, and flow again once it does."""
+    server = await tls_server(make_server)
+    loop = asyncio.get_running_loop()
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.setblocking(False)
+    await loop.sock_connect(peer, (HOST, server.port))
+    reader, writer = await asyncio.open_connection(sock=peer)
+    client = HandClient(reader, writer, trusting())
+    sent = 0
+    try:
+        await client.handshake()
+        client.writer.write(client.encrypt(login().encode()))
+        await events.wait_for(lambda: SERIAL in server.connected_serials)
+        (held,) = list(server._sessions)
+        raw = held._writer.transport.get_extra_info("socket")
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        burst = realtime().encode() * 100
+
+        def held_in_drain() -> bool:
+            return any("drain" in await_chain(t) for t in server._sessions.values())
+
+        async with asyncio.timeout(30):
+            while not held_in_drain():  # a burst, then a moment to answer it
+                client.writer.write(client.encrypt(burst))
+                sent += 100
+                await client.writer.drain()
+                await asyncio.sleep(0.01)
+        decoder, acks = FrameDecoder(), 0
+        async with asyncio.timeout(30):
+            while acks < sent + 1:  # every record, and the login, acknowledged
+                plain = await client.read_plain()
+                assert plain, "closed while its replies were read"
+                acks += sum(isinstance(f, Frame) for f in decoder.feed(plain))
+        assert SERIAL in server.connected_serials
+    finally:
+        await client.close()
+
+
+async def test_batteries_told_for_a_lan_of_tls_devices_stay_bounded(
+    make_server: Callable[..., Any], events: EventLog, ticks: Ticks
+) -> None:
+    """Each address's "accepted our certificate" is remembered for an hour, but
+    never more than a table's worth: a device walking through addresses (or a LAN
+    of sticks) cannot grow it."""
+    server = await tls_server(make_server, ticks=ticks)
+    count = MAX_LOGGED_REFUSALS + 1
+    hosts = [f"127.0.{n // 200 + 20}.{n % 200 + 1}" for n in range(count)]
+
+    async def one(n: int) -> None:
+        reader, writer = await asyncio.open_connection(
+            HOST,
+            server.port,
+            ssl=trusting(),
+            server_hostname="www.alphaess.com",
+            local_addr=(hosts[n], 0),
+        )
+        try:
+            writer.write(login(f"AL9002021{n:06d}").encode())
+            await writer.drain()
+            async with asyncio.timeout(10):
+                assert await reader.read(4096)  # acknowledged
+        finally:
+            writer.close()
+            await asyncio.gather(writer.wait_closed(), return_exceptions=True)
+
+    for start in range(0, count, 10):
+        await asyncio.gather(*(one(n) for n in range(start, min(start + 10, count))))
+        ticks.advance(3)  # the door's rate lets each batch in
+    await all_closed(server)
+    assert len(events.messages(Login)) == count
+    assert server.tls is not None
+    assert 0 < len(server.tls._reported) <= MAX_LOGGED_REFUSALS

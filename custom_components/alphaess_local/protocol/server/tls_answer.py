@@ -430,10 +430,7 @@ class _Bridge(asyncio.Protocol):
                 data = self.sslobj.read(_READ_SIZE)
             except ssl.SSLWantReadError:
                 break
-            except ssl.SSLZeroReturnError:
-                inner.eof_received()
-                break
-            except ssl.SSLError as err:
+            except ssl.SSLError as err:  # a client's close_notify reads as b""
                 _LOGGER.debug(
                     "TLS error on %s: %s", self.raw.get_extra_info("peername"), err
                 )
