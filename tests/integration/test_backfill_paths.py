@@ -422,6 +422,8 @@ async def test_a_gap_while_an_upload_is_filed_is_asked_for_next(
         assert len(resumes(battery)) == 1  # not while the first is being filed
     finally:
         release.set()
+    await scenario.settle(until=lambda: not backfill_._filer.filing(SERIAL))
+    assert state.owed_from is not None  # the new gap is still owed
     await scenario.settle(until=lambda: len(resumes(battery)) >= 2)
     again = resumes(battery)[-1]
     start = datetime.strptime(first.parameters[0], STAMP)
