@@ -431,3 +431,26 @@ async def test_a_gap_while_an_upload_is_filed_is_asked_for_next(
     assert datetime.strptime(again.parameters[0], STAMP) == first_end
     await scenario.settle(until=lambda: state.owed_from is None)
     assert state.filed_until["pv"] == hour + timedelta(hours=1)
+
+
+async def test_an_outage_in_a_new_sensors_first_hour_is_not_imported(
+    scenario: Scenario,
+) -> None:
+    """Installed at 08:01, away from 08:20 to 09:30: the hour from 08:00 has no
+    statistics row before it to continue, so none is written (a second chain would
+    contradict the recorder's own); the minutes are not asked for again."""
+    battery = await scenario.start_battery()
+    first_hour = hour_of(dt_util.utcnow())
+    await scenario.run_for(first_hour + timedelta(minutes=20) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=70), step=timedelta(minutes=10))
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    await scenario.settle(
+        until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+    )
+    assert state.owed_from is None
+    assert "pv" not in state.filed_until
+    await scenario.run_for(timedelta(minutes=3))
+    assert len(resumes(battery)) == 1
