@@ -454,3 +454,40 @@ async def test_an_outage_in_a_new_sensors_first_hour_is_not_imported(
     assert "pv" not in state.filed_until
     await scenario.run_for(timedelta(minutes=3))
     assert len(resumes(battery)) == 1
+
+
+async def test_a_retry_waits_for_an_upload_that_is_arriving(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hour the upload completed waits for the recorder; meanwhile the battery
+    reconnects and starts uploading again. The retry leaves the arriving upload be:
+    what is filed is filed from that upload, once it is in, and the debt is paid."""
+    monkeypatch.setattr(backfill, "UPLOAD_QUIET", 3600.0)
+    hass = scenario.hass
+    battery = await scenario.start_battery()
+    hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=19))
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=1))
+    async_fire_time_changed(hass)
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    await scenario.settle(
+        until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+    )
+    assert not state.filed_until  # its hour waits for the recorder's compile
+    # The link drops and comes back at once; the new upload stalls half-way.
+    battery.upload_limit = 1
+    battery.go_offline()
+    battery.go_online()
+    await scenario.settle(until=lambda: backfill_.rows_arrived(SERIAL) > 0)
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=21))
+    async_fire_time_changed(hass)  # the retry comes due
+    assert not backfill_._filer.filing(SERIAL)  # it left the arriving upload be
+    battery.upload_limit = None
+    battery.go_offline()
+    battery.go_online()
+    await scenario.settle(until=lambda: state.owed_from is None)
+    assert state.filed_until["pv"] == hour + timedelta(hours=1)
