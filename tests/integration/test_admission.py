@@ -25,6 +25,7 @@ from custom_components.alphaess_local.admission import (
 )
 from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
 from custom_components.alphaess_local.protocol import Frame
+from custom_components.alphaess_local.reload import async_update_options
 from custom_components.alphaess_local.repairs import AddBatteryFlow
 
 from ..protocol.conftest import HOST
@@ -164,6 +165,65 @@ async def test_removing_the_entry_removes_its_issues(
     assert await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done()
     assert our_issues(hass) == []
+
+
+async def say_yes(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, issue_id: str
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+
+
+async def test_yes_while_the_entry_is_unloaded_keeps_the_batteries_it_has(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """An empty allowlist meant every known battery: its devices say which they are."""
+    first: RecordedBattery = await battery()
+    await first.replay()
+    stranger: RecordedBattery = await battery()
+    await stranger.send(realtime_of(stranger, SECOND))
+    assert await stranger.closed_by_server()
+    await hass.async_block_till_done()
+    (issue,) = our_issues(hass)
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await say_yes(hass, hass_client, issue.issue_id)
+    assert loaded_entry.options[CONF_ALLOWLIST] == [SERIAL, SECOND]
+    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_yes_adds_to_an_allowlist_and_brings_back_no_one_else(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """A list the owner typed meanwhile stands: a device left off it stays off."""
+    left_off = "AL9002021030099"
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=loaded_entry.entry_id, identifiers={(DOMAIN, left_off)}
+    )
+    first: RecordedBattery = await battery()
+    await first.replay()
+    stranger: RecordedBattery = await battery()
+    await stranger.send(realtime_of(stranger, SECOND))
+    assert await stranger.closed_by_server()
+    await hass.async_block_till_done()
+    (issue,) = our_issues(hass)
+    async_update_options(hass, loaded_entry, {CONF_ALLOWLIST: [SERIAL]})
+    await hass.async_block_till_done()
+    await say_yes(hass, hass_client, issue.issue_id)
+    assert loaded_entry.options[CONF_ALLOWLIST] == [SERIAL, SECOND]
 
 
 async def test_yes_after_the_entry_was_removed_aborts(hass: HomeAssistant) -> None:

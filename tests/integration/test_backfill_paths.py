@@ -14,7 +14,11 @@ import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder, tasks as recorder_tasks
+from homeassistant.components.recorder import (
+    Recorder,
+    get_instance,
+    tasks as recorder_tasks,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
@@ -351,3 +355,139 @@ async def test_without_the_recorder_the_outage_is_not_asked_for_again(
     battery.go_online()
     await scenario.run_for(timedelta(minutes=3))
     assert len(resumes(battery)) == 1
+
+
+async def test_a_gap_while_an_upload_is_filed_is_asked_for_next(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The battery drops out again while its upload waits to be filed.
+
+    The recorder is still compiling the hour the upload completes, so the rows wait;
+    meanwhile the battery is away for five minutes. Filing settles only what the
+    upload held: the new gap stays owed and the battery is asked for it next, from
+    the first minute after the upload.
+    """
+    hass = scenario.hass
+    battery = await scenario.start_battery()
+    hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    held = threading.Event()
+    release = threading.Event()
+    real_run = recorder_tasks.StatisticsTask.run
+
+    def hold_the_compile(
+        task: recorder_tasks.StatisticsTask, instance: Recorder
+    ) -> None:
+        if task.start == hour + timedelta(minutes=55):
+            held.set()
+            release.wait(timeout=60)  # only bounds a hang
+        real_run(task, instance)
+
+    monkeypatch.setattr(recorder_tasks.StatisticsTask, "run", hold_the_compile)
+    await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=19))
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=1))
+    async_fire_time_changed(hass)
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    try:
+        # The upload is in, its hour waits for the compile; the retry finds it held.
+        await scenario.settle(
+            until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+        )
+        # First the recorder's compile starts (and is held), then the retry comes.
+        scenario.freezer.move_to(hour + timedelta(hours=1, seconds=15))
+        async_fire_time_changed(hass)
+        await scenario.settle(until=held.is_set)
+        # Work queued behind it, as on a busy recorder: whoever waits for the
+        # recorder's queue now waits for the compile.
+        get_instance(hass).queue_task(recorder_tasks.CommitTask())
+        scenario.freezer.move_to(hour + timedelta(hours=1, seconds=21))
+        async_fire_time_changed(hass)
+        await scenario.settle(until=lambda: backfill_._filer.filing(SERIAL))
+        first = resumes(battery)[-1]
+        asked_until = state.owed_until
+        assert asked_until is not None
+        # Away again for five minutes while the rows wait for the recorder.
+        await scenario.quiet_link()
+        battery.go_offline()
+        scenario.freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        battery.go_online()
+        await scenario.settle(
+            until=lambda: state.owed_until is not None
+            and state.owed_until > asked_until
+        )
+        assert len(resumes(battery)) == 1  # not while the first is being filed
+    finally:
+        release.set()
+    await scenario.settle(until=lambda: not backfill_._filer.filing(SERIAL))
+    assert state.owed_from is not None  # the new gap is still owed
+    await scenario.settle(until=lambda: len(resumes(battery)) >= 2)
+    again = resumes(battery)[-1]
+    start = datetime.strptime(first.parameters[0], STAMP)
+    first_end = start + timedelta(minutes=int(first.parameters[1]))
+    assert datetime.strptime(again.parameters[0], STAMP) == first_end
+    await scenario.settle(until=lambda: state.owed_from is None)
+    assert state.filed_until["pv"] == hour + timedelta(hours=1)
+
+
+async def test_an_outage_in_a_new_sensors_first_hour_is_not_imported(
+    scenario: Scenario,
+) -> None:
+    """Installed at 08:01, away from 08:20 to 09:30: the hour from 08:00 has no
+    statistics row before it to continue, so none is written (a second chain would
+    contradict the recorder's own); the minutes are not asked for again."""
+    battery = await scenario.start_battery()
+    first_hour = hour_of(dt_util.utcnow())
+    await scenario.run_for(first_hour + timedelta(minutes=20) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=70), step=timedelta(minutes=10))
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    await scenario.settle(
+        until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+    )
+    assert state.owed_from is None
+    assert "pv" not in state.filed_until
+    await scenario.run_for(timedelta(minutes=3))
+    assert len(resumes(battery)) == 1
+
+
+async def test_a_retry_waits_for_an_upload_that_is_arriving(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hour the upload completed waits for the recorder; meanwhile the battery
+    reconnects and starts uploading again. The retry leaves the arriving upload be:
+    what is filed is filed from that upload, once it is in, and the debt is paid."""
+    monkeypatch.setattr(backfill, "UPLOAD_QUIET", 3600.0)
+    hass = scenario.hass
+    battery = await scenario.start_battery()
+    hour = hour_of(dt_util.utcnow()) + timedelta(hours=1)
+    await scenario.run_for(hour + timedelta(minutes=40) - dt_util.utcnow())
+    battery.go_offline()
+    await scenario.run_for(timedelta(minutes=19))
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=1))
+    async_fire_time_changed(hass)
+    backfill_ = scenario.coordinator.backfill
+    state = battery_state(scenario)
+    battery.go_online()
+    await scenario.settle(
+        until=lambda: backfill_.resumes_answered >= 1 and not backfill_.busy
+    )
+    assert not state.filed_until  # its hour waits for the recorder's compile
+    # The link drops and comes back at once; the new upload stalls half-way.
+    battery.upload_limit = 1
+    battery.go_offline()
+    battery.go_online()
+    await scenario.settle(until=lambda: backfill_.rows_arrived(SERIAL) > 0)
+    scenario.freezer.move_to(hour + timedelta(hours=1, seconds=21))
+    async_fire_time_changed(hass)  # the retry comes due
+    assert not backfill_._filer.filing(SERIAL)  # it left the arriving upload be
+    battery.upload_limit = None
+    battery.go_offline()
+    battery.go_online()
+    await scenario.settle(until=lambda: state.owed_from is None)
+    assert state.filed_until["pv"] == hour + timedelta(hours=1)

@@ -261,3 +261,140 @@ async def test_a_battery_that_keeps_pushing_stays_available(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_a_setup_that_fails_after_listening_releases_the_port(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A platform that breaks must not leave the port taken for the retry."""
+
+    async def broken(*_args: Any) -> None:
+        raise RuntimeError("a platform broke")
+
+    monkeypatch.setattr(hass.config_entries, "async_forward_entry_setups", broken)
+    config_entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert port_is_free(config_entry.data[CONF_PORT])
+
+
+async def test_a_platform_that_will_not_unload_keeps_the_listener(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Entities still shown keep their battery connected; nothing is half stopped."""
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+
+    async def refuse(*_args: Any) -> bool:
+        return False
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hass.config_entries, "async_unload_platforms", refuse)
+        assert not await hass.config_entries.async_unload(loaded_entry.entry_id)
+        await hass.async_block_till_done()
+    assert loaded_entry.state is ConfigEntryState.FAILED_UNLOAD
+    assert not port_is_free(loaded_entry.data[CONF_PORT])
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    later = dict(client.session["realtime"][-1], Time="2021/03/24 10:09:00", SOC="41.0")
+    await client.request(16, later)
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "41.0"  # type: ignore[union-attr]
+    await loaded_entry.runtime_data.coordinator.async_shutdown()
+
+
+async def test_removing_an_entry_leaves_other_entries_issues(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    other_port = socket.socket()
+    with other_port:
+        other_port.bind((HOST, 0))
+        port = other_port.getsockname()[1]
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=str(port),
+        data={"host": HOST, CONF_PORT: port},
+    )
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    ir.async_create_issue(
+        hass,
+        "homeassistant",
+        f"unrelated_{loaded_entry.entry_id}",
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="unrelated",
+    )
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
+    await hass.async_block_till_done()
+    issues = ir.async_get(hass)
+    ours = f"no_battery_{loaded_entry.entry_id}"
+    theirs = f"no_battery_{other.entry_id}"
+    assert issues.async_get_issue(DOMAIN, ours) is not None
+    assert issues.async_get_issue(DOMAIN, theirs) is not None
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, ours) is None
+    assert issues.async_get_issue(DOMAIN, theirs) is not None
+    unrelated = f"unrelated_{loaded_entry.entry_id}"
+    assert issues.async_get_issue("homeassistant", unrelated) is not None
+    assert await hass.config_entries.async_unload(other.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_host_clock_stepped_back_still_notices_silence_in_time(
+    hass: HomeAssistant,
+    battery: Callable[[], Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The host's clock was an hour fast and is corrected (NTP) while a battery talks.
+
+    Its last message then looks an hour in the future. The wait starts again rather
+    than stretching by that hour: a battery that falls silent after the step is still
+    unavailable five minutes later, not an hour and five.
+    """
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    freezer.move_to(dt_util.utcnow() - timedelta(hours=1))
+    # The silence timer comes due as the clock steps: it sees the last message ahead.
+    async_fire_time_changed(hass, dt_util.utcnow(), fire_all=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "33.2"  # type: ignore[union-attr]
+    freezer.tick(timedelta(minutes=1))
+    last = client.session["realtime"][-1]
+    await client.request(16, dict(last, Time="2021/03/24 10:09:00", SOC="34.0"))
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == "34.0"  # type: ignore[union-attr]
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done()
+    assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_a_silent_battery_can_be_deleted(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, battery: Callable[[], Any]
+) -> None:
+    """Gone quiet, its silence timer spent: the owner removes it without an error."""
+    from custom_components.alphaess_local import async_remove_config_entry_device
+
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await client.close()
+    async with asyncio.timeout(5):
+        while loaded_entry.runtime_data.server.connected_serials:
+            await asyncio.sleep(0.01)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done()
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    assert await async_remove_config_entry_device(hass, loaded_entry, device)
+    assert SERIAL not in loaded_entry.runtime_data.data

@@ -189,6 +189,64 @@ async def test_new_credentials_after_a_stick_reset_go_through_the_repair(
     await hass.async_block_till_done()
 
 
+async def test_keeping_the_first_login_is_answered_once(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+) -> None:
+    """The owner keeps the login pinned first; a second answer (another tab) is late.
+
+    The new login's connection is closed and refused from then on; a flow still open
+    after the question was answered, or after the entry was unloaded, changes nothing.
+    """
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    own: RecordedBattery = await battery()
+    await own.replay()
+    await own.close()
+    coordinator = loaded_entry.runtime_data
+    async with asyncio.timeout(5):
+        while coordinator.server.connected_serials:
+            await asyncio.sleep(0.01)
+    other: RecordedBattery = await battery()
+    await other.request(2, login("not-the-owners"))
+    await hass.async_block_till_done()
+    issue_id = f"{NEW_CREDENTIALS}_{loaded_entry.entry_id}_{SERIAL}"
+    assert issue_id in our_issues(hass)
+
+    client = await hass_client()
+    flows = []
+    for _ in range(3):  # three tabs on the same repair
+        response = await client.post(
+            "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+        )
+        flows.append((await response.json())["flow_id"])
+
+    async def choose(flow_id: str, step: str) -> dict[str, Any]:
+        response = await client.post(
+            f"/api/repairs/issues/fix/{flow_id}", json={"next_step_id": step}
+        )
+        result: dict[str, Any] = await response.json()
+        return result
+
+    assert (await choose(flows[0], "keep_first"))["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert issue_id not in our_issues(hass)
+    assert await other.closed_by_server(timeout=5)
+    pins = coordinator.server.pins
+    assert pins.check(SERIAL, SERIAL, "recorded-pw").name == "PROVEN"
+    assert pins.check(SERIAL, SERIAL, "not-the-owners").name == "REFUSED"
+
+    late = await choose(flows[1], "pin_new")
+    assert (late["type"], late["reason"]) == ("abort", "credentials_gone")
+    assert pins.check(SERIAL, SERIAL, "not-the-owners").name == "REFUSED"
+
+    await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    gone = await choose(flows[2], "pin_new")
+    assert (gone["type"], gone["reason"]) == ("abort", "entry_removed")
+
+
 async def battery_from(port: int, source: str) -> RecordedBattery:
     """A recorded battery's payloads, sent from ``source`` (a 127.x.y.z address)."""
     reader, writer = await asyncio.open_connection(HOST, port, local_addr=(source, 0))

@@ -282,3 +282,56 @@ async def test_a_silent_cloud_turns_the_sensor_off_and_starts_the_repairs_hour(
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
     finally:
         await silent.stop()
+
+
+async def test_an_upstream_without_a_port_relays_nothing(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Options saved by hand or by an older release: an address we cannot dial."""
+    attempts: list[tuple[str, int]] = []
+
+    async def refuse(host: str, port: int) -> Any:
+        attempts.append((host, port))
+        raise AssertionError("no usable upstream: nothing may connect out")
+
+    monkeypatch.setattr(relay_module, "_open", refuse)
+    options = relay_options(loaded_entry, 0, relay_upstream="www.alphaess.com")
+    async_update_options(hass, loaded_entry, options)
+    await hass.async_block_till_done()
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await hass.async_block_till_done()
+    assert loaded_entry.runtime_data.relay is None
+    assert attempts == []
+    assert loaded_entry.runtime_data.server.relay_stats == {}
+
+
+@pytest.mark.parametrize(("allowed", "reaches"), [(True, True), (False, False)])
+async def test_a_firmware_update_needs_its_own_box(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    cloud: ScriptedCloud,
+    allowed: bool,
+    reaches: bool,
+) -> None:
+    """Listing ``Update`` among the passed commands is not enough: its box decides."""
+    options = relay_options(
+        loaded_entry, cloud.port, relay_pass=["Update"], relay_allow_update=allowed
+    )
+    async_update_options(hass, loaded_entry, options)
+    await hass.async_block_till_done()
+    client: RecordedBattery = await battery()
+    await client.replay()
+    await cloud.wait_for(lambda: len(cloud.frames) >= 8)
+    cloud.send(command("Update", "4243", "http://203.0.113.9/firmware.bin"))
+    if reaches:
+        asked = (await client.frames(len(client.received) + 1))[-1]
+        assert json.loads(asked.payload)["Command"] == "Update"
+    else:
+        await cloud.wait_for(lambda: bool(cloud.replies))
+        assert cloud.replies[-1]["Status"] == "Failed"
+        assert loaded_entry.runtime_data.server.relay_stats[SERIAL].blocked == 1

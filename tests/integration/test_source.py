@@ -146,3 +146,31 @@ async def test_a_source_without_extras_feeds_the_coordinator(
     stored = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
     assert isinstance(stored, dict)
     assert "pins" not in stored  # nothing pinned, nothing kept
+
+
+async def test_records_without_a_battery_time_are_shown_in_receipt_order(
+    hass: HomeAssistant,
+    started: tuple[AlphaEssCoordinator, ReadingOnly, MockConfigEntry],
+) -> None:
+    """Registers read by a poll carry no battery clock: the newest read is shown.
+
+    Once a timed record is shown, an untimed one cannot replace it: nothing tells
+    whether it was read before or after.
+    """
+    coordinator, source, _entry = started
+    assert source.on_event is not None
+    now = dt_util.utcnow()
+
+    def soc_shown(soc: str, *, timed: bool = False) -> float | None:
+        payload = {"SOC": soc} | ({"Time": _battery_stamp(now)} if timed else {})
+        record = build_record(RealtimeRecord, payload)
+        assert source.on_event is not None
+        source.on_event(Received(SERIAL, now, PEER, record))
+        realtime = coordinator.data[SERIAL].realtime
+        return None if realtime is None else realtime.soc
+
+    assert soc_shown("21.0") == 21.0
+    assert soc_shown("22.0") == 22.0
+    assert soc_shown("30.0", timed=True) == 30.0
+    assert soc_shown("99.0") == 30.0
+    await coordinator.async_shutdown()

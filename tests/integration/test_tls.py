@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -152,4 +153,47 @@ async def test_with_the_option_off_tls_is_closed_unanswered(
         assert entry.runtime_data.server.tls is None
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_a_damaged_stored_certificate_closes_tls_and_keeps_the_rest(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A storage file cut short (a full disk, a hand edit): the entry still loads."""
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
+    hass_storage[f"{DOMAIN}.{config_entry.entry_id}.tls"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.{config_entry.entry_id}.tls",
+        "data": {"certificate": "-----BEGIN CERTIFICATE-----\nMIID", "key": key},
+    }
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    try:
+        assert config_entry.runtime_data.server.tls is None
+        assert "Encrypted connections will be closed, not answered" in caplog.text
+        ours = [
+            r.getMessage()
+            for r in caplog.records
+            if r.name.startswith(f"custom_components.{DOMAIN}")
+        ]
+        assert ours
+        assert not [line for line in ours if "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" in line]
+        await tls_hello(config_entry.data[CONF_PORT])
+        await wait_issue(hass, f"foreign_tls_{config_entry.entry_id}")
+        client = RecordedBattery(
+            *await asyncio.open_connection(HOST, config_entry.data[CONF_PORT])
+        )
+        client.session = load_session()
+        try:
+            await client.replay()
+            await hass.async_block_till_done()
+        finally:
+            await client.close()
+        assert float(value(hass, "charge_stop_soc")) == 100
+    finally:
+        await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.async_block_till_done()

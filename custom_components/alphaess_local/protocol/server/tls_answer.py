@@ -311,11 +311,15 @@ class TlsAnswer:
                 f"no handshake within {HANDSHAKE_TIMEOUT:.0f} s",
             )
         except ssl.SSLError as err:
-            alert = _REFUSAL_ALERTS.get(err.reason or "")
+            # OpenSSL's errors name a reason; ours (too many bytes) has a message only.
+            reason = getattr(err, "reason", None) or str(
+                err.args[-1] if err.args else "TLS error"
+            )
+            alert = _REFUSAL_ALERTS.get(reason)
             if alert is not None:
                 outcome, why = TlsOutcome.REFUSED, f"alert {alert}"
             else:
-                outcome, why = TlsOutcome.FAILED, printable(err.reason or "TLS error")
+                outcome, why = TlsOutcome.FAILED, printable(reason)
         except ConnectionError:
             if bridge.answered:
                 outcome, why = TlsOutcome.REFUSED, "closed after our certificate"
@@ -426,10 +430,7 @@ class _Bridge(asyncio.Protocol):
                 data = self.sslobj.read(_READ_SIZE)
             except ssl.SSLWantReadError:
                 break
-            except ssl.SSLZeroReturnError:
-                inner.eof_received()
-                break
-            except ssl.SSLError as err:
+            except ssl.SSLError as err:  # a client's close_notify reads as b""
                 _LOGGER.debug(
                     "TLS error on %s: %s", self.raw.get_extra_info("peername"), err
                 )
