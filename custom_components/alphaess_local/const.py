@@ -88,6 +88,8 @@ ROWS_PER_POLL: Final = ((10, 5.0), (30, 5.75), (60, 6.17))
 # not answered for this long, longer than a night's sleep, raises "the inverter does
 # not answer". A night without answers is a silent battery, not a fault.
 MODBUS_UNREACHABLE_ISSUE_AFTER: Final = timedelta(hours=12)
+# An inverter is reported to keep its one Modbus slot ~2 minutes after a client left.
+MODBUS_SLOT_ISSUE_AFTER: Final = timedelta(minutes=3)
 
 
 def rows_per_day(poll_interval: float) -> int:

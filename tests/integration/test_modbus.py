@@ -105,9 +105,13 @@ async def inverter(
     return simulated
 
 
-@pytest.fixture(autouse=True)
-def quick_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A silent link counts as dead after half a second, not five."""
+@pytest.fixture
+def quick_silence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A silent link counts as dead after half a second, not five.
+
+    Only for the tests of silence: elsewhere a loaded machine could stall a request
+    that long, and a link reset no test asked for would change what it counts.
+    """
     monkeypatch.setattr(modbus_source, "REQUEST_TIMEOUT", 0.5)
 
 
@@ -409,6 +413,15 @@ async def test_slot_taken_raises_the_repair_until_the_inverter_answers(
     try:
         await until(hass, lambda: inverter.server.connections == 1)
         assert await hass.config_entries.async_setup(entry.entry_id)
+        modbus_issues = entry.runtime_data.source.issues
+        await until(hass, lambda: modbus_issues.slot_wait)
+        # Not at once: the slot may be our own probe's, still held by the inverter.
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=2))
+        await hass.async_block_till_done()
+        assert issues.async_get_issue(DOMAIN, issue_id) is None
+        async_fire_time_changed(
+            hass, dt_util.utcnow() + timedelta(minutes=3, seconds=1)
+        )
         await until(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is not None)
         issue = issues.async_get_issue(DOMAIN, issue_id)
         assert issue is not None
@@ -427,6 +440,7 @@ async def test_slot_taken_raises_the_repair_until_the_inverter_answers(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.usefixtures("quick_silence")
 async def test_a_silent_inverter_goes_unavailable_and_returns(
     hass: HomeAssistant,
     loaded_modbus: MockConfigEntry,
@@ -665,6 +679,7 @@ async def test_diagnostics_show_the_reads_and_mask_the_serial(
     assert _run_free(shown) == snapshot(extension_class=HomeAssistantSnapshotExtension)
 
 
+@pytest.mark.usefixtures("quick_silence")
 async def test_an_inverter_silent_for_12_hours_raises_the_repair(
     hass: HomeAssistant,
     loaded_modbus: MockConfigEntry,
@@ -735,7 +750,7 @@ async def test_a_link_cut_mid_read_loses_no_total(
     assert state.energy["battery_charge"] == expected
     assert state.counters["energy_held"] == 0
     assert state_of(hass, "sensor", "battery_charge_energy") == str(expected)
-    assert inverter.server.accepted == 2  # the reader came back on a new link
+    assert reader.stats.connects > connects  # the reader came back on a new link
 
 
 async def test_another_inverter_at_the_address_is_told_not_shown(

@@ -59,7 +59,10 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 SERIAL = "AL2002321010043"
 UNIT = 85
 INTERVAL = 0.05  # loop time between polls: short, the rules under test count requests
-REQUEST_TIMEOUT = 0.3
+# Long enough that a loaded machine never stalls a request past it; the tests of
+# silence use SILENCE_TIMEOUT, which they wait out on purpose.
+REQUEST_TIMEOUT = 5.0
+SILENCE_TIMEOUT = 0.3
 
 
 @dataclass
@@ -618,7 +621,7 @@ async def test_a_silent_inverter_is_told_at_its_first_unanswered_request(
     tap: Tap, reader_for: Any, events: EventLog
 ) -> None:
     port = tap.port
-    reader = reader_for(port)
+    reader = reader_for(port, request_timeout=SILENCE_TIMEOUT)
     await reader.start()
     await events.wait_for(lambda: len(received(events, RealtimeRecord)) >= 2)
     tap.mode = "silent"
@@ -719,7 +722,7 @@ async def test_probe_names_what_went_wrong(tap: Tap) -> None:
     assert not taken.value.refused
     tap.mode = "silent"
     with pytest.raises(ModbusUnreachable):
-        await probe(HOST, port, UNIT, timeout=REQUEST_TIMEOUT)
+        await probe(HOST, port, UNIT, timeout=SILENCE_TIMEOUT)
     # A port nobody listens on refuses the TCP connection itself.
     await tap.close()
     with pytest.raises(ModbusSlotTaken) as refused:

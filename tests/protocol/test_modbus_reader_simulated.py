@@ -47,7 +47,7 @@ async def test_a_second_reader_is_told_the_slot_is_taken_until_the_first_leaves(
         "unit": UNIT,
         "interval": 0.05,
         "ticks": ticks,
-        "request_timeout": 1.0,
+        "request_timeout": 5.0,
         "reconnect_delay": 0.01,
         "reconnect_delay_max": 0.05,
     }
