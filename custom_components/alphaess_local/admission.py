@@ -6,6 +6,9 @@ the owner confirms it in a repair issue ("A second AlphaESS battery connected: a
 it?"), which adds it to the allowlist. Only a handful of unconfirmed serials are
 remembered, so a device inventing serials cannot grow memory or the repairs list.
 
+A battery another entry of ours reads (over Modbus TCP) is refused here whatever the
+allowlist says: a serial has one entry, and two would fight over one device.
+
 Two digits of a masked serial cannot tell the owner's battery from a stranger's, so
 the repair also names the address it connected from, the model its system report
 named (when the refused connection sent one) and when it was first seen.
@@ -62,6 +65,9 @@ class BatteryAdmission:
         self.unconfirmed: list[str] = []
         # What each unconfirmed battery showed (as many as ``unconfirmed``).
         self._seen: dict[str, _Sighting] = {}
+        # Batteries refused because another entry reads them (told once each; at
+        # most one per entry of ours, since an entry's unique id is its serial).
+        self._elsewhere: set[str] = set()
 
     @callback
     def __call__(self, serial: str) -> bool:
@@ -70,6 +76,20 @@ class BatteryAdmission:
         A refusal is followed at once by the server's :class:`Refused` event, which
         carries the address the repair names (:meth:`refused`).
         """
+        other = self._hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, serial
+        )
+        if other is not None and other.entry_id != self._entry_id:
+            if serial not in self._elsewhere:
+                self._elsewhere.add(serial)
+                LOGGER.warning(
+                    'Battery %s connected to the listener, but the entry "%s" reads '
+                    "it over Modbus TCP; it is not served here (a battery has one "
+                    "entry). Remove one of the two if you changed how you read it",
+                    mask_serial(serial),
+                    other.title,
+                )
+            return False
         if self._allowlist:
             return True
         known = self._known()

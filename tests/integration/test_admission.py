@@ -14,6 +14,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -23,7 +24,12 @@ from custom_components.alphaess_local.admission import (
     MAX_UNCONFIRMED,
     new_battery_issue_id,
 )
-from custom_components.alphaess_local.const import CONF_ALLOWLIST, DOMAIN
+from custom_components.alphaess_local.const import (
+    CONF_ALLOWLIST,
+    CONF_SOURCE,
+    DOMAIN,
+    SOURCE_MODBUS,
+)
 from custom_components.alphaess_local.protocol import Frame
 from custom_components.alphaess_local.reload import async_update_options
 from custom_components.alphaess_local.repairs import AddBatteryFlow
@@ -305,3 +311,30 @@ async def test_new_battery_repair_names_address_model_and_first_sight(
     for text in texts.values():
         text["description"] = text["description"].replace(when, "<first seen>")
     assert texts == snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+async def test_a_battery_a_modbus_entry_reads_is_not_served_by_the_listener(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    battery: Callable[[], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One serial, one entry: the listener refuses a battery read over Modbus."""
+    modbus = MockConfigEntry(
+        domain=DOMAIN,
+        title="AlphaESS Modbus (192.168.1.40)",
+        unique_id=SERIAL,
+        data={CONF_SOURCE: SOURCE_MODBUS, CONF_HOST: "192.168.1.40"},
+    )
+    modbus.add_to_hass(hass)  # not loaded: the serial is still its
+    for _ in range(2):
+        client: RecordedBattery = await battery()
+        await client.send(realtime_of(client, SERIAL))
+        assert await client.closed_by_server()
+        await hass.async_block_till_done()
+    # Not even the first-battery rule serves it: no device, no new-battery repair.
+    assert devices(hass, loaded_entry) == []
+    assert our_issues(hass) == []
+    told = [r for r in caplog.records if "reads it over Modbus TCP" in r.getMessage()]
+    assert len(told) == 1  # once, however often it retries
+    assert SERIAL not in caplog.text
