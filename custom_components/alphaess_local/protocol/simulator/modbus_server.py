@@ -498,12 +498,17 @@ class SimulatedInverter:
         refresh_interval: float = REFRESH_INTERVAL,
     ) -> None:
         """Prepare the inverter; ``clock`` (battery time) is the host's unless given."""
-        begin = datetime.now().replace(microsecond=0)  # noqa: DTZ005 - battery clock is naive local
-        origin = time.monotonic()
-        self.clock = clock or (
-            lambda: begin + timedelta(seconds=time.monotonic() - origin)
-        )
-        self.model = model or BatteryModel(begin)
+        if clock is None:
+            begin = datetime.now().replace(microsecond=0)  # noqa: DTZ005 - battery clock is naive local
+            origin = time.monotonic()
+
+            def clock() -> datetime:
+                return begin + timedelta(seconds=time.monotonic() - origin)
+
+        self.clock = clock
+        # The model starts at the battery clock's now: a model ahead of the clock
+        # would stand still until the clock caught up with it.
+        self.model = model or BatteryModel(clock())
         self.control = control or BatteryControl(self.model)
         self.identity = identity or Identity()
         self.scales = scales
