@@ -11,6 +11,7 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -149,3 +150,22 @@ async def battery(
         return client
 
     return _connect
+
+
+def device_of(hass: HomeAssistant, entry_id: str, serial: str) -> dr.DeviceEntry | None:
+    """The entry's device of battery ``serial``.
+
+    Looked up through the entry: Home Assistant 2026.x deprecates the registry's
+    lookup by identifier alone (identifiers are unique per entry, not overall), and
+    2025.4 lacks its replacement.
+    """
+    return next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(
+                dr.async_get(hass), entry_id
+            )
+            if (DOMAIN, serial) in device.identifiers
+        ),
+        None,
+    )

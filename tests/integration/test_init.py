@@ -41,7 +41,7 @@ from custom_components.alphaess_local.protocol.simulator import (
 from custom_components.alphaess_local.reload import async_update_options
 
 from ..protocol.conftest import HOST
-from .conftest import SERIAL, RecordedBattery
+from .conftest import SERIAL, RecordedBattery, device_of
 from .test_sensor import entity_id
 
 
@@ -394,7 +394,7 @@ async def test_a_silent_battery_can_be_deleted(
     await hass.async_block_till_done()
     soc = entity_id(hass, "sensor", "state_of_charge")
     assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = device_of(hass, loaded_entry.entry_id, SERIAL)
     assert device is not None
     assert await async_remove_config_entry_device(hass, loaded_entry, device)
     assert SERIAL not in loaded_entry.runtime_data.data

@@ -80,7 +80,7 @@ from custom_components.alphaess_local.sensor import (
 )
 
 from ..protocol.modbus_server import HOST, BatteryClock
-from .conftest import free_port
+from .conftest import device_of, free_port
 
 MODBUS_SERIAL = Identity().serial
 UNIT = 85
@@ -205,7 +205,7 @@ async def test_flow_reads_the_serial_and_creates_the_entry(
     assert entry.state is ConfigEntryState.LOADED
     # The inverter's one slot was let go after the serial was read: the entry reads.
     await until(hass, lambda: state_of(hass, "sensor", "state_of_charge") is not None)
-    device = dr.async_get(hass).async_get_device({(DOMAIN, MODBUS_SERIAL)})
+    device = device_of(hass, entry.entry_id, MODBUS_SERIAL)
     assert device is not None
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -827,7 +827,7 @@ async def test_the_schedule_service_asks_for_the_opt_in_over_modbus_too(
     hass: HomeAssistant, loaded_modbus: MockConfigEntry
 ) -> None:
     await until(hass, lambda: state_of(hass, "sensor", "state_of_charge") is not None)
-    device = dr.async_get(hass).async_get_device({(DOMAIN, MODBUS_SERIAL)})
+    device = device_of(hass, loaded_modbus.entry_id, MODBUS_SERIAL)
     assert device is not None
     with pytest.raises(ServiceValidationError) as raised:
         await hass.services.async_call(
@@ -905,7 +905,7 @@ async def test_a_write_the_inverter_ignores_is_logged_as_not_applied(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     inverter.control.ignore_settings = True
-    device = dr.async_get(hass).async_get_device({(DOMAIN, MODBUS_SERIAL)})
+    device = device_of(hass, controlled_modbus.entry_id, MODBUS_SERIAL)
     assert device is not None
     with pytest.raises(HomeAssistantError) as raised:
         await hass.services.async_call(
