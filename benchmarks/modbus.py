@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 import logging
 import os
 import signal
@@ -70,28 +71,25 @@ TRIPLES = {
 }
 
 
-@dataclass
-class Totals:
-    pv: float = 1234.5
-    grid_import: float = 321.0
-    grid_export: float = 456.0
-    charge: float = 789.0
-    discharge: float = 700.0
-    grid_charge: float = 12.3
-
-
-@dataclass
-class Sample:
-    ppv1: float = 1500.0
-    ppv2: float = 1200.0
-    pbat: float = -800.0
-    grid: float = 150.0
-    soc: float = 64.0
-    totals: Totals = field(default_factory=Totals)
-
-    @property
-    def inverter(self) -> float:
-        return self.ppv1 + self.ppv2 + self.pbat
+def sample(model: Any) -> Any:
+    """A fixed sunny moment of the simulator's own model (``simulator.model``)."""
+    return model.Sample(
+        time=datetime(2026, 6, 21, 12, 0),
+        ppv1=1500.0,
+        ppv2=1200.0,
+        load=2050.0,
+        pbat=-800.0,
+        grid=150.0,
+        soc=64.0,
+        totals=model.Totals(
+            pv=1234.5,
+            grid_import=321.0,
+            grid_export=456.0,
+            charge=789.0,
+            discharge=700.0,
+            grid_charge=12.3,
+        ),
+    )
 
 
 def serve() -> None:
@@ -100,7 +98,7 @@ def serve() -> None:
     registers = load("modbus.registers")
     from pymodbus.server import ModbusTcpServer
 
-    words = registers.encode_live(Sample())
+    words = registers.encode_live(sample(load("simulator.model")))
     words.update(registers.encode_identity(SERIAL))
     words.update(registers.encode_settings({"grid_charging": True}))
     context = datastore(words)
@@ -223,8 +221,6 @@ async def per_value_way(port: int, polls: int) -> Figures:
 
 
 def _now() -> Any:
-    from datetime import datetime
-
     return datetime(2026, 6, 1, 12, 0, 0)
 
 

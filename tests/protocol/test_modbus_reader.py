@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 import contextlib
-from dataclasses import dataclass, field
+from datetime import datetime
 import logging
 import socket
 import struct
@@ -51,6 +51,7 @@ from custom_components.alphaess_local.protocol.server.events import (
     Disconnected,
     Received,
 )
+from custom_components.alphaess_local.protocol.simulator.model import Sample, Totals
 
 from .conftest import HOST, PATIENCE, EventLog, Ticks
 
@@ -65,32 +66,29 @@ REQUEST_TIMEOUT = 5.0
 SILENCE_TIMEOUT = 0.3
 
 
-@dataclass
-class Totals:
-    pv: float = 1234.5
-    grid_import: float = 321.0
-    grid_export: float = 456.0
-    charge: float = 789.0
-    discharge: float = 700.0
-    grid_charge: float = 12.3
-
-
-@dataclass
-class Sample:
-    ppv1: float = 1500.0
-    ppv2: float = 1200.0
-    pbat: float = -800.0
-    grid: float = 150.0
-    soc: float = 64.0
-    totals: Totals = field(default_factory=Totals)
-
-    @property
-    def inverter(self) -> float:
-        return self.ppv1 + self.ppv2 + self.pbat
+def sample() -> Sample:
+    """A fixed sunny moment of the simulator's own model, as the registers tell it."""
+    return Sample(
+        time=datetime(2026, 6, 21, 12, 0),
+        ppv1=1500.0,
+        ppv2=1200.0,
+        load=2050.0,
+        pbat=-800.0,
+        grid=150.0,
+        soc=64.0,
+        totals=Totals(
+            pv=1234.5,
+            grid_import=321.0,
+            grid_export=456.0,
+            charge=789.0,
+            discharge=700.0,
+            grid_charge=12.3,
+        ),
+    )
 
 
 def inverter_words(serial: str = SERIAL) -> dict[int, int]:
-    words = encode_live(Sample())
+    words = encode_live(sample())
     words.update(encode_identity(serial))
     words.update(encode_settings({"grid_charging": True, "charge_stop_soc": 90}))
     return words
